@@ -46,3 +46,7 @@ class RunLocked(BotError):
 
 
 EXIT_OK = 0
+
+
+class DataError(ConfigError):
+    """A price file or other input is malformed: names the file, row and date. Nothing was sent."""
