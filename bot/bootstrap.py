@@ -1,0 +1,115 @@
+"""The composition root's parts: mode guard, keys from the environment, broker and embedded exchange."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.broker.alpaca import AlpacaBroker, AlpacaSettings
+from bot.config import Config
+from bot.errors import ConfigError
+
+PAPER_HOST = "paper-api.alpaca.markets"
+LIVE_HOST = "api.alpaca.markets"
+DATA_HOST = "data.alpaca.markets"
+LIVE_ARMING_VARIABLE = "PAIRBOT_LIVE_ACCOUNT"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    api_key: str
+    secret_key: str
+    base_url: str
+    data_url: str
+    expected_account: str | None = None  # live mode: /account must return this number
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str, allowed_host: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} {url!r} is not an http(s) URL")
+    if parts.path not in ("", "/"):
+        raise ConfigError(f"{what} {url!r} must be scheme://host[:port] only (alpaca-py adds /v2 itself)")
+    if parts.hostname != allowed_host and not is_loopback(url):
+        raise ConfigError(f"{what} {url!r}: only {allowed_host} or a loopback address is allowed in this mode")
+    if parts.hostname == allowed_host and parts.scheme != "https":
+        raise ConfigError(f"{what} {url!r} must use https")
+    return url.rstrip("/")
+
+
+def remote_endpoint(config: Config, env: Mapping[str, str]) -> Endpoint:
+    """paper and live: keys from the environment only; hosts pinned to Alpaca's or loopback."""
+    key, secret = env.get("ALPACA_API_KEY", ""), env.get("ALPACA_SECRET_KEY", "")
+    if not key or not secret:
+        raise ConfigError(f"mode {config.mode} needs ALPACA_API_KEY and ALPACA_SECRET_KEY in the environment")
+    expected = None
+    if config.mode == "live":
+        expected = env.get(LIVE_ARMING_VARIABLE, "")
+        if not expected:
+            raise ConfigError(f"mode live is not armed: set {LIVE_ARMING_VARIABLE} to the live account number")
+    trading_host = LIVE_HOST if config.mode == "live" else PAPER_HOST
+    base = env.get("ALPACA_BASE_URL") or config.broker.base_url or f"https://{trading_host}"
+    data = env.get("ALPACA_DATA_URL") or config.broker.data_url or f"https://{DATA_HOST}"
+    return Endpoint(api_key=key, secret_key=secret, base_url=_check_url(base, trading_host, "ALPACA_BASE_URL"),
+                    data_url=_check_url(data, DATA_HOST, "ALPACA_DATA_URL"), expected_account=expected)
+
+
+def broker_for(config: Config, endpoint: Endpoint) -> AlpacaBroker:
+    ex = config.execution
+    broker = AlpacaBroker(AlpacaSettings(
+        api_key=endpoint.api_key, secret_key=endpoint.secret_key, base_url=endpoint.base_url,
+        data_url=endpoint.data_url, feed=config.broker.feed, connect_timeout=ex.connect_timeout_seconds,
+        read_timeout=ex.read_timeout_seconds, read_attempts=ex.read_attempts,
+    ))
+    if endpoint.expected_account is not None:
+        actual = broker.account_number()
+        if actual != endpoint.expected_account:
+            raise ConfigError(f"live account mismatch: {LIVE_ARMING_VARIABLE}={endpoint.expected_account}, "
+                              f"the broker reports {actual}; nothing was sent")
+    return broker
+
+
+@contextmanager
+def local_endpoint(config: Config) -> Iterator[Endpoint]:
+    """Start the embedded exchange (state shared across runs in a SQLite file) on 127.0.0.1:0."""
+    from bot.exchange import ExchangeSettings, LocalExchange  # only local mode pays for importing it
+
+    key, secret = "LOCAL" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
+    local = config.local
+    prices: str | Path = local.prices if local.prices == "synthetic" else Path(local.prices)
+    settings = ExchangeSettings(
+        state_path=local.state, api_key=key, secret_key=secret, clock=local.clock, prices=prices,
+        seed=local.seed, starting_cash=local.starting_cash, half_spread_bps=local.half_spread_bps,
+        partial_fill_probability=local.partial_fill_probability,
+    )
+    exchange = LocalExchange(settings)
+    url = exchange.start()
+    try:
+        yield Endpoint(api_key=key, secret_key=secret, base_url=url, data_url=url)
+    finally:
+        exchange.stop()
+
+
+@contextmanager
+def endpoint_for(config: Config, env: Mapping[str, str] | None = None) -> Iterator[Endpoint]:
+    if config.mode == "local":
+        with local_endpoint(config) as ep:
+            yield ep
+    else:
+        yield remote_endpoint(config, os.environ if env is None else env)

@@ -1,0 +1,79 @@
+"""pairbot's commands. Parses arguments, wires the run together and maps errors to exit codes; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from bot.errors import BotError
+
+# name -> (module, help). Modules load lazily so `pairbot --help` stays fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "rebalance": ("bot.commands.rebalance", "the main job: reconcile, decide, trade to target, verify"),
+    "plan": ("bot.commands.rebalance", "show what rebalance would do, send nothing (same as rebalance --dry-run)"),
+    "status": ("bot.commands.status", "account, positions vs targets, drift, P&L, next rebalance, last run"),
+    "trades": ("bot.commands.trades", "the trade log: runs, orders and fills, with slippage"),
+    "report": ("bot.commands.report", "one HTML report with plots from the ledger or a backtest"),
+    "doctor": ("bot.commands.doctor", "check config, keys, connectivity, clock, account flags and the ledger"),
+    "cron": ("bot.commands.cron", "print a crontab line and a systemd timer for the rebalance"),
+    "ledger": ("bot.commands.ledger", "ledger maintenance (rebuild from the broker)"),
+    "backtest": ("bot.commands.backtest", "backtest a strategy over price history"),
+    "signals": ("bot.commands.signals", "the research signals: trailing spread, rotation days, NDX/RUT ratio"),
+    "replay": ("bot.commands.replay", "replay history through the local exchange and compare with the backtest"),
+    "exchange": ("bot.commands.exchange", "run the local Alpaca-compatible paper exchange"),
+}
+
+EXIT_CODES = """exit codes: 0 done or nothing to do; 2 bad config, usage or keys; 3 a gate or risk check refused;
+4 broker unreachable (safe to rerun); 5 an order was rejected or left incomplete; 6 ledger and broker
+disagree; 75 another run holds the lock"""
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    return {name: spec for name, spec in COMMANDS.items() if importlib.util.find_spec(spec[0]) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pairbot", description="Paper-trade a relative-value ETF book on Alpaca.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in _available().items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default: %(default)s)")
+        p.set_defaults(_module=module, _name=name)
+        _module(module).add_arguments(p)  # type: ignore[attr-defined]
+    return parser
+
+
+def _module(name: str) -> object:
+    return importlib.import_module(name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = _module(args._module).run  # type: ignore[attr-defined]
+    try:
+        return run(args)
+    except BotError as err:
+        print(f"pairbot: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("pairbot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line here, the traceback in the log
+        if os.environ.get("PAIRBOT_DEBUG"):
+            raise
+        structlog.get_logger("pairbot").exception("internal_error")
+        print(f"pairbot: internal error: {type(err).__name__}: {err} (set PAIRBOT_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""`pairbot status`: the account, positions vs targets, drift, book measures, P&L, next rebalance, last run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from bot.app import App, open_app
+from bot.broker.mapping import NEW_YORK
+from bot.commands.rebalance import strategy_of
+from bot.core.domain import AccountSnapshot, DriftReport, Fill, Symbol
+from bot.core.drift import measure_drift
+from bot.core.schedule import next_calendar_rebalance, period_key
+from bot.summary import _book_line, money, pct
+from strategies.base import MarketView
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON document instead of text")
+
+
+@dataclass(frozen=True)
+class Status:
+    snapshot: AccountSnapshot
+    drift: DriftReport
+    pnl_by_symbol: dict[Symbol, Decimal]
+    next_rebalance: str
+    last_run: dict[str, Any] | None
+
+
+def pnl_by_symbol(fills: list[Fill], snap: AccountSnapshot) -> dict[Symbol, Decimal]:
+    """Realized plus unrealized P&L per symbol since the ledger began: -sum(signed qty x price) + qty x mark."""
+    out: dict[Symbol, Decimal] = {}
+    for f in fills:
+        out[f.symbol] = out.get(f.symbol, Decimal(0)) - f.signed_qty * f.price
+    for sym, pos in snap.positions.items():
+        out[sym] = out.get(sym, Decimal(0)) + pos.market_value
+    return out
+
+
+def gather(app: App) -> Status:
+    strategy = strategy_of(app)
+    snap = app.broker.snapshot(strategy.universe)
+    today = snap.as_of.astimezone(NEW_YORK).date()
+    prices = {s: snap.price(s) for s in strategy.universe if s in snap.quotes}
+    closes = None
+    if strategy.needs_history_days:
+        closes = app.broker.daily_closes(strategy.universe, today - timedelta(days=400), today)
+    targets = strategy.target_weights(MarketView(as_of=today, prices=prices, closes=closes))
+    drift = measure_drift(targets, snap, strategy.vehicles)
+    freq = app.config.schedule.frequency
+    done = app.ledger.done_periods()
+    sessions = [s.day for s in app.broker.sessions(today, today + timedelta(days=190))]
+    nxt = next_calendar_rebalance(today, sessions, freq, done)
+    if nxt is None:
+        when = "not within the next 190 days"
+    elif nxt == today or period_key(today, freq) not in done:
+        when = f"due now ({period_key(today, freq)} not rebalanced yet)"
+    else:
+        band = app.config.schedule.drift_band * 100
+        when = f"{nxt} ({period_key(nxt, freq)}), or sooner on drift beyond {band:.1f} pts"
+    runs = app.ledger.runs(limit=1)
+    last = None if not runs else {"run_id": runs[0].run_id, "started_at": runs[0].started_at,
+                                   "command": runs[0].command, "decision": runs[0].decision,
+                                   "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
+    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last)
+
+
+def render_text(app: App, st: Status) -> str:
+    snap = st.snapshot
+    acct = snap.account
+    lines = [
+        f"pairbot status | mode {app.config.mode} | strategy {app.config.strategy} | "
+        f"as of {snap.as_of:%Y-%m-%d %H:%M} UTC (market {'open' if snap.clock.is_open else 'closed'})",
+        f"account {acct.account_number} {acct.status}; equity {money(snap.equity)}; cash {money(snap.cash)}; "
+        f"buying power {money(snap.buying_power)}; shorting {'enabled' if acct.shorting_enabled else 'disabled'}",
+        f"  {'symbol':<6} {'qty':>10} {'price':>10} {'value':>14} {'weight':>9} {'target':>9} {'drift':>8} {'P&L':>12}",
+    ]
+    for leg in st.drift.legs:
+        pos = snap.positions.get(leg.symbol)
+        qty = pos.qty if pos else Decimal(0)
+        value = pos.market_value if pos else Decimal(0)
+        price = snap.price(leg.symbol) if leg.symbol in snap.quotes else Decimal(0)
+        pnl = st.pnl_by_symbol.get(leg.symbol, Decimal(0))
+        lines.append(f"  {leg.symbol:<6} {qty:>10} {price:>10.2f} {money(value):>14} {pct(leg.current):>9} "
+                     f"{pct(leg.target):>9} {leg.drift * 100:>+8.2f} {money(pnl):>12}")
+    lines += [_book_line("now", st.drift.current), _book_line("target", st.drift.target)]
+    total = sum(st.pnl_by_symbol.values(), Decimal(0))
+    lines.append(f"P&L since the ledger began: {money(total)}")
+    lines.append(f"next calendar rebalance: {st.next_rebalance}")
+    if st.last_run:
+        r = st.last_run
+        lines.append(f"last run: {r['started_at'][:19]} {r['command']} -> {r['decision']}, {r['outcome']} "
+                     f"(exit {r['exit_code']}): {r['why']}")
+    else:
+        lines.append("last run: none yet")
+    return "\n".join(lines)
+
+
+def as_json(st: Status) -> dict[str, Any]:
+    snap = st.snapshot
+    return {
+        "as_of": snap.as_of.isoformat(), "equity": str(snap.equity), "cash": str(snap.cash),
+        "buying_power": str(snap.buying_power), "account": snap.account.account_number,
+        "legs": [{"symbol": leg.symbol, "qty": str(snap.qty(leg.symbol)), "weight": str(leg.current),
+                  "target": str(leg.target), "drift": str(leg.drift),
+                  "pnl": str(st.pnl_by_symbol.get(leg.symbol, Decimal(0)))} for leg in st.drift.legs],
+        "book": {"gross": str(st.drift.current.gross), "net": str(st.drift.current.net),
+                 "effective": {k: str(v) for k, v in st.drift.current.effective.items()}},
+        "next_rebalance": st.next_rebalance, "last_run": st.last_run,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_app(args.config) as app:
+        st = gather(app)
+        print(json.dumps(as_json(st), indent=2) if args.json else render_text(app, st))
+    return 0

@@ -1,0 +1,228 @@
+"""config.yaml, validated once into frozen pydantic models; the only module that imports pydantic."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Fraction = Decimal
+
+
+class PairParams(Section):
+    long_leg: str = "IWM"
+    short_leg: str = "QQQ"
+    gross: Decimal = Field(Decimal("1.0"), gt=0, le=4)
+    hedge: Literal["short", "inverse"] = "short"
+    inverse_symbol: str = "PSQ"
+    max_trailing_spread: Decimal | None = Field(None, ge=-1, le=1)
+
+    @model_validator(mode="after")
+    def _distinct_legs(self) -> PairParams:
+        legs = {self.long_leg, self.short_leg} | ({self.inverse_symbol} if self.hedge == "inverse" else set())
+        if len(legs) < (3 if self.hedge == "inverse" else 2):
+            raise ValueError("long_leg, short_leg and inverse_symbol must be different symbols")
+        return self
+
+
+class OverlayParams(Section):
+    weights: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "SPY": Decimal("0.70"), "UPRO": Decimal("0.10"), "TNA": Decimal("0.10"), "SQQQ": Decimal("0.10"),
+        }
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_sane(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        if not v:
+            raise ValueError("at least one weight is needed")
+        if any(w < 0 for w in v.values()):
+            raise ValueError("overlay weights are long holdings and must be >= 0")
+        if sum(v.values()) > Decimal("1.0000001"):
+            raise ValueError(f"weights add up to {sum(v.values())}, more than 1 (no margin in an overlay)")
+        return v
+
+
+class ReplicaParams(Section):
+    symbol: str = "TNA"
+    weight: Decimal = Field(Decimal("0.33"), gt=0, le=1)
+
+
+class Strategies(Section):
+    pair: PairParams = PairParams()
+    overlay: OverlayParams = OverlayParams()
+    replica: ReplicaParams = ReplicaParams()
+
+
+class Schedule(Section):
+    frequency: Literal["monthly", "quarterly", "annual"] = "quarterly"
+    drift_band: Decimal = Field(Decimal("0.05"), gt=0, le=1)
+    gross_band: Decimal | None = Field(None, gt=0, le=4)
+    net_band: Decimal | None = Field(None, gt=0, le=4)
+    effective_band: Decimal | None = Field(None, gt=0, le=4)
+
+
+class Limits(Section):
+    max_gross: Decimal = Field(Decimal("1.5"), gt=0, le=4)
+    max_net: Decimal = Field(Decimal("1.0"), ge=0, le=4)
+    max_order_notional: Decimal | None = Field(Decimal("150000"), gt=0)
+    max_run_notional: Decimal | None = Field(Decimal("400000"), gt=0)
+    min_trade_usd: Decimal = Field(Decimal("100"), ge=0)
+    cash_reserve: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
+    fractional_longs: bool = False
+
+
+class Gates(Section):
+    min_minutes_before_close: int = Field(30, ge=0, le=390)
+    max_quote_age_seconds: int = Field(120, gt=0)
+    max_spread_bps: Decimal = Field(Decimal("50"), gt=0)
+
+
+class Execution(Section):
+    connect_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    read_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    read_attempts: int = Field(4, ge=1, le=10)
+    fill_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    poll_interval_seconds: float = Field(0.5, gt=0, le=60)
+
+
+class Broker(Section):
+    base_url: str | None = None
+    data_url: str | None = None
+    feed: Literal["iex", "sip", "delayed_sip"] = "iex"
+
+
+class Local(Section):
+    state: Path = Path(".state/exchange.sqlite")
+    starting_cash: Decimal = Field(Decimal("100000"), gt=0)
+    clock: Literal["always-open", "nyse"] = "always-open"
+    prices: str = "synthetic"  # "synthetic" or a directory of <SYMBOL>.csv files
+    seed: int = 7
+    half_spread_bps: Decimal = Field(Decimal("1"), ge=0, le=500)
+    partial_fill_probability: float = Field(0.1, ge=0, le=1)
+
+
+class Paths(Section):
+    state_dir: Path = Path(".state")
+    ledger: Path = Path(".state/ledger-{mode}.sqlite")
+    logs: Path = Path("logs")
+    kill_switch: Path = Path(".state/KILL")
+
+
+class Backtest(Section):
+    starting_cash: Decimal = Field(Decimal("100000"), gt=0)
+    commission_bps: Decimal = Field(Decimal("0"), ge=0)
+    slippage_bps: Decimal = Field(Decimal("1"), ge=0)
+    borrow_bps: Decimal = Field(Decimal("50"), ge=0)
+    cash_rate: Decimal = Field(Decimal("0.0"), ge=-0.1, le=0.5)
+    fill: Literal["close", "next_open"] = "close"
+
+
+class Notifications(Section):
+    webhook_url: str | None = None
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+
+class Config(Section):
+    mode: Literal["local", "paper", "live"] = "local"
+    strategy: Literal["pair", "overlay", "replica"] = "pair"
+    strategies: Strategies = Strategies()
+    schedule: Schedule = Schedule()
+    limits: Limits = Limits()
+    gates: Gates = Gates()
+    execution: Execution = Execution()
+    broker: Broker = Broker()
+    local: Local = Local()
+    paths: Paths = Paths()
+    backtest: Backtest = Backtest()
+    notifications: Notifications = Notifications()
+
+    def strategy_params(self) -> dict[str, Any]:
+        section: Section = getattr(self.strategies, self.strategy)
+        return section.model_dump()
+
+    def ledger_path(self) -> Path:
+        return Path(str(self.paths.ledger).replace("{mode}", self.mode))
+
+
+_SECRET_KEY_NAMES = re.compile(r"(secret|api_?key|key_?id|password|token|passphrase)", re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"^(PK|AK|CK)[A-Z0-9]{14,}$")
+
+
+def _find_secrets(node: object, path: str = "") -> str | None:
+    """The key path of the first value that looks like a credential, or None."""
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            here = f"{path}.{k}" if path else str(k)
+            if _SECRET_KEY_NAMES.search(str(k)) and v not in (None, ""):
+                return here
+            found = _find_secrets(v, here)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found = _find_secrets(v, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(node, str) and _SECRET_VALUE.match(node.strip()):
+        return path or "<root>"
+    return None
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    got = first.get("input")
+    shown = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(got, Mapping) else f", got {got!r}"
+    return f"{where}: {msg}{shown}{more}"
+
+
+def parse_config(raw: object, *, source: str = "config.yaml") -> Config:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    secret_at = _find_secrets(raw)
+    if secret_at:
+        raise ConfigError(
+            f"{source}: {secret_at}: looks like a credential; keys are read from the environment only "
+            "(ALPACA_API_KEY, ALPACA_SECRET_KEY), never from config.yaml"
+        )
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_describe(err)}") from None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}: {where}YAML syntax error: {problem}") from None
+    return parse_config(raw, source=str(path))

@@ -1,0 +1,48 @@
+"""The exchange's configuration: one frozen value, built by the caller (tests, CLI, benchmark)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+ClockMode = Literal["always-open", "nyse", "replay"]
+CLOCK_MODES: tuple[str, ...] = ("always-open", "nyse", "replay")
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    """Everything the local exchange can be told at start; account/asset flags change at run time."""
+
+    state_path: Path | None = None  # SQLite file shared by processes; None = in memory
+    api_key: str = "PKLOCAL"
+    secret_key: str = "local-secret"
+    clock: ClockMode = "always-open"
+    prices: str | Path = "synthetic"  # "synthetic" or a directory of <SYMBOL>.csv files
+    seed: int = 7
+    starting_cash: Decimal = Decimal("100000")
+    half_spread_bps: Decimal = Decimal("1")
+    partial_fill_probability: float = 0.0  # Alpaca paper: 0.1
+    fill_latency_seconds: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    replay_start: date | None = None  # replay mode's first session; default: latest session <= today
+    now: Callable[[], datetime] | None = None  # injectable wall clock (tz-aware); default: real time
+    faults_path: Path | None = None  # JSON or YAML fault script loaded at start
+    reset: bool = False  # wipe the state file to a fresh account at start
+    symbols: tuple[str, ...] = field(default=())  # restrict the tradable universe; () = every priced symbol
+
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCK_MODES:
+            raise ValueError(f"clock must be one of {CLOCK_MODES}, got {self.clock!r}")
+        if not 0.0 <= self.partial_fill_probability <= 1.0:
+            raise ValueError("partial_fill_probability must be within [0, 1]")
+        if self.half_spread_bps < 0 or self.starting_cash < 0 or self.fill_latency_seconds < 0:
+            raise ValueError("half_spread_bps, starting_cash and fill_latency_seconds must be >= 0")
+
+    @property
+    def is_synthetic(self) -> bool:
+        return isinstance(self.prices, str) and self.prices == "synthetic"

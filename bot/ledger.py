@@ -1,0 +1,343 @@
+"""The SQLite ledger: runs, order intents (journaled before the POST), broker orders, fills, snapshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.core.domain import AccountSnapshot, Fill, OrderIntent, OrderState, Side, Symbol
+from bot.errors import ReconciliationBreak
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, mode TEXT NOT NULL,
+    command TEXT NOT NULL, strategy TEXT NOT NULL, decision TEXT, period TEXT, run_key TEXT,
+    why TEXT, outcome TEXT, exit_code INTEGER, summary TEXT
+);
+CREATE TABLE IF NOT EXISTS intents (
+    client_order_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_key TEXT NOT NULL, leg_key TEXT NOT NULL,
+    attempt INTEGER NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, intent TEXT NOT NULL,
+    qty TEXT NOT NULL, reference_price TEXT NOT NULL, created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'journaled'
+);
+CREATE INDEX IF NOT EXISTS intents_leg ON intents (leg_key, attempt);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+    qty TEXT NOT NULL, filled_qty TEXT NOT NULL, filled_avg_price TEXT, status TEXT NOT NULL,
+    submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_coid ON orders (client_order_id);
+CREATE TABLE IF NOT EXISTS order_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, status TEXT NOT NULL,
+    filled_qty TEXT NOT NULL, observed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    activity_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, client_order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL, price TEXT NOT NULL,
+    filled_at TEXT NOT NULL, ingested_by TEXT
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, stage TEXT NOT NULL, taken_at TEXT NOT NULL,
+    equity TEXT NOT NULL, cash TEXT NOT NULL, buying_power TEXT NOT NULL, positions TEXT NOT NULL,
+    quotes TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    started_at: str
+    finished_at: str | None
+    mode: str
+    command: str
+    strategy: str
+    decision: str | None
+    period: str | None
+    run_key: str | None
+    why: str | None
+    outcome: str | None
+    exit_code: int | None
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRecord:
+    client_order_id: str
+    run_id: str
+    run_key: str
+    leg_key: str
+    attempt: int
+    symbol: Symbol
+    side: Side
+    intent: str
+    qty: Decimal
+    reference_price: Decimal
+    created_at: str
+    state: str  # journaled | submitted | unsent
+
+
+def leg_key(run_key: str, symbol: str, intent_code: str) -> str:
+    return f"{run_key}-{symbol}-{intent_code}"
+
+
+class Ledger:
+    """One SQLite file per mode and account. Every write commits before the call returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def open(self) -> Ledger:
+        """Create or open the file, check its schema and integrity; refuse a bad ledger."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            existed = self.path.exists() and self.path.stat().st_size > 0
+            if not existed:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._db = db
+            self._check_or_create(existed)
+        except sqlite3.DatabaseError as err:
+            self.close()
+            raise ReconciliationBreak(f"ledger {self.path}: unreadable ({err}); refusing to trade") from None
+        except OSError as err:
+            self.close()
+            raise ReconciliationBreak(f"ledger {self.path}: {err.strerror}; refusing to trade") from None
+        return self
+
+    def _check_or_create(self, existed: bool) -> None:
+        db = self._conn
+        if existed:
+            ok = db.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise ReconciliationBreak(f"ledger {self.path}: integrity check failed ({ok}); refusing to trade")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in tables:
+                raise ReconciliationBreak(f"ledger {self.path}: not a pairbot ledger; refusing to trade")
+            version = self.meta("schema_version")
+            if version != str(SCHEMA_VERSION):
+                raise ReconciliationBreak(
+                    f"ledger {self.path}: schema version {version}, this pairbot reads {SCHEMA_VERSION}; "
+                    "refusing to trade"
+                )
+        else:
+            db.executescript(_SCHEMA)
+            with self.transaction():
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> Ledger:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("ledger is not open")
+        return self._db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- meta --------------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def start_run(self, *, run_id: str, started_at: datetime, mode: str, command: str, strategy: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, started_at, mode, command, strategy) VALUES (?, ?, ?, ?, ?)",
+                (run_id, started_at.isoformat(), mode, command, strategy),
+            )
+
+    def record_decision(self, run_id: str, *, decision: str, period: str | None, run_key: str | None,
+                        why: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET decision = ?, period = ?, run_key = ?, why = ? WHERE run_id = ?",
+                (decision, period, run_key, why, run_id),
+            )
+
+    def finish_run(self, run_id: str, *, finished_at: datetime, outcome: str, exit_code: int,
+                   summary: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, summary = ? WHERE run_id = ?",
+                (finished_at.isoformat(), outcome, exit_code, json.dumps(summary, default=str), run_id),
+            )
+
+    def runs(self, limit: int | None = None) -> list[RunRecord]:
+        sql = "SELECT * FROM runs ORDER BY started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return [_run_record(r) for r in self._rows(sql)]
+
+    def done_periods(self) -> frozenset[str]:
+        """Calendar periods whose rebalance finished."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT period FROM runs WHERE decision = 'calendar' AND outcome = 'done' AND period IS NOT NULL"
+        )
+        return frozenset(str(r[0]) for r in rows)
+
+    # -- intents and orders ------------------------------------------------------------------------
+
+    def journal_intent(self, order: OrderIntent, *, run_id: str, run_key: str, attempt: int,
+                       created_at: datetime) -> None:
+        """Committed (fsync'd) before the order is sent. A resend of an unsent id refreshes it."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO intents (client_order_id, run_id, run_key, leg_key, attempt, symbol, side, intent,"
+                " qty, reference_price, created_at, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,'journaled')"
+                " ON CONFLICT(client_order_id) DO UPDATE SET run_id = excluded.run_id, qty = excluded.qty,"
+                " reference_price = excluded.reference_price, created_at = excluded.created_at,"
+                " state = 'journaled'",
+                (order.client_order_id, run_id, run_key, leg_key(run_key, order.symbol, order.intent.short_code),
+                 attempt, order.symbol, order.side.value, order.intent.value, str(order.qty),
+                 str(order.reference_price), created_at.isoformat()),
+            )
+
+    def mark_intent(self, client_order_id: str, state: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE intents SET state = ? WHERE client_order_id = ?", (state, client_order_id))
+
+    def intents(self, *, run_key: str | None = None, state: str | None = None) -> list[IntentRecord]:
+        sql, args = "SELECT * FROM intents WHERE 1=1", []
+        if run_key is not None:
+            sql, args = sql + " AND run_key = ?", [*args, run_key]
+        if state is not None:
+            sql, args = sql + " AND state = ?", [*args, state]
+        return [_intent_record(r) for r in self._rows(sql + " ORDER BY created_at", args)]
+
+    def record_order(self, order: OrderState, *, observed_at: datetime) -> None:
+        """Upsert the broker's view of an order; a status change appends to its history."""
+        with self.transaction() as db:
+            prev = db.execute("SELECT status, filled_qty FROM orders WHERE order_id = ?", (order.order_id,)).fetchone()
+            db.execute(
+                "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET"
+                " status = excluded.status, filled_qty = excluded.filled_qty,"
+                " filled_avg_price = excluded.filled_avg_price, updated_at = excluded.updated_at",
+                (order.order_id, order.client_order_id, order.symbol, order.side.value, str(order.qty),
+                 str(order.filled_qty), None if order.filled_avg_price is None else str(order.filled_avg_price),
+                 order.status, order.submitted_at.isoformat(), observed_at.isoformat()),
+            )
+            if prev is None or (prev[0], prev[1]) != (order.status, str(order.filled_qty)):
+                db.execute(
+                    "INSERT INTO order_events (order_id, status, filled_qty, observed_at) VALUES (?,?,?,?)",
+                    (order.order_id, order.status, str(order.filled_qty), observed_at.isoformat()),
+                )
+            db.execute("UPDATE intents SET state = 'submitted' WHERE client_order_id = ?", (order.client_order_id,))
+
+    def client_order_id_of(self, order_id: str) -> str | None:
+        row = self._conn.execute("SELECT client_order_id FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def orders(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM orders ORDER BY submitted_at")
+
+    def order_events(self, order_id: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT status, filled_qty, observed_at FROM order_events WHERE order_id = ? ORDER BY id",
+                          [order_id])
+
+    # -- fills -------------------------------------------------------------------------------------
+
+    def ingest_fills(self, fills: Iterable[Fill], *, run_id: str) -> int:
+        """Idempotent: a fill already recorded (same activity id) is ignored. Returns how many were new."""
+        new = 0
+        with self.transaction() as db:
+            for f in fills:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+                    (f.activity_id, f.order_id, f.client_order_id, f.symbol, f.side.value, str(f.qty),
+                     str(f.price), f.filled_at.isoformat(), run_id),
+                )
+                new += cur.rowcount
+        return new
+
+    def fills(self) -> list[Fill]:
+        return [
+            Fill(activity_id=r["activity_id"], order_id=r["order_id"], client_order_id=r["client_order_id"],
+                 symbol=Symbol(r["symbol"]), side=Side(r["side"]), qty=Decimal(r["qty"]),
+                 price=Decimal(r["price"]), filled_at=datetime.fromisoformat(r["filled_at"]))
+            for r in self._rows("SELECT * FROM fills ORDER BY filled_at, activity_id")
+        ]
+
+    def fill_watermark(self) -> datetime | None:
+        row = self._conn.execute("SELECT MAX(filled_at) FROM fills").fetchone()
+        return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
+
+    def positions(self) -> dict[Symbol, Decimal]:
+        """Signed quantity per symbol, summed from every recorded fill."""
+        out: dict[Symbol, Decimal] = {}
+        for f in self.fills():
+            out[f.symbol] = out.get(f.symbol, Decimal(0)) + f.signed_qty
+        return {s: q for s, q in out.items() if q != 0}
+
+    # -- snapshots ---------------------------------------------------------------------------------
+
+    def record_snapshot(self, run_id: str, stage: str, snap: AccountSnapshot) -> None:
+        positions = {s: {"qty": str(p.qty), "market_value": str(p.market_value)} for s, p in snap.positions.items()}
+        quotes = {s: {"bid": str(q.bid), "ask": str(q.ask), "as_of": q.as_of.isoformat()}
+                  for s, q in snap.quotes.items()}
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO snapshots (run_id, stage, taken_at, equity, cash, buying_power, positions, quotes)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, stage, snap.as_of.isoformat(), str(snap.equity), str(snap.cash), str(snap.buying_power),
+                 json.dumps(positions), json.dumps(quotes)),
+            )
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM snapshots ORDER BY id")
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: Iterable[object] = ()) -> list[dict[str, Any]]:
+        cur = self._conn.execute(sql, tuple(args))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _run_record(r: dict[str, Any]) -> RunRecord:
+    return RunRecord(**{**r, "summary": json.loads(r["summary"]) if r["summary"] else {}})
+
+
+def _intent_record(r: dict[str, Any]) -> IntentRecord:
+    return IntentRecord(**{**r, "symbol": Symbol(r["symbol"]), "side": Side(r["side"]), "qty": Decimal(r["qty"]),
+                           "reference_price": Decimal(r["reference_price"])})

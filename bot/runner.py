@@ -1,0 +1,413 @@
+"""rebalance_once(): the run protocol, and the only code that sequences I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bot.broker.alpaca import AlpacaBroker
+from bot.broker.mapping import NEW_YORK
+from bot.config import Config
+from bot.core.checks import Gates, Limits, Violation, gate_violations, ledger_breaks, risk_violations
+from bot.core.domain import (
+    AccountSnapshot,
+    DriftReport,
+    Fill,
+    OrderIntent,
+    OrderState,
+    PositionIntent,
+    RebalancePlan,
+    Session,
+    Symbol,
+)
+from bot.core.drift import DriftBands, drift_breaches, measure_drift
+from bot.core.plan import PlanPolicy, plan_rebalance
+from bot.core.schedule import calendar_due, run_key
+from bot.errors import BotError, GateRefused, OrderRejected, ReconciliationBreak
+from bot.ledger import Ledger
+from strategies.base import MarketView, Strategy
+
+log = structlog.get_logger("pairbot.runner")
+
+OUR_PREFIX = "pb-"
+Checkpoint = Callable[[str], None]
+
+
+def _no_checkpoint(_name: str) -> None:
+    return None
+
+
+@dataclass
+class RunContext:
+    config: Config
+    strategy: Strategy
+    broker: AlpacaBroker
+    ledger: Ledger
+    run_id: str
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    checkpoint: Checkpoint = _no_checkpoint  # test-only crash points (see tests/reliability)
+
+
+@dataclass
+class OrderOutcome:
+    intent: OrderIntent
+    state: OrderState | None
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    decision: str = "none"  # calendar | drift | none | refused
+    period: str | None = None
+    run_key: str | None = None
+    why: str = ""
+    targets: dict[Symbol, Decimal] = field(default_factory=dict)
+    plan: RebalancePlan | None = None
+    before: AccountSnapshot | None = None
+    after: AccountSnapshot | None = None
+    residual: DriftReport | None = None
+    outcomes: list[OrderOutcome] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    violations: tuple[Violation, ...] = ()
+    executed: bool = False
+    outcome: str = "done"
+    exit_code: int = 0
+
+
+# -- the protocol --------------------------------------------------------------------------------------
+
+
+def rebalance_once(ctx: RunContext, *, execute: bool) -> RunReport:
+    """Reconcile, decide, plan, check, then (if execute) trade and verify. Raises BotError subclasses."""
+    report = RunReport(run_id=ctx.run_id)
+    ctx.ledger.start_run(run_id=ctx.run_id, started_at=ctx.now(), mode=ctx.config.mode,
+                         command="rebalance" if execute else "plan", strategy=ctx.config.strategy)
+    structlog.contextvars.bind_contextvars(run_id=ctx.run_id)
+    try:
+        _protocol(ctx, report, execute=execute)
+    except BotError as err:
+        report.outcome, report.exit_code = type(err).__name__, err.exit_code
+        ctx.ledger.finish_run(ctx.run_id, finished_at=ctx.now(), outcome=report.outcome,
+                              exit_code=report.exit_code, summary=summarize(report) | {"error": str(err)})
+        log.warning("rebalance_finished", outcome=report.outcome, exit_code=err.exit_code, error=str(err),
+                    decision=report.decision, requests=ctx.broker.request_count)
+        err.report = report  # type: ignore[attr-defined]  # the CLI prints what happened before the stop
+        raise
+    ctx.ledger.finish_run(ctx.run_id, finished_at=ctx.now(), outcome=report.outcome, exit_code=report.exit_code,
+                          summary=summarize(report))
+    log.info("rebalance_finished", **summarize(report), requests=ctx.broker.request_count)
+    return report
+
+
+def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
+    if ctx.config.paths.kill_switch.exists():
+        raise GateRefused(f"kill switch {ctx.config.paths.kill_switch} is present; remove it to trade")
+    reconcile(ctx)
+    ctx.checkpoint("after_reconcile")
+    universe = ctx.strategy.universe
+    snap = ctx.broker.snapshot(universe)
+    ctx.ledger.record_snapshot(ctx.run_id, "before", snap)
+    report.before = snap
+    today = snap.as_of.astimezone(NEW_YORK).date()
+    targets = ctx.strategy.target_weights(_market_view(ctx, snap, today))
+    report.targets = dict(targets.weights)
+    drift = measure_drift(targets, snap, ctx.strategy.vehicles)
+    if not _decide(ctx, report, today, drift):
+        report.outcome = "nothing_to_do"
+        return
+    assert report.run_key is not None
+    plan = _plan(ctx, report.run_key, targets, snap)
+    report.plan = plan
+    _check(ctx, report, plan, snap, today)
+    if not execute:
+        report.outcome = "planned"
+        return
+    _execute(ctx, report, targets, plan)
+    _verify(ctx, report, targets)
+
+
+def _market_view(ctx: RunContext, snap: AccountSnapshot, today: date) -> MarketView:
+    prices = {s: snap.price(s) for s in ctx.strategy.universe if s in snap.quotes}
+    days = ctx.strategy.needs_history_days
+    closes = None
+    if days > 0:
+        start = today - timedelta(days=int(days * 1.5) + 10)
+        closes = ctx.broker.daily_closes(ctx.strategy.universe, start, today)
+    return MarketView(as_of=today, prices=prices, closes=closes)
+
+
+def config_fingerprint(config: Config) -> str:
+    body = json.dumps({"strategy": config.strategy, "params": config.strategy_params()}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:6]
+
+
+def _decide(ctx: RunContext, report: RunReport, today: date, drift: DriftReport) -> bool:
+    sched = ctx.config.schedule
+    period = calendar_due(today, sched.frequency, ctx.ledger.done_periods())
+    bands = DriftBands(leg=sched.drift_band, gross=sched.gross_band, net=sched.net_band,
+                       effective=sched.effective_band)
+    breaches = drift_breaches(drift, bands)
+    if period is not None:
+        report.decision, report.period = "calendar", period
+        report.why = f"{sched.frequency} rebalance for {period} not done yet"
+        decision_key = period
+    elif breaches:
+        report.decision = "drift"
+        report.why = "; ".join(breaches)
+        decision_key = f"d{today:%Y%m%d}"
+    else:
+        report.decision = "none"
+        report.why = (f"within band: largest leg drift {drift.max_abs_leg_drift * 100:.2f} pts "
+                      f"<= {sched.drift_band * 100:.2f} pts; {period or 'this period'} already rebalanced")
+        ctx.ledger.record_decision(ctx.run_id, decision="none", period=None, run_key=None, why=report.why)
+        return False
+    report.run_key = run_key(decision_key, config_fingerprint(ctx.config))
+    ctx.ledger.record_decision(ctx.run_id, decision=report.decision, period=report.period,
+                               run_key=report.run_key, why=report.why)
+    return True
+
+
+def _attempts(ledger: Ledger, key: str) -> dict[str, int]:
+    """Next attempt per leg: a new number only once the previous order is terminal or was never sent."""
+    latest: dict[str, tuple[int, str]] = {}
+    for rec in ledger.intents(run_key=key):
+        if rec.leg_key not in latest or rec.attempt > latest[rec.leg_key][0]:
+            latest[rec.leg_key] = (rec.attempt, rec.state)
+    return {leg: (n if state == "unsent" else n + 1) for leg, (n, state) in latest.items()}
+
+
+def _policy(config: Config) -> PlanPolicy:
+    lim = config.limits
+    return PlanPolicy(min_trade_usd=lim.min_trade_usd, fractional_longs=lim.fractional_longs,
+                      cash_reserve=lim.cash_reserve)
+
+
+def _plan(ctx: RunContext, key: str, targets: Any, snap: AccountSnapshot) -> RebalancePlan:
+    return plan_rebalance(targets, snap, _policy(ctx.config), vehicles=ctx.strategy.vehicles, run_key=key,
+                          attempts=_attempts(ctx.ledger, key))
+
+
+def _limits(config: Config) -> tuple[Limits, Gates]:
+    lim, g = config.limits, config.gates
+    return (
+        Limits(max_gross=lim.max_gross, max_net=lim.max_net, max_order_notional=lim.max_order_notional,
+               max_run_notional=lim.max_run_notional),
+        Gates(min_minutes_before_close=g.min_minutes_before_close, max_quote_age_seconds=g.max_quote_age_seconds,
+              max_spread_bps=g.max_spread_bps),
+    )
+
+
+def _session_close(ctx: RunContext, today: date) -> datetime | None:
+    sessions: Sequence[Session] = ctx.broker.sessions(today, today)
+    return next((s.close for s in sessions if s.day == today), None)
+
+
+def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: AccountSnapshot, today: date) -> None:
+    limits, gates = _limits(ctx.config)
+    shorts = {o.symbol for o in plan.orders if o.intent is PositionIntent.SELL_TO_OPEN}
+    problems = gate_violations(snap, universe=ctx.strategy.universe, shorts_planned=shorts, gates=gates,
+                               session_close=_session_close(ctx, today)) if not plan.is_noop else ()
+    problems += risk_violations(plan, snap, limits, gates)
+    report.violations = problems
+    if problems:
+        ctx.ledger.record_decision(ctx.run_id, decision="refused", period=report.period, run_key=report.run_key,
+                                   why="; ".join(v.message for v in problems))
+        report.decision = "refused"
+        raise GateRefused("; ".join(f"{v.code}: {v.message}" for v in problems))
+
+
+# -- reconciliation -----------------------------------------------------------------------------------
+
+
+def reconcile(ctx: RunContext) -> None:
+    """Before anything else: adopt our orders, settle open ones, ingest fills, compare positions."""
+    ledger, broker = ctx.ledger, ctx.broker
+    _bind_account(ledger, broker.account_number())
+    for rec in ledger.intents(state="journaled"):
+        found = broker.order_by_client_id(rec.client_order_id)
+        if found is None:
+            ledger.mark_intent(rec.client_order_id, "unsent")
+        else:
+            ledger.record_order(found, observed_at=ctx.now())
+    open_orders = broker.open_orders()
+    foreign = [o for o in open_orders if not o.client_order_id.startswith(OUR_PREFIX)
+               and o.symbol in ctx.strategy.universe]
+    if foreign:
+        raise GateRefused(f"open orders not placed by pairbot in {', '.join(sorted({o.symbol for o in foreign}))}; "
+                          "cancel them or wait for them to finish")
+    ours = [o for o in open_orders if o.client_order_id.startswith(OUR_PREFIX)]
+    for o in ours:
+        ledger.record_order(o, observed_at=ctx.now())
+    _settle(ctx, ours, cancel_after=True)
+    ingest_fills(ctx)
+    _compare_positions(ctx)
+
+
+def _bind_account(ledger: Ledger, account_number: str) -> None:
+    bound = ledger.meta("account_number")
+    if bound is None:
+        ledger.set_meta("account_number", account_number)
+    elif bound != account_number:
+        raise ReconciliationBreak(
+            f"ledger {ledger.path} belongs to account {bound}, the broker reports {account_number}; "
+            "use another ledger path (paths.ledger) for this account"
+        )
+
+
+def ingest_fills(ctx: RunContext) -> int:
+    mark = ctx.ledger.fill_watermark()
+    after = None if mark is None else mark - timedelta(seconds=2)  # overlap; ingestion is idempotent
+    known = {o["order_id"]: o["client_order_id"] for o in ctx.ledger.orders()}
+    return ctx.ledger.ingest_fills(ctx.broker.fills(after=after, known=known), run_id=ctx.run_id)
+
+
+def _compare_positions(ctx: RunContext) -> None:
+    broker_positions = {p.symbol: p.qty for p in ctx.broker.positions()}
+    breaks = ledger_breaks(ctx.ledger.positions(), broker_positions)
+    if breaks:
+        raise ReconciliationBreak("ledger and broker disagree: " + "; ".join(v.message for v in breaks))
+
+
+# -- execution ------------------------------------------------------------------------------------------
+
+
+def _execute(ctx: RunContext, report: RunReport, targets: Any, plan: RebalancePlan) -> None:
+    report.executed = True
+    if plan.is_noop:
+        return
+    assert report.run_key is not None
+    key = report.run_key
+    first = plan.reductions if plan.reductions and plan.increases else plan.orders
+    _send_and_settle(ctx, report, first, key)
+    if first == plan.orders:
+        return
+    snap = ctx.broker.snapshot(ctx.strategy.universe)  # reductions done: re-read, then increase
+    ctx.ledger.record_snapshot(ctx.run_id, "between", snap)
+    second = _plan(ctx, key, targets, snap)
+    limits, gates = _limits(ctx.config)
+    problems = risk_violations(second, snap, limits, gates)
+    if problems:
+        raise GateRefused("after reductions: " + "; ".join(f"{v.code}: {v.message}" for v in problems))
+    _send_and_settle(ctx, report, second.orders, key)
+
+
+def _send_and_settle(ctx: RunContext, report: RunReport, orders: Sequence[OrderIntent], key: str) -> None:
+    sent: list[OrderState] = []
+    rejected: list[str] = []
+    for order in orders:
+        outcome = _send(ctx, order, key)
+        report.outcomes.append(outcome)
+        if outcome.state is None:
+            rejected.append(outcome.error or order.client_order_id)
+            break  # never go on to later legs after a refusal: the book would be half-built blindly
+        sent.append(outcome.state)
+    settled = _settle(ctx, sent, cancel_after=True)
+    for outcome in report.outcomes:
+        if outcome.state is not None and outcome.state.order_id in settled:
+            outcome.state = settled[outcome.state.order_id]
+    ingest_fills(ctx)
+    ctx.checkpoint("after_ingest")
+    if rejected:
+        raise OrderRejected("; ".join(rejected))
+
+
+def _send(ctx: RunContext, order: OrderIntent, key: str) -> OrderOutcome:
+    ledger = ctx.ledger
+    assert order.client_order_id.startswith(OUR_PREFIX)
+    attempt = int(order.client_order_id.rsplit("-", 1)[1])
+    ledger.journal_intent(order, run_id=ctx.run_id, run_key=key, attempt=attempt, created_at=ctx.now())
+    ctx.checkpoint("after_intent")
+    try:
+        state = ctx.broker.submit(order)
+    except OrderRejected as err:
+        ledger.mark_intent(order.client_order_id, "rejected")
+        log.warning("order_rejected", client_order_id=order.client_order_id, error=str(err))
+        return OrderOutcome(order, None, str(err))
+    ctx.checkpoint("after_submit")
+    ledger.record_order(state, observed_at=ctx.now())
+    log.info("order_sent", client_order_id=order.client_order_id, order_id=state.order_id, symbol=order.symbol,
+             intent=order.intent.value, qty=str(order.qty), status=state.status)
+    return OrderOutcome(order, state)
+
+
+def _settle(ctx: RunContext, orders: Sequence[OrderState], *, cancel_after: bool) -> dict[str, OrderState]:
+    """Poll each order to a terminal state within the fill bound; cancel what is left and wait again."""
+    bound = ctx.config.execution.fill_timeout_seconds
+    final = _poll(ctx, orders, bound)
+    stuck = [o for o in final.values() if not o.is_terminal]
+    if stuck and cancel_after:
+        for o in stuck:
+            ctx.broker.cancel(o.order_id)
+            log.warning("order_cancel_requested", order_id=o.order_id, status=o.status)
+        ctx.checkpoint("after_cancel")
+        final |= _poll(ctx, stuck, min(bound, 30.0))
+        stuck = [o for o in final.values() if not o.is_terminal]
+    if stuck:
+        raise OrderRejected("orders still open after cancel: " + ", ".join(
+            f"{o.client_order_id} ({o.status})" for o in stuck))
+    return final
+
+
+def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[str, OrderState]:
+    final = {o.order_id: o for o in orders}
+    deadline = ctx.now() + timedelta(seconds=bound)
+    pending = [o.order_id for o in orders if not o.is_terminal]
+    while pending:
+        for oid in list(pending):
+            state = ctx.broker.order(oid)
+            ctx.ledger.record_order(state, observed_at=ctx.now())
+            final[oid] = state
+            if state.is_terminal:
+                pending.remove(oid)
+        ctx.checkpoint("mid_poll")
+        if not pending or ctx.now() >= deadline:
+            break
+        ctx.sleep(ctx.config.execution.poll_interval_seconds)
+    return final
+
+
+# -- verification ---------------------------------------------------------------------------------------
+
+
+def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
+    _compare_positions(ctx)
+    snap = ctx.broker.snapshot(ctx.strategy.universe)
+    ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
+    report.after = snap
+    report.residual = measure_drift(targets, snap, ctx.strategy.vehicles)
+    report.fills = [f for f in ctx.ledger.fills() if f.client_order_id.startswith(f"{OUR_PREFIX}{report.run_key}-")]
+    short = [o for o in report.outcomes if o.state is not None and o.state.filled_qty < o.intent.qty]
+    if short:
+        report.outcome, report.exit_code = "incomplete", OrderRejected.exit_code
+        ctx.ledger.record_decision(ctx.run_id, decision=report.decision, period=report.period,
+                                   run_key=report.run_key, why=report.why)
+        detail = ", ".join(f"{o.intent.client_order_id} filled {o.state.filled_qty if o.state else 0}/{o.intent.qty}"
+                           f" ({o.state.status if o.state else 'unsent'})" for o in short)
+        raise OrderRejected(f"incomplete: {detail}; rerun to top up")
+    report.outcome = "done"
+
+
+def summarize(report: RunReport) -> dict[str, Any]:
+    plan = report.plan
+    return {
+        "decision": report.decision,
+        "period": report.period,
+        "run_key": report.run_key,
+        "why": report.why,
+        "orders": len(plan.orders) if plan else 0,
+        "sent": sum(1 for o in report.outcomes if o.state is not None),
+        "filled": sum(1 for o in report.outcomes if o.state is not None and o.state.status == "filled"),
+        "skipped": [f"{s.symbol}: {s.reason}" for s in plan.skipped] if plan else [],
+        "max_drift": str(plan.drift.max_abs_leg_drift) if plan else None,
+        "residual_max_drift": str(report.residual.max_abs_leg_drift) if report.residual else None,
+        "outcome": report.outcome,
+    }

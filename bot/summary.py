@@ -1,0 +1,83 @@
+"""The short human summary of a run, printed on the terminal (the log has the JSON)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from bot.core.domain import AccountSnapshot, BookMeasures, Fill, Symbol
+from bot.runner import RunReport
+
+
+def pct(x: Decimal) -> str:
+    return f"{x * 100:+.2f}%"
+
+
+def money(x: Decimal) -> str:
+    return f"${x:,.2f}"
+
+
+def _book_line(label: str, b: BookMeasures) -> str:
+    eff = ", ".join(f"{s} {pct(w)}" for s, w in sorted(b.effective.items()))
+    ratio = f", long/short {b.long_short_ratio:.3f}" if b.long_short_ratio is not None else ""
+    return f"  {label:<8} gross {b.gross * 100:.2f}%, net {pct(b.net)}{ratio}; effective {eff}"
+
+
+def _plan_table(report: RunReport) -> list[str]:
+    plan, snap = report.plan, report.before
+    if plan is None or snap is None:
+        return []
+    orders: dict[Symbol, list[str]] = defaultdict(list)
+    for o in plan.orders:
+        orders[o.symbol].append(f"{o.side.value} {o.qty} ({o.intent.value})")
+    lines = [f"  {'symbol':<6} {'price':>10} {'target':>9} {'current':>9} {'drift':>8}  order"]
+    for leg in plan.drift.legs:
+        price = snap.price(leg.symbol) if leg.symbol in snap.quotes else Decimal(0)
+        lines.append(f"  {leg.symbol:<6} {price:>10.2f} {pct(leg.target):>9} {pct(leg.current):>9} "
+                     f"{leg.drift * 100:>+8.2f}  {'; '.join(orders.get(leg.symbol, [])) or '-'}")
+    lines.append(_book_line("now", plan.drift.current))
+    lines.append(_book_line("target", plan.drift.target))
+    lines += [f"  skipped {s.symbol}: {s.reason}" for s in plan.skipped]
+    return lines
+
+
+def _fills(fills: list[Fill]) -> list[str]:
+    by_order: dict[str, list[Fill]] = defaultdict(list)
+    for f in fills:
+        by_order[f.client_order_id].append(f)
+    lines = []
+    for coid, fs in by_order.items():
+        qty = sum((f.qty for f in fs), Decimal(0))
+        avg = sum((f.qty * f.price for f in fs), Decimal(0)) / qty
+        lines.append(f"  {fs[0].symbol:<6} {fs[0].side.value:<4} {qty} @ {avg:.4f} in {len(fs)} fill(s)  [{coid}]")
+    return lines
+
+
+def _book(snap: AccountSnapshot) -> list[str]:
+    held = ", ".join(f"{s} {p.qty:+}" for s, p in sorted(snap.positions.items())) or "flat"
+    return [f"  positions {held}; equity {money(snap.equity)}; cash {money(snap.cash)}"]
+
+
+def render(report: RunReport, *, header: str) -> str:
+    lines = [header, f"decision: {report.decision} - {report.why}"]
+    if report.plan is not None:
+        lines += ["plan:", *_plan_table(report)]
+        if report.plan.is_noop:
+            lines.append("  no order needed")
+    if report.outcomes:
+        lines.append("orders:")
+        for o in report.outcomes:
+            status = o.state.status if o.state else f"refused: {o.error}"
+            filled = f" filled {o.state.filled_qty}" if o.state else ""
+            lines.append(f"  {o.intent.client_order_id}: {o.intent.side.value} {o.intent.qty} {o.intent.symbol}"
+                         f" -> {status}{filled}")
+    if report.fills:
+        lines += ["fills:", *_fills(report.fills)]
+    if report.after is not None:
+        lines += ["book after:", *_book(report.after)]
+        if report.residual is not None:
+            lines.append(f"  residual max leg drift {report.residual.max_abs_leg_drift * 100:.2f} pts")
+    elif report.before is not None and report.plan is None:
+        lines += ["book:", *_book(report.before)]
+    lines.append(f"outcome: {report.outcome} (exit {report.exit_code})")
+    return "\n".join(lines)
