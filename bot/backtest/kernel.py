@@ -25,7 +25,7 @@ IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 Fill = Literal["close", "next_open"]
 
-WINDOW = 64  # sessions advanced per vectorised step; a decision inside a window restarts it after that day
+WINDOW = 8  # sessions advanced per vectorised step; a decision inside a window restarts it after that day
 _TIE = 1e-9  # relative distance from a boundary at which a float decision is re-checked in Decimal
 
 

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,10 @@ def _encode(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+def _stamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _decode(name: str, value: Any) -> Any:
@@ -220,11 +224,27 @@ class Store:
 
     def add_activity(self, activity_id: str, transaction_time: datetime, body: dict[str, Any]) -> None:
         self.db.execute("INSERT INTO activities (id, transaction_time, body) VALUES (?, ?, ?)",
-                        (activity_id, transaction_time.isoformat(), json.dumps(body)))
+                        (activity_id, _stamp(transaction_time), json.dumps(body)))
 
-    def activities(self) -> list[tuple[int, dict[str, Any]]]:
-        rows = self.db.execute("SELECT seq, body FROM activities ORDER BY seq")
-        return [(int(seq), json.loads(body)) for seq, body in rows]
+    def activities_page(self, *, after: datetime | None, until: datetime | None, ascending: bool,
+                        page_token: str | None, limit: int) -> list[dict[str, Any]]:
+        """FILL activities in time order, strictly inside (after, until), continuing past page_token."""
+        where, args = ["1 = 1"], list[object]()
+        if after is not None:
+            where.append("transaction_time > ?")
+            args.append(_stamp(after))
+        if until is not None:
+            where.append("transaction_time < ?")
+            args.append(_stamp(until))
+        if page_token:
+            row = self.db.execute("SELECT seq FROM activities WHERE id = ?", (page_token,)).fetchone()
+            if row is None:
+                return []
+            where.append("seq > ?" if ascending else "seq < ?")
+            args.append(int(row[0]))
+        order = "ASC" if ascending else "DESC"
+        sql = f"SELECT body FROM activities WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?"
+        return [json.loads(body) for (body,) in self.db.execute(sql, (*args, limit))]
 
     @staticmethod
     def _body(order: Order) -> str:

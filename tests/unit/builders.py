@@ -64,6 +64,7 @@ def snapshot(
 ) -> AccountSnapshot:
     """Quotes straddle each price by `spread`, so every mid is exactly the price given."""
     prices = DEFAULT_PRICES if prices is None else prices
+    assets = {s: AssetInfo(Symbol(s)) for s in prices} if assets is None else assets
     held = {Symbol(s): Decimal(q) for s, q in (positions or {}).items()}
     half = Decimal(spread) / 2
     quote_time = as_of - timedelta(seconds=quote_age_seconds)
@@ -80,7 +81,7 @@ def snapshot(
         quotes=quotes,
         account=state if state is not None else account(),
         clock=MarketClock(as_of, market_open, as_of + timedelta(days=1), CLOSE),
-        assets={Symbol(s): AssetInfo(Symbol(s)) for s in prices} if assets is None else dict(assets),
+        assets={Symbol(s): a for s, a in assets.items()},
     )
 
 
@@ -88,7 +89,7 @@ def policy(min_trade_usd: str = "100", *, fractional_longs: bool = False, cash_r
     return PlanPolicy(Decimal(min_trade_usd), fractional_longs, Decimal(cash_reserve))
 
 
-def orders_of(orders: tuple[OrderIntent, ...]) -> list[tuple[str, str, Decimal]]:
+def orders_of(orders: tuple[OrderIntent, ...]) -> list[tuple[str, str, Decimal | int]]:
     """(symbol, bto/btc/sto/stc, qty) in execution order: how the tests compare plans."""
     return [(o.symbol, o.intent.short_code, o.qty) for o in orders]
 

@@ -58,7 +58,7 @@ class TestMeasureDrift:
         """Something held outside the strategy's book is drift, not invisible."""
         report = measure_drift(weights(IWM="0.5"), snapshot(positions={"QQQ": -10}), PAIR_VEHICLES)
 
-        assert [(leg.symbol, leg.target) for leg in report.legs] == [("IWM", 0.5), ("QQQ", 0)]
+        assert [(leg.symbol, leg.target) for leg in report.legs] == [(IWM, Decimal("0.5")), (QQQ, Decimal(0))]
 
     def test_weights_need_positive_equity(self) -> None:
         with pytest.raises(ValueError, match="equity"):

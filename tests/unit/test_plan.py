@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import pytest
 
-from bot.core.domain import PositionIntent, Symbol
+from bot.core.domain import AccountSnapshot, PositionIntent, RebalancePlan, Symbol, TargetWeights
 from bot.core.plan import PlanPolicy, apply_fills_to_snapshot, leg_steps, plan_rebalance
 
 from .builders import PAIR_VEHICLES, mids, orders_of, policy, snapshot, weights
@@ -15,9 +16,22 @@ PAIR = weights(IWM="0.5", QQQ="-0.5")
 RUN = "2026Q4-a1b2c3"
 
 
-def plan(targets=PAIR, snap=None, pol=None, **kw):  # type: ignore[no-untyped-def]
-    snap = snapshot() if snap is None else snap
-    return plan_rebalance(targets, snap, policy() if pol is None else pol, vehicles=PAIR_VEHICLES, run_key=RUN, **kw)
+def plan(
+    targets: TargetWeights = PAIR,
+    snap: AccountSnapshot | None = None,
+    pol: PlanPolicy | None = None,
+    *,
+    attempts: Mapping[str, int] | None = None,
+) -> RebalancePlan:
+    """The plan for run RUN with the pair's vehicles; a flat $100k account and the default policy unless given."""
+    return plan_rebalance(
+        targets,
+        snapshot() if snap is None else snap,
+        policy() if pol is None else pol,
+        vehicles=PAIR_VEHICLES,
+        run_key=RUN,
+        attempts=attempts,
+    )
 
 
 class TestPlanRebalance:
@@ -33,7 +47,10 @@ class TestPlanRebalance:
 
         result = plan(snap=snap)
 
-        assert [o.client_order_id for o in result.orders] == ["pb-2026Q4-a1b2c3-IWM-bto-1", "pb-2026Q4-a1b2c3-QQQ-sto-1"]
+        assert [o.client_order_id for o in result.orders] == [
+            "pb-2026Q4-a1b2c3-IWM-bto-1",
+            "pb-2026Q4-a1b2c3-QQQ-sto-1",
+        ]
         assert [o.reference_price for o in result.orders] == [Decimal("200"), Decimal("480")]
 
     def test_a_retry_uses_the_attempt_number_given_for_that_order(self) -> None:

@@ -1,0 +1,104 @@
+"""Bad config, keys or mode: one line on stderr, the documented exit code, and no request sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.exchange import LocalExchange
+from tests.e2e.conftest import Cli, paper_env
+
+BAD_CONFIGS = {
+    "yaml syntax error": "mode: paper\nstrategy: [pair\n",
+    "tab indent": "mode: paper\nlimits:\n\tmax_gross: 1\n",
+    "unknown key": "mode: paper\nlimitz: {}\n",
+    "unknown nested key": "mode: paper\nlimits: {max_grosss: 1}\n",
+    "wrong type": "mode: paper\nlimits: {max_gross: lots}\n",
+    "out of range": "mode: paper\nlimits: {max_gross: -1}\n",
+    "same symbol on both legs": "mode: paper\nstrategies: {pair: {long_leg: QQQ, short_leg: QQQ}}\n",
+    "unknown strategy": "mode: paper\nstrategy: momentum\n",
+    "secret inside": "mode: paper\nbroker: {api_key: PKABCDEFGHIJKLMNOPQR}\n",
+    "key-like value": "mode: paper\nbroker: {base_url: PKABCDEFGHIJKLMNOPQR}\n",
+    "not a mapping": "- just\n- a list\n",
+}
+
+
+@pytest.mark.parametrize("text", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+def test_a_bad_config_is_one_line_exit_2_and_no_request(cli: Cli, exchange: LocalExchange, text: str) -> None:
+    (cli.workdir / "config.yaml").write_text(text)
+
+    result = cli.run("rebalance", env=paper_env(exchange))
+
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("pairbot: ") and "Traceback" not in result.stderr
+    assert "config.yaml" in result.stderr
+    assert exchange.requests == []
+
+
+def test_a_missing_config_file_is_exit_2(cli: Cli) -> None:
+    result = cli.run("rebalance", "--config", "nope.yaml")
+
+    assert result.returncode == 2
+    assert "nope.yaml: no such config file" in result.stderr
+
+
+def test_paper_mode_without_keys_is_exit_2_and_no_request(cli: Cli, exchange: LocalExchange) -> None:
+    cli.write_config(mode="paper")
+    env = paper_env(exchange)
+    del env["ALPACA_SECRET_KEY"]
+
+    result = cli.run("rebalance", env=env)
+
+    assert result.returncode == 2
+    assert "ALPACA_SECRET_KEY" in result.stderr
+    assert exchange.requests == []
+
+
+def test_wrong_keys_are_exit_2_with_one_line(cli: Cli, exchange: LocalExchange) -> None:
+    cli.write_config(mode="paper")
+
+    result = cli.run("rebalance", env={**paper_env(exchange), "ALPACA_SECRET_KEY": "wrong-secret"})
+
+    assert result.returncode == 2
+    assert "refused the API keys" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "wrong-secret" not in result.stderr + result.stdout
+
+
+def test_paper_mode_refuses_a_host_that_is_not_alpaca_or_loopback(cli: Cli, exchange: LocalExchange) -> None:
+    cli.write_config(mode="paper")
+
+    result = cli.run("rebalance", env={**paper_env(exchange), "ALPACA_BASE_URL": "https://example.com"})
+
+    assert result.returncode == 2
+    assert "only paper-api.alpaca.markets or a loopback address" in result.stderr
+    assert exchange.requests == []
+
+
+def test_live_mode_is_refused_unless_armed(cli: Cli, exchange: LocalExchange) -> None:
+    cli.write_config(mode="live")
+
+    result = cli.run("rebalance", env=paper_env(exchange))
+
+    assert result.returncode == 2
+    assert "not armed" in result.stderr
+    assert exchange.requests == []
+
+
+def test_live_mode_checks_the_account_number_it_was_armed_with(cli: Cli, exchange: LocalExchange) -> None:
+    cli.write_config(mode="live")
+
+    result = cli.run("rebalance", env={**paper_env(exchange), "PAIRBOT_LIVE_ACCOUNT": "LIVE-NOT-THIS-ONE"})
+
+    assert result.returncode == 2
+    assert "live account mismatch" in result.stderr
+    assert all(path != "/v2/orders" for _method, path, _query in exchange.requests)
+
+
+def test_paper_mode_against_a_loopback_exchange_trades(cli: Cli, exchange: LocalExchange) -> None:
+    cli.write_config(mode="paper")
+
+    result = cli.run("rebalance", env=paper_env(exchange))
+
+    assert result.returncode == 0, result.stderr
+    assert sum(1 for m, p, _q in exchange.requests if (m, p) == ("POST", "/v2/orders")) == 2

@@ -1,0 +1,56 @@
+"""config.yaml is validated once; a bad file is one line naming the file, the key path and the problem."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_config_is_valid_and_runs_the_pair_locally() -> None:
+    config = load_config(ROOT / "config.yaml")
+
+    assert config.mode == "local"
+    assert config.strategy == "pair"
+    assert config.strategy_params()["gross"] == Decimal("1.0")
+
+
+def test_an_empty_file_means_every_default(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).schedule.frequency == "quarterly"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("limits: {max_gross: -1}", "limits.max_gross: Input should be greater than 0, got -1"),
+        ("limits: {max_grosss: 1}", "limits.max_grosss: unknown key"),
+        ("schedule: {frequency: weekly}", "schedule.frequency: Input should be 'monthly', 'quarterly' or 'annual'"),
+        ("strategies: {pair: {long_leg: QQQ, short_leg: QQQ}}", "must be different symbols"),
+        ("mode: paper\nlimits:\n\tmax_gross: 1\n", "line 3, column 1: YAML syntax error"),
+        ("notifications: {webhook_token: abc}", "notifications.webhook_token: looks like a credential"),
+        ("strategies: {pair: {long_leg: PKAAAABBBBCCCCDDDD11}}", "strategies.pair.long_leg: looks like a credential"),
+    ],
+)
+def test_a_bad_value_names_the_key_path(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+
+    assert message in str(err.value)
+    assert str(err.value).startswith(str(tmp_path / "config.yaml"))
+    assert "\n" not in str(err.value)
+
+
+def test_the_ledger_path_is_per_mode(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "mode: paper")).ledger_path() == Path(".state/ledger-paper.sqlite")

@@ -1,0 +1,204 @@
+"""Strategies decide what to hold: the pair (short or inverse hedge, optional gate), overlay, replica."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.core.domain import Symbol, Vehicle
+from bot.errors import DataError
+from strategies import STRATEGIES, OverlayStrategy, PairStrategy, ReplicaStrategy, build_strategy
+from strategies.base import MarketView
+
+TODAY = date(2026, 11, 2)
+MARKET = MarketView(as_of=TODAY, prices={})
+IWM, QQQ, PSQ, SQQQ, TNA = (Symbol(s) for s in ("IWM", "QQQ", "PSQ", "SQQQ", "TNA"))
+
+
+def closes(*, iwm_return: float, qqq_return: float, days: int = 253, end: date = TODAY) -> pd.DataFrame:
+    """Smooth daily closes over `days` sessions ending at `end`, returning the given totals."""
+    index = pd.bdate_range(end=pd.Timestamp(end), periods=days)
+    steps = np.linspace(0.0, 1.0, days)
+    return pd.DataFrame(
+        {"IWM": 200 * (1 + iwm_return) ** steps, "QQQ": 480 * (1 + qqq_return) ** steps}, index=index
+    )
+
+
+class TestPairStrategy:
+    def test_default_is_long_iwm_short_qqq_half_and_half(self) -> None:
+        pair = PairStrategy()
+
+        assert pair.target_weights(MARKET).weights == {IWM: Decimal("0.5"), QQQ: Decimal("-0.5")}
+        assert pair.universe == frozenset({IWM, QQQ})
+        assert pair.needs_history_days == 0
+
+    def test_gross_scales_both_legs(self) -> None:
+        pair = build_strategy("pair", {"gross": "1.5"})
+
+        assert pair.target_weights(MARKET).weights == {IWM: Decimal("0.75"), QQQ: Decimal("-0.75")}
+
+    def test_an_inverse_hedge_holds_psq_long_for_the_same_qqq_exposure(self) -> None:
+        """PSQ is QQQ x -1, so +0.5 PSQ is -0.5 QQQ; no short sale, no borrow."""
+        pair = build_strategy("pair", {"hedge": "inverse"})
+
+        assert pair.target_weights(MARKET).weights == {IWM: Decimal("0.5"), PSQ: Decimal("0.5")}
+        assert pair.universe == frozenset({IWM, PSQ})
+        assert pair.vehicles[PSQ] == Vehicle(PSQ, QQQ, Decimal(-1))
+
+    def test_a_triple_inverse_hedge_holds_a_third_as_much(self) -> None:
+        pair = build_strategy("pair", {"hedge": "inverse", "inverse": "SQQQ", "inverse_multiple": -3})
+
+        weight = pair.target_weights(MARKET).weights[SQQQ]
+
+        assert weight * -3 == pytest.approx(Decimal("-0.5"), abs=Decimal("1e-20"))
+
+    def test_every_universe_symbol_has_a_vehicle(self) -> None:
+        for hedge in ("short", "inverse"):
+            pair = build_strategy("pair", {"hedge": hedge})
+
+            assert set(pair.vehicles) == pair.universe
+
+    def test_the_same_symbol_on_both_legs_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="QQQ is both long leg and short leg"):
+            PairStrategy(long_leg=QQQ)
+
+    def test_an_inverse_fund_with_a_positive_multiple_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="negative"):
+            build_strategy("pair", {"hedge": "inverse", "inverse": "TNA", "inverse_multiple": 3})
+
+    def test_zero_gross_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="gross"):
+            build_strategy("pair", {"gross": 0})
+
+
+class TestPairResearchGate:
+    GATED = {"max_trailing_spread": "-0.30"}
+
+    def test_the_gate_asks_for_a_year_of_closes(self) -> None:
+        assert build_strategy("pair", self.GATED).needs_history_days == 253
+
+    def test_holds_the_pair_after_small_caps_lagged_by_more_than_the_threshold(self) -> None:
+        """IWM +5% against QQQ +40% over the year: a 35-point lag, past the -30 threshold."""
+        pair = build_strategy("pair", self.GATED)
+        market = MarketView(TODAY, {}, closes(iwm_return=0.05, qqq_return=0.40))
+
+        assert pair.target_weights(market).weights == {IWM: Decimal("0.5"), QQQ: Decimal("-0.5")}
+
+    def test_targets_flat_while_the_spread_is_above_the_threshold(self) -> None:
+        """IWM +10% against QQQ +20%: only a 10-point lag, so no position."""
+        pair = build_strategy("pair", self.GATED)
+        market = MarketView(TODAY, {}, closes(iwm_return=0.10, qqq_return=0.20))
+
+        assert pair.target_weights(market).weights == {IWM: Decimal(0), QQQ: Decimal(0)}
+
+    def test_reads_the_underlyings_even_when_hedged_with_psq(self) -> None:
+        pair = build_strategy("pair", {**self.GATED, "hedge": "inverse"})
+        market = MarketView(TODAY, {}, closes(iwm_return=0.10, qqq_return=0.20))
+
+        assert pair.target_weights(market).weights == {IWM: Decimal(0), PSQ: Decimal(0)}
+
+    def test_ignores_closes_after_as_of(self) -> None:
+        """A strategy must never see tomorrow: later rows (here a crash in QQQ) are dropped."""
+        history = closes(iwm_return=0.05, qqq_return=0.40, days=260, end=date(2026, 11, 11))
+        history.loc[history.index > pd.Timestamp(TODAY), "QQQ"] = 1.0
+        market = MarketView(TODAY, {}, history)
+
+        assert build_strategy("pair", self.GATED).target_weights(market).weights[IWM] == Decimal("0.5")
+
+    def test_too_little_history_is_a_data_error(self) -> None:
+        market = MarketView(TODAY, {}, closes(iwm_return=0.0, qqq_return=0.0, days=100))
+
+        with pytest.raises(DataError, match="253 closes"):
+            build_strategy("pair", self.GATED).target_weights(market)
+
+    def test_no_history_at_all_is_a_data_error(self) -> None:
+        with pytest.raises(DataError, match="daily closes"):
+            build_strategy("pair", self.GATED).target_weights(MARKET)
+
+
+class TestOverlayStrategy:
+    def test_default_is_spy_core_with_upro_tna_and_sqqq_overlay(self) -> None:
+        overlay = OverlayStrategy()
+
+        assert overlay.target_weights(MARKET).weights == {
+            Symbol("SPY"): Decimal("0.70"),
+            Symbol("UPRO"): Decimal("0.10"),
+            TNA: Decimal("0.10"),
+            SQQQ: Decimal("0.10"),
+        }
+        assert overlay.vehicles[SQQQ] == Vehicle(SQQQ, QQQ, Decimal(-3))
+
+    def test_weights_are_configurable_from_floats_and_strings(self) -> None:
+        overlay = build_strategy("overlay", {"weights": {"SPY": 0.8, "TNA": "0.2"}})
+
+        assert overlay.target_weights(MARKET).weights == {Symbol("SPY"): Decimal("0.8"), TNA: Decimal("0.2")}
+
+    def test_an_unknown_fund_must_be_declared_with_its_multiple(self) -> None:
+        with pytest.raises(ValueError, match="SPXL"):
+            build_strategy("overlay", {"weights": {"SPY": "0.8", "SPXL": "0.2"}})
+
+        declared = build_strategy(
+            "overlay",
+            {"weights": {"SPY": "0.8", "SPXL": "0.2"}, "vehicle_specs": {"SPXL": {"underlying": "SPY", "multiple": 3}}},
+        )
+
+        assert declared.vehicles[Symbol("SPXL")] == Vehicle(Symbol("SPXL"), Symbol("SPY"), Decimal(3))
+
+    def test_non_finite_weights_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="finite"):
+            build_strategy("overlay", {"weights": {"SPY": float("nan")}})
+
+    def test_all_zero_weights_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="gross"):
+            build_strategy("overlay", {"weights": {"SPY": "0"}})
+
+
+class TestReplicaStrategy:
+    def test_default_is_a_third_in_tna_and_the_rest_cash(self) -> None:
+        replica = ReplicaStrategy()
+
+        assert replica.target_weights(MARKET).weights == {TNA: Decimal("0.33")}
+        assert replica.vehicles == {TNA: Vehicle(TNA, IWM, Decimal(3))}
+
+    def test_the_weight_is_configurable(self) -> None:
+        replica = build_strategy("replica", {"weight": 0.5})
+
+        assert replica.target_weights(MARKET).weights == {TNA: Decimal("0.5")}
+
+    def test_a_weight_above_one_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="at most 1"):
+            build_strategy("replica", {"weight": "1.2"})
+
+
+class TestRegistry:
+    def test_names_every_strategy(self) -> None:
+        assert dict(STRATEGIES) == {"pair": PairStrategy, "overlay": OverlayStrategy, "replica": ReplicaStrategy}
+
+    def test_each_strategy_carries_its_registry_name(self) -> None:
+        for name in STRATEGIES:
+            assert build_strategy(name, {}).name == name
+
+    def test_an_unknown_strategy_is_refused_by_name(self) -> None:
+        with pytest.raises(ValueError, match="'momentum'"):
+            build_strategy("momentum", {})
+
+    def test_an_unknown_parameter_is_refused_by_name(self) -> None:
+        with pytest.raises(ValueError, match="leverage"):
+            build_strategy("pair", {"leverage": 2})
+
+    def test_a_bad_hedge_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="hedge"):
+            build_strategy("pair", {"hedge": "options"})
+
+    def test_a_non_number_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="pair.gross"):
+            build_strategy("pair", {"gross": "lots"})
+
+    def test_symbols_are_parameters(self) -> None:
+        pair = build_strategy("pair", {"long_leg": "iwn", "short_leg": "QQQM"})
+
+        assert pair.universe == frozenset({Symbol("IWN"), Symbol("QQQM")})
