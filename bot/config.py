@@ -26,14 +26,16 @@ class PairParams(Section):
     short_leg: str = "QQQ"
     gross: Decimal = Field(Decimal("1.0"), gt=0, le=4)
     hedge: Literal["short", "inverse"] = "short"
-    inverse_symbol: str = "PSQ"
+    inverse: str = "PSQ"
+    inverse_multiple: Decimal = Field(Decimal("-1"), lt=0, ge=-5)
     max_trailing_spread: Decimal | None = Field(None, ge=-1, le=1)
+    lookback_days: int = Field(252, ge=20, le=2520)
 
     @model_validator(mode="after")
     def _distinct_legs(self) -> PairParams:
-        legs = {self.long_leg, self.short_leg} | ({self.inverse_symbol} if self.hedge == "inverse" else set())
+        legs = {self.long_leg, self.short_leg} | ({self.inverse} if self.hedge == "inverse" else set())
         if len(legs) < (3 if self.hedge == "inverse" else 2):
-            raise ValueError("long_leg, short_leg and inverse_symbol must be different symbols")
+            raise ValueError("long_leg, short_leg and inverse must be different symbols")
         return self
 
 
@@ -43,6 +45,7 @@ class OverlayParams(Section):
             "SPY": Decimal("0.70"), "UPRO": Decimal("0.10"), "TNA": Decimal("0.10"), "SQQQ": Decimal("0.10"),
         }
     )
+    vehicle_specs: dict[str, VehicleSpec] = Field(default_factory=dict)  # funds beyond the built-in list
 
     @field_validator("weights")
     @classmethod
@@ -56,9 +59,16 @@ class OverlayParams(Section):
         return v
 
 
+class VehicleSpec(Section):
+    underlying: str
+    multiple: Decimal = Field(..., ge=-5, le=5)
+
+
 class ReplicaParams(Section):
     symbol: str = "TNA"
     weight: Decimal = Field(Decimal("0.33"), gt=0, le=1)
+    underlying: str = "IWM"
+    multiple: Decimal = Field(Decimal("3"), ge=-5, le=5)
 
 
 class Strategies(Section):

@@ -141,8 +141,13 @@ def _market_view(ctx: RunContext, snap: AccountSnapshot, today: date) -> MarketV
     closes = None
     if days > 0:
         start = today - timedelta(days=int(days * 1.5) + 10)
-        closes = ctx.broker.daily_closes(ctx.strategy.universe, start, today)
+        closes = ctx.broker.daily_closes(history_symbols(ctx.strategy), start, today)
     return MarketView(as_of=today, prices=prices, closes=closes)
+
+
+def history_symbols(strategy: Strategy) -> frozenset[Symbol]:
+    extra: frozenset[Symbol] = getattr(strategy, "history_symbols", frozenset())
+    return strategy.universe | extra
 
 
 def config_fingerprint(config: Config) -> str:

@@ -170,7 +170,6 @@ def summarize(
     eq = out.equity
     rets = metrics.daily_returns(eq)
     cash = cash_return[1:]
-    sessions = eq.shape[1]
     return {
         "final_equity": eq[:, -1],
         "total_return": eq[:, -1] / eq[:, 0] - 1.0,
@@ -182,8 +181,6 @@ def summarize(
         "turnover": metrics.annual_turnover(out.traded_usd, eq.mean(axis=1), years),
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
-        "avg_gross": out.gross_sum / sessions,
-        "avg_net": out.net_sum / sessions,
         "costs_usd": out.costs_usd,
         "borrow_usd": out.borrow_usd,
     }
@@ -227,6 +224,8 @@ def _result(
         "starting_cash": settings.starting_cash,
         **row,
         "rebalances": int(row["rebalances"]),
+        "avg_gross": float(exposure["gross"].mean()),
+        "avg_net": float(exposure["net"].mean()),
         "decisions": int(row["decisions"]),
         "max_drawdown_peak": str(dates[dd.peak].date()),
         "max_drawdown_trough": str(dates[dd.trough].date()),

@@ -25,7 +25,7 @@ IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 Fill = Literal["close", "next_open"]
 
-WINDOW = 8  # sessions advanced per vectorised step; a decision inside a window restarts it after that day
+WINDOW = 16  # sessions advanced per vectorised step; a decision inside a window restarts it after that day
 _TIE = 1e-9  # relative distance from a boundary at which a float decision is re-checked in Decimal
 
 
@@ -93,16 +93,21 @@ class KernelResult:
     borrow_usd: FloatArray  # (V,) borrow fees paid
     rebalances: IntArray  # (V,) decisions that traded
     decisions: IntArray  # (V,) sessions where a rebalance was due (calendar or band)
-    gross_sum: FloatArray  # (V,) sum over sessions of gross exposure (for the average)
-    net_sum: FloatArray
     trades: list[TradeBatch] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class _State:
+    """Between decisions, cash at session s >= anchor is growth[s] x (level - borrow x accrued[s] . short).
+
+    `accrued` is the cumulative discounted borrow accrual per share of each symbol, so a window's
+    cash is one matrix product, with no recurrence to run.
+    """
+
     q: FloatArray  # (V, N) shares held
-    anchor: IntArray  # (V,) first session not yet accounted
-    base: FloatArray  # (V,) cash at the anchor session, after its interest and before its fee
+    anchor: IntArray  # (V,) first session after the last decision
+    level: FloatArray  # (V,) discounted cash level (see above)
+    paid_to: FloatArray  # (V, N) nominal accrual per share when borrow was last charged
     out: KernelResult
 
 
@@ -110,8 +115,7 @@ def run_kernel(market: Market, variants: Variants, *, fill: Fill = "close", reco
     """Simulate every variant over every session; `record` keeps the trade list (for single runs)."""
     t_len, n = market.close.shape
     v = variants.count
-    growth = np.concatenate((np.cumprod(1.0 + market.cash_return), [np.nan]))
-    step = np.concatenate((1.0 + market.cash_return, [1.0]))
+    ctx = _Context.of(market, variants, fill, record)
     out = KernelResult(
         equity=np.full((v, t_len), np.nan),
         traded_usd=np.zeros(v),
@@ -119,85 +123,118 @@ def run_kernel(market: Market, variants: Variants, *, fill: Fill = "close", reco
         borrow_usd=np.zeros(v),
         rebalances=np.zeros(v, dtype=np.intp),
         decisions=np.zeros(v, dtype=np.intp),
-        gross_sum=np.zeros(v),
-        net_sum=np.zeros(v),
     )
-    st = _State(np.zeros((v, n)), np.zeros(v, dtype=np.intp), variants.starting_cash.astype(np.float64), out)
-    ctx = _Context(market, variants, growth, step, fill, record)
-    for lo in range(0, t_len, WINDOW):
-        hi = min(lo + WINDOW, t_len) - 1
-        rows = np.arange(v)
+    st = _State(np.zeros((v, n)), np.zeros(v, dtype=np.intp), variants.starting_cash.astype(np.float64),
+                np.zeros((v, n)), out)
+    due = variants.due[variants.due_row]  # (V, T)
+    starts = np.flatnonzero(variants.due.any(axis=0))
+    for lo, hi in _windows(starts, t_len, WINDOW if v > 1 else 4 * WINDOW):
+        now_due = np.flatnonzero(due[:, lo])
+        if now_due.size:
+            ctx.decide_at(st, now_due, np.full(now_due.size, lo))
+        rows = np.arange(v) if st.anchor.min() <= hi else np.zeros(0, dtype=np.intp)
         while rows.size:
-            rows = ctx.advance(st, rows, hi)
+            rows = ctx.advance(st, rows[st.anchor[rows] <= hi], lo, hi)
+    ctx.charge_borrow(st, np.arange(v), np.full(v, t_len - 1))
     return out
+
+
+def _windows(starts: IntArray, t_len: int, longest: int) -> list[tuple[int, int]]:
+    """Consecutive [lo, hi] spans covering every session; each calendar-due session starts one."""
+    bounds = sorted(set(starts.tolist()) | set(range(0, t_len, longest)) | {0})
+    cuts = [*bounds, t_len]
+    spans: list[tuple[int, int]] = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        spans.extend((lo, min(lo + longest, b) - 1) for lo in range(a, b, longest))
+    return spans
 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
     market: Market
     variants: Variants
-    growth: FloatArray  # (T+1,) cumulative cash growth; index T is a sentinel
-    step: FloatArray  # (T+1,) one day's growth; index T is 1
+    growth: FloatArray  # (T+1,) cumulative cash growth; index T repeats T-1
+    accrued: FloatArray  # (T, N) cumulative days/360 x price / growth: discounted borrow per share
+    nominal: FloatArray  # (T, N) cumulative days/360 x price: borrow per share in dollars
+    borrow: FloatArray  # (V,) annual borrow rate as a fraction
     fill: Fill
     record: bool
 
-    def advance(self, st: _State, rows: IntArray, hi: int) -> IntArray:
-        """Account sessions anchor..hi for `rows`; act on each row's first due or breaching session.
+    @classmethod
+    def of(cls, market: Market, variants: Variants, fill: Fill, record: bool) -> _Context:
+        growth = np.cumprod(1.0 + market.cash_return)
+        daily = market.close * (market.accrual_days / 360.0)[:, None]
+        return cls(
+            market,
+            variants,
+            np.concatenate((growth, growth[-1:])),
+            np.cumsum(daily / growth[:, None], axis=0),
+            np.cumsum(daily, axis=0),
+            variants.borrow_bps * 1e-4,
+            fill,
+            record,
+        )
 
-        Returns the rows that acted and still have sessions left in the window.
-        """
+    def advance(self, st: _State, rows: IntArray, lo: int, hi: int) -> IntArray:
+        """Mark `rows` over sessions lo..hi; trade each at its first band breach. Returns the rows that traded."""
+        if not rows.size:
+            return rows
         m, var = self.market, self.variants
         anchor = st.anchor[rows]
-        lo = int(anchor.min())
-        prices = m.close[lo : hi + 1]
+        start = max(lo, int(anchor.min()))
+        prices = m.close[start : hi + 1]
         q = st.q[rows]
-        days = np.arange(lo, hi + 1)
-        valid = days[None, :] >= anchor[:, None]
-        held = prices @ q.T  # (L, k)
-        short_value = prices @ np.maximum(-q, 0.0).T
-        growth = self.growth[lo : hi + 1]
-        fee = (var.borrow_bps[rows] * 1e-4 / 360.0)[None, :] * m.accrual_days[lo : hi + 1, None] * short_value
-        fee = np.where(valid.T, fee, 0.0)
-        discounted = np.cumsum(fee / growth[:, None], axis=0)
-        cash = growth[:, None] * (st.base[rows] / self.growth[anchor])[None, :] - growth[:, None] * discounted
-        equity = (cash + held).T  # (k, L)
-        event = self._events(rows, q, prices, equity, days, lo, hi) & valid
+        short = np.maximum(-q, 0.0)
+        growth = self.growth[start : hi + 1, None]
+        cash = growth * (st.level[rows] - self.borrow[rows] * (self.accrued[start : hi + 1] @ short.T))
+        equity = (cash + prices @ q.T).T  # (k, L)
+        valid = np.arange(start, hi + 1)[None, :] >= anchor[:, None]
+        if valid.all():
+            st.out.equity[rows, start : hi + 1] = equity
+        else:
+            st.out.equity[rows, start : hi + 1] = np.where(valid, equity, st.out.equity[rows, start : hi + 1])
+        event = self._breaches(rows, q, prices, equity, start, hi) & valid
         has = event.any(axis=1)
-        first = np.where(has, event.argmax(axis=1), days.size)
-        record = valid & (np.arange(days.size)[None, :] < first[:, None])
-        self._book(st, rows, lo, hi, equity, record, q, prices, fee.T)
-        quiet = rows[~has]
-        if quiet.size:
-            last = cash[-1, ~has]
-            st.base[quiet] = last * self.step[hi + 1]
-            st.anchor[quiet] = hi + 1
         acting = np.flatnonzero(has)
         if not acting.size:
             return acting
-        act_rows, act_col = rows[acting], first[acting]
-        self._rebalance(st, act_rows, act_col + lo, cash[act_col, acting], fee.T[acting, act_col])
-        return act_rows[st.anchor[act_rows] <= hi]
+        col = event[acting].argmax(axis=1)
+        act_rows = rows[acting]
+        self._rebalance(st, act_rows, col + start, cash[col, acting])
+        return act_rows
 
-    def _events(
-        self, rows: IntArray, q: FloatArray, prices: FloatArray, equity: FloatArray, days: IntArray, lo: int, hi: int
+    def decide_at(self, st: _State, rows: IntArray, days: IntArray) -> None:
+        """A calendar decision: mark `rows` at `days` in closed form, then rebalance them."""
+        q = st.q[rows]
+        short = np.maximum(-q, 0.0)
+        cash = self.growth[days] * (st.level[rows] - self.borrow[rows] * (self.accrued[days] * short).sum(axis=1))
+        self._rebalance(st, rows, days, cash)
+
+    def charge_borrow(self, st: _State, rows: IntArray, days: IntArray) -> None:
+        """Add the borrow accrued on the current shorts from their anchor through `days` to the tally."""
+        short = np.maximum(-st.q[rows], 0.0)
+        owed = ((self.nominal[days] - st.paid_to[rows]) * short).sum(axis=1)
+        st.out.borrow_usd[rows] += self.borrow[rows] * owed
+        st.paid_to[rows] = self.nominal[days]
+
+    def _breaches(
+        self, rows: IntArray, q: FloatArray, prices: FloatArray, equity: FloatArray, lo: int, hi: int
     ) -> BoolArray:
         var = self.variants
-        due = var.due[var.due_row[rows]][:, lo : hi + 1]
-        legs = var.leg_band[rows]
         targets = self._targets(rows, lo, hi)  # (k, L, N) or (k, 1, N)
-        inv_equity = 1.0 / equity
         value = q[:, None, :] * prices[None, :, :]  # (k, L, N)
-        weights = value * inv_equity[:, :, None]
-        breach = (np.abs(weights - targets) > legs[:, None, None]).any(axis=2)
+        gap = np.abs(value - targets * equity[:, :, None])
+        breach = (gap > (var.leg_band[rows, None] * equity)[:, :, None]).any(axis=2)
         if np.isfinite(var.gross_band[rows]).any():
-            t_gross = np.abs(targets).sum(axis=2)
-            breach |= np.abs(np.abs(weights).sum(axis=2) - t_gross) > var.gross_band[rows, None]
+            want = np.abs(targets).sum(axis=2) * equity
+            breach |= np.abs(np.abs(value).sum(axis=2) - want) > var.gross_band[rows, None] * equity
         if np.isfinite(var.net_band[rows]).any():
-            breach |= np.abs(weights.sum(axis=2) - targets.sum(axis=2)) > var.net_band[rows, None]
+            want = targets.sum(axis=2) * equity
+            breach |= np.abs(value.sum(axis=2) - want) > var.net_band[rows, None] * equity
         if np.isfinite(var.effective_band[rows]).any():
-            gap = np.abs((weights - targets) @ self.market.multiples).max(axis=2)
-            breach |= gap > var.effective_band[rows, None]
-        return due | breach | ~(equity > 0)
+            eff = np.abs((value - targets * equity[:, :, None]) @ self.market.multiples).max(axis=2)
+            breach |= eff > var.effective_band[rows, None] * equity
+        return breach | ~(equity > 0)
 
     def _targets(self, rows: IntArray, lo: int, hi: int) -> FloatArray:
         t, which = self.variants.targets, self.variants.target_row[rows]
@@ -205,30 +242,10 @@ class _Context:
             return t[which][:, None, :]
         return t[which, lo : hi + 1]
 
-    def _book(
-        self,
-        st: _State,
-        rows: IntArray,
-        lo: int,
-        hi: int,
-        equity: FloatArray,
-        record: BoolArray,
-        q: FloatArray,
-        prices: FloatArray,
-        fee: FloatArray,
-    ) -> None:
-        out = st.out
-        window = out.equity[rows, lo : hi + 1]
-        out.equity[rows, lo : hi + 1] = np.where(record, equity, window)
-        gross = (prices @ np.abs(q).T).T / equity
-        net = (prices @ q.T).T / equity
-        out.gross_sum[rows] += np.where(record, gross, 0.0).sum(axis=1)
-        out.net_sum[rows] += np.where(record, net, 0.0).sum(axis=1)
-        out.borrow_usd[rows] += np.where(record, fee, 0.0).sum(axis=1)
-
-    def _rebalance(self, st: _State, rows: IntArray, days: IntArray, cash: FloatArray, fee: FloatArray) -> None:
-        """Trade `rows` to target at their session `days`, given cash at that close (fee paid)."""
+    def _rebalance(self, st: _State, rows: IntArray, days: IntArray, cash: FloatArray) -> None:
+        """Trade `rows` to target at their session `days`, given cash at that close (borrow paid)."""
         m, var, out = self.market, self.variants, st.out
+        self.charge_borrow(st, rows, days)
         prices = m.close[days]
         q = st.q[rows]
         equity = cash + (q * prices).sum(axis=1)
@@ -238,8 +255,7 @@ class _Context:
         delta = target - q
         delta[is_small_trade(delta, target, prices, var.min_trade_usd[rows])] = 0.0
         if self.fill == "next_open":
-            tradable = days + 1 < m.close.shape[0]
-            delta[~tradable] = 0.0
+            delta[days + 1 >= m.close.shape[0]] = 0.0
             fill_at = m.open[np.minimum(days + 1, m.close.shape[0] - 1)]
         else:
             fill_at = prices
@@ -252,21 +268,17 @@ class _Context:
         out.rebalances[rows] += acted
         out.traded_usd[rows] += traded.sum(axis=1)
         out.costs_usd[rows] += commission + (delta * (paid - fill_at)).sum(axis=1)
-        out.borrow_usd[rows] += fee
         new_q = q + delta
         st.q[rows] = new_q
-        step = self.step[days + 1]
         if self.fill == "next_open":
-            held = q
-            st.base[rows] = cash * step + flow
+            out.equity[rows, days] = equity
+            level = cash / self.growth[days] + flow / self.growth[days + 1]
         else:
-            held = new_q
             cash = cash + flow
-            st.base[rows] = cash * step
-        mark = cash + (held * prices).sum(axis=1)
-        out.equity[rows, days] = mark
-        out.gross_sum[rows] += (np.abs(held) * prices).sum(axis=1) / mark
-        out.net_sum[rows] += (held * prices).sum(axis=1) / mark
+            out.equity[rows, days] = cash + (new_q * prices).sum(axis=1)
+            level = cash / self.growth[days]
+        short = np.maximum(-new_q, 0.0)
+        st.level[rows] = level + self.borrow[rows] * (self.accrued[days] * short).sum(axis=1)
         st.anchor[rows] = days + 1
         if self.record and acted.any():
             keep = np.flatnonzero(acted)

@@ -72,7 +72,7 @@ def build_market(
         [(frames[s]["adj_close"] / frames[s]["close"]).reindex(dates).to_numpy(np.float64) for s in symbols]
     )
     opens = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols]) * factor
-    days = np.concatenate(([0.0], np.diff(dates.asi8) / 86_400e9))
+    days = np.concatenate(([0.0], np.diff(dates.to_numpy().astype("datetime64[D]")).astype(np.float64)))
     cash_return = cash_rate * days / 360.0
     if cash_symbol is not None:
         fund = _fund_returns(frames, cash_symbol, dates)

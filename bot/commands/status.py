@@ -15,6 +15,7 @@ from bot.commands.rebalance import strategy_of
 from bot.core.domain import AccountSnapshot, DriftReport, Fill, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
+from bot.runner import history_symbols
 from bot.summary import _book_line, money, pct
 from strategies.base import MarketView
 
@@ -49,7 +50,7 @@ def gather(app: App) -> Status:
     prices = {s: snap.price(s) for s in strategy.universe if s in snap.quotes}
     closes = None
     if strategy.needs_history_days:
-        closes = app.broker.daily_closes(strategy.universe, today - timedelta(days=400), today)
+        closes = app.broker.daily_closes(history_symbols(strategy), today - timedelta(days=400), today)
     targets = strategy.target_weights(MarketView(as_of=today, prices=prices, closes=closes))
     drift = measure_drift(targets, snap, strategy.vehicles)
     freq = app.config.schedule.frequency

@@ -91,6 +91,27 @@ def _skip_reason(*, current: Decimal, target: Decimal, price: Decimal, policy: P
     return None
 
 
+def plan_leg(
+    symbol: Symbol, weight: Decimal, snapshot: AccountSnapshot, *, policy: PlanPolicy, investable: Decimal
+) -> tuple[list[tuple[PositionIntent, Decimal]], Skip | None]:
+    """The steps for one leg, and why some or all of it is skipped.
+
+    A small sign flip still closes the wrong-side position; only the small new side is skipped.
+    """
+    price = mark(snapshot, symbol)
+    if price <= 0:
+        raise ValueError(f"{symbol}: price must be positive, got {price}")
+    current = snapshot.qty(symbol)
+    target = target_qty(weight, investable=investable, price=price, fractional_longs=policy.fractional_longs)
+    if target == 0 and current == 0 and weight != 0:
+        return [], Skip(symbol, f"target weight {weight} rounds to 0 shares at ${price}")
+    reason = _skip_reason(current=current, target=target, price=price, policy=policy)
+    if reason is None:
+        return leg_steps(current, target), None
+    wrong_side = current != 0 and (current > 0) != (target > 0)
+    return (leg_steps(current, ZERO) if wrong_side else []), Skip(symbol, reason)
+
+
 def plan_rebalance(
     targets: TargetWeights,
     snapshot: AccountSnapshot,
@@ -106,24 +127,16 @@ def plan_rebalance(
     """
     drift = measure_drift(targets, snapshot, vehicles)
     investable = snapshot.equity * (ONE - policy.cash_reserve)
+    tries = {} if attempts is None else attempts
     orders: list[OrderIntent] = []
     skipped: list[Skip] = []
     for leg in drift.legs:
+        steps, skip = plan_leg(leg.symbol, leg.target, snapshot, policy=policy, investable=investable)
+        if skip is not None:
+            skipped.append(skip)
         price = mark(snapshot, leg.symbol)
-        if price <= 0:
-            raise ValueError(f"{leg.symbol}: price must be positive, got {price}")
-        current = snapshot.qty(leg.symbol)
-        fractional = policy.fractional_longs
-        target = target_qty(leg.target, investable=investable, price=price, fractional_longs=fractional)
-        if target == 0 and current == 0 and leg.target != 0:
-            skipped.append(Skip(leg.symbol, f"target weight {leg.target} rounds to 0 shares at ${price}"))
-            continue
-        reason = _skip_reason(current=current, target=target, price=price, policy=policy)
-        if reason is not None:
-            skipped.append(Skip(leg.symbol, reason))
-            continue
-        for intent, qty in leg_steps(current, target):
-            coid = client_order_id(run_key, leg.symbol, intent, attempts or {})
+        for intent, qty in steps:
+            coid = client_order_id(run_key, leg.symbol, intent, tries)
             orders.append(OrderIntent(leg.symbol, intent, _tidy(qty), coid, price))
     # Stable sort: symbol order is kept within reductions and within increases.
     ordered = sorted(orders, key=lambda o: not o.intent.is_reduction)

@@ -169,6 +169,7 @@ class ReplayClock(NyseClock):
     def __init__(self, day: date) -> None:
         super().__init__(None)
         self.day = self._check(day)
+        self._ticks = 0  # each reading moves the clock 1 ms, so fills and orders keep a strict time order
 
     def _check(self, day: date) -> date:
         if self.sessions.index_of(day) is None:
@@ -176,18 +177,19 @@ class ReplayClock(NyseClock):
         return day
 
     def set_date(self, day: date) -> None:
-        self.day = self._check(day)
+        self.day, self._ticks = self._check(day), 0
 
     def advance(self) -> date:
         i = self.sessions.index_of(self.day)
         assert i is not None
-        self.day = self.sessions.days[i + 1]
+        self.day, self._ticks = self.sessions.days[i + 1], 0
         return self.day
 
     def now(self) -> datetime:
         close = self.session_close(self.day)
         at = min(datetime.combine(self.day, time(15, 0), ET), close - timedelta(hours=1))
-        return at.astimezone(UTC)
+        self._ticks += 1
+        return (at + timedelta(milliseconds=self._ticks)).astimezone(UTC)
 
     def order_session(self, at: datetime) -> date:
         return self.day

@@ -30,7 +30,7 @@ class Fault:
     method: str = "*"
     path: str = "*"
     on_calls: frozenset[int] | None = None  # None = every matching call
-    status: int = 500
+    status: int | None = None  # default 500 for "status", 403 for "reject"
     html: bool = False  # an HTML error page instead of JSON (alpaca-py's e.code then raises)
     body: str | None = None  # a raw body to send verbatim
     code: int | None = None  # Alpaca error code for status/reject

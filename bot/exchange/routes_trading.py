@@ -13,11 +13,21 @@ from typing import Any
 from bot.exchange.engine import Engine
 from bot.exchange.faults import Fault
 from bot.exchange.models import (
-    JSON, ApiError, account_id, asset_id, asset_json, calendar_json, clock_json, not_found, num, order_json,
-    position_json, unprocessable,
+    JSON,
+    ApiError,
+    account_id,
+    asset_id,
+    asset_json,
+    calendar_json,
+    clock_json,
+    not_found,
+    num,
+    order_json,
+    position_json,
+    unprocessable,
 )
 from bot.exchange.rules import OrderRequest, parse_order_request, submit
-from bot.exchange.state import ZERO, Order
+from bot.exchange.state import Order
 
 Reply = tuple[int, Any]
 

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.exchange.engine import MARGIN_MINIMUM, Engine
-from bot.exchange.models import ApiError, forbidden, num, unprocessable
+from bot.exchange.models import forbidden, num, unprocessable
 from bot.exchange.state import ZERO, Order
 
 MAX_CLIENT_ORDER_ID = 48

@@ -218,3 +218,14 @@ class TestApplyFillsToSnapshot:
         after = apply_fills_to_snapshot(snap, orders, mids(snap))
 
         assert Symbol("IWM") not in after.positions
+
+
+class TestSmallSignFlips:
+    def test_a_small_position_on_the_wrong_side_is_closed_even_when_the_new_side_is_too_small(self) -> None:
+        """Holding the wrong side is never left for size; opening a sliver of the right side is."""
+        snap = snapshot("200", {"IWM": "200", "QQQ": "40"}, {"QQQ": 1})
+
+        result = plan(weights(QQQ="-0.5"), snap, policy("500"))
+
+        assert orders_of(result.orders) == [("QQQ", "stc", 1)]
+        assert [s.reason for s in result.skipped] == ["below min trade $500: 3 shares = $120.00"]

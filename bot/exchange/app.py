@@ -1,0 +1,146 @@
+"""LocalExchange: the Python API that starts the exchange on a loopback port in a daemon thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from bot.exchange.clock import ReplayClock, make_clock
+from bot.exchange.engine import Engine
+from bot.exchange.faults import FaultPlan
+from bot.exchange.market import PriceBook
+from bot.exchange.server import Dispatcher, ExchangeHTTPServer, RequestLog
+from bot.exchange.settings import ExchangeSettings
+from bot.exchange.state import Store
+
+log = logging.getLogger("bot.exchange")
+
+
+class LocalExchange:
+    """An Alpaca-compatible paper exchange; ``start()`` returns the base URL (no /v2)."""
+
+    def __init__(self, settings: ExchangeSettings | None = None) -> None:
+        self.settings = settings = settings or ExchangeSettings()
+        self.keys: tuple[str, str] = (settings.api_key, settings.secret_key)
+        self.requests = RequestLog()
+        self.faults = FaultPlan()
+        if settings.faults_path is not None:
+            self.faults.load(settings.faults_path)
+        self.lock = threading.RLock()
+        self.book = PriceBook.load(settings.prices, seed=settings.seed, half_spread_bps=settings.half_spread_bps,
+                                   symbols=settings.symbols)
+        self.store = Store(settings.state_path)
+        with self.store.transaction():
+            if settings.reset or not self.store.is_initialised():
+                self.store.reset(settings.starting_cash)
+            stored_day = self.store.get_meta("replay_date")
+        replay_day = settings.replay_start or (date.fromisoformat(stored_day) if stored_day else None)
+        self.clock = make_clock(settings.clock, now=settings.now, replay_day=replay_day)
+        self.engine = Engine(self.store, self.book, self.clock, seed=settings.seed,
+                             partial_fill_probability=settings.partial_fill_probability,
+                             fill_latency_seconds=settings.fill_latency_seconds)
+        self._server: ExchangeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def prices_label(self) -> str:
+        return self.book.label
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the exchange is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> str:
+        if self._server is not None:
+            return self.base_url
+        dispatcher = Dispatcher(engine=self.engine, lock=self.lock, faults=self.faults, requests=self.requests,
+                                keys=self.keys, label=self.book.label)
+        self._server = ExchangeHTTPServer((self.settings.host, self.settings.port), dispatcher, self.book.label)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="local-exchange", daemon=True)
+        self._thread.start()
+        log.info("local exchange on %s (prices: %s, clock: %s)", self.base_url, self.book.label, self.clock.mode)
+        return self.base_url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop serving and close the state database."""
+        self.stop()
+        self.store.close()
+
+    def __enter__(self) -> LocalExchange:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- the driver's controls ------------------------------------------------------------------
+
+    def reset(self, cash: Decimal | None = None) -> None:
+        """A fresh account: no orders, positions or fills; default flags."""
+        with self.lock, self.store.transaction():
+            self.store.reset(self.settings.starting_cash if cash is None else cash)
+
+    def set_account_flags(self, **flags: Any) -> None:
+        """e.g. shorting_enabled=False, trading_blocked=True, trade_suspended_by_user=True, status="INACTIVE"."""
+        with self.lock, self.store.transaction():
+            self.store.set_account_flags(**flags)
+
+    def set_asset_flags(self, symbol: str, **flags: bool) -> None:
+        """e.g. set_asset_flags("QQQ", shortable=False) or easy_to_borrow / fractionable / tradable."""
+        with self.lock, self.store.transaction():
+            self.store.set_asset_flags(symbol.upper(), **flags)
+
+    def set_now(self, when: datetime | None) -> None:
+        """Pin the wall clock (always-open and nyse modes); None returns to real time."""
+        with self.lock:
+            self.clock.set_now(when)
+
+    def settle(self) -> None:
+        """Run the matching engine now, as any request would."""
+        with self.lock, self.store.transaction():
+            self.engine.settle(self.clock.now())
+
+    def set_date(self, day: date) -> None:
+        """Replay mode: fill what is due at the current date, then move to ``day`` (an NYSE session)."""
+        clock = self._replay_clock()
+        with self.lock, self.store.transaction():
+            self.engine.settle(clock.now())
+            clock.set_date(day)
+            self.store.set_meta("replay_date", day.isoformat())
+
+    def advance_session(self) -> date:
+        """Replay mode: move to the next session; unfilled day orders of the old one expire."""
+        clock = self._replay_clock()
+        with self.lock, self.store.transaction():
+            self.engine.settle(clock.now())
+            day = clock.advance()
+            self.store.set_meta("replay_date", day.isoformat())
+        return day
+
+    @property
+    def current_date(self) -> date:
+        return self.clock.price_day(self.clock.now())
+
+    def _replay_clock(self) -> ReplayClock:
+        if not isinstance(self.clock, ReplayClock):
+            raise RuntimeError("set_date/advance_session need clock='replay'")
+        return self.clock

@@ -1,0 +1,82 @@
+"""``pairbot exchange serve``: run the local exchange in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import os
+import sys
+import threading
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from bot.errors import BotError, ConfigError
+from bot.exchange.app import LocalExchange
+from bot.exchange.settings import CLOCK_MODES, ExchangeSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pairbot exchange serve",
+                                description="Serve the local Alpaca-compatible paper exchange.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--state", type=Path, default=None, help="SQLite state file (default: in memory)")
+    p.add_argument("--prices", default="synthetic", help="'synthetic' or a directory of <SYMBOL>.csv")
+    p.add_argument("--clock", choices=CLOCK_MODES, default="always-open")
+    p.add_argument("--faults", type=Path, default=None, help="JSON or YAML fault script")
+    p.add_argument("--cash", default="100000", help="starting cash of a fresh account")
+    p.add_argument("--reset", action="store_true", help="wipe the state file to a fresh account")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    return p
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def settings_from_args(args: argparse.Namespace) -> ExchangeSettings:
+    if not _is_loopback(args.host) and not args.allow_remote:
+        raise ConfigError(f"refusing to bind {args.host}: not a loopback address (use --allow-remote)")
+    try:
+        cash = Decimal(args.cash)
+    except InvalidOperation as err:
+        raise ConfigError(f"--cash must be a number, got {args.cash!r}") from err
+    prices: str | Path = "synthetic" if args.prices == "synthetic" else Path(args.prices)
+    return ExchangeSettings(
+        state_path=args.state, host=args.host, port=args.port, prices=prices, clock=args.clock,
+        faults_path=args.faults, starting_cash=cash, reset=args.reset, seed=args.seed,
+        api_key=os.environ.get("ALPACA_API_KEY", "PKLOCAL"),
+        secret_key=os.environ.get("ALPACA_SECRET_KEY", "local-secret"),
+    )
+
+
+def serve_main(argv: list[str] | None = None, *, stop: threading.Event | None = None) -> int:
+    """Serve until Ctrl-C (or ``stop`` is set); returns an exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        exchange = LocalExchange(settings)
+        exchange.start()
+    except BotError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return ConfigError.exit_code
+    try:
+        label = ("SYNTHETIC prices (seeded random walks, not market data)" if exchange.prices_label == "synthetic"
+                 else f"CSV replay prices from {settings.prices}")
+        print(f"pairbot local exchange on {exchange.base_url} | {label} | clock {settings.clock} | "
+              f"state {settings.state_path or 'in memory'}", file=sys.stderr, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            (stop or threading.Event()).wait()
+    finally:
+        exchange.close()
+    return 0
