@@ -280,6 +280,7 @@ def _benchmark_metrics(bench: pd.DataFrame, priced: PricedMarket) -> dict[str, d
             "cagr": float(metrics.cagr(eq, years)),
             "volatility": float(metrics.volatility(rets)),
             "sharpe": float(metrics.sharpe(rets, cash)),
+            "sortino": float(metrics.sortino(rets, cash)),
             "max_drawdown": float(metrics.max_drawdown(eq)),
         }
     return found

@@ -7,7 +7,7 @@ Rows are variants, so a sweep of a thousand variants costs little more than one.
 
 The rebalance rule is the planner's (bot/core/plan.py) in floats: target shares
 trunc(weight x equity x (1 - cash_reserve) / price); a leg is left alone when its trade is under
-min_trade_usd, unless the target is zero. Near-integer quotients are settled in Decimal exactly as
+min_trade_usd, unless the target is zero (a small sign flip still closes the old side). Near-integer quotients are settled in Decimal exactly as
 the planner computes them, so float rounding cannot move a share.
 """
 
@@ -223,8 +223,7 @@ class _Context:
         var = self.variants
         targets = self._targets(rows, lo, hi)  # (k, L, N) or (k, 1, N)
         value = q[:, None, :] * prices[None, :, :]  # (k, L, N)
-        gap = np.abs(value - targets * equity[:, :, None])
-        breach = (gap > (var.leg_band[rows, None] * equity)[:, :, None]).any(axis=2)
+        breach = leg_breaches(q, prices, targets, equity, var.leg_band[rows])
         if np.isfinite(var.gross_band[rows]).any():
             want = np.abs(targets).sum(axis=2) * equity
             breach |= np.abs(np.abs(value).sum(axis=2) - want) > var.gross_band[rows, None] * equity
@@ -250,10 +249,8 @@ class _Context:
         q = st.q[rows]
         equity = cash + (q * prices).sum(axis=1)
         weights = self._targets_at(rows, days)
-        target = target_shares(weights, equity, prices, var.cash_reserve[rows])
-        target[~(equity > 0)] = 0.0  # a ruined book is closed out
-        delta = target - q
-        delta[is_small_trade(delta, target, prices, var.min_trade_usd[rows])] = 0.0
+        weights = np.where((equity > 0)[:, None], weights, 0.0)  # a ruined book is closed out
+        delta = decide_shares(q, weights, equity, prices, var.min_trade_usd[rows], var.cash_reserve[rows]) - q
         if self.fill == "next_open":
             delta[days + 1 >= m.close.shape[0]] = 0.0
             fill_at = m.open[np.minimum(days + 1, m.close.shape[0] - 1)]
@@ -289,6 +286,45 @@ class _Context:
     def _targets_at(self, rows: IntArray, days: IntArray) -> FloatArray:
         t, which = self.variants.targets, self.variants.target_row[rows]
         return t[which] if t.ndim == 2 else t[which, days]
+
+
+def decide_shares(
+    held: FloatArray,
+    weights: FloatArray,
+    equity: FloatArray,
+    prices: FloatArray,
+    min_trade_usd: FloatArray,
+    cash_reserve: FloatArray,
+) -> FloatArray:
+    """The shares each row holds after a rebalance: the planner's targets, minus the legs it skips.
+
+    Rows are books; columns are symbols. `plan_rebalance` makes the same decision in Decimal.
+    """
+    target = target_shares(weights, equity, prices, cash_reserve)
+    small = is_small_trade(target - held, target, prices, min_trade_usd)
+    wrong_side = (held != 0) & ((held > 0) != (target > 0))  # a small flip still closes the old side
+    return np.where(small, np.where(wrong_side, 0.0, held), target)
+
+
+def leg_breaches(
+    held: FloatArray, prices: FloatArray, targets: FloatArray, equity: FloatArray, band: FloatArray
+) -> BoolArray:
+    """(k, L): some leg's |shares x price / equity - target| is over the band, as drift_breaches judges it.
+
+    held is (k, N) shares, prices (L, N), targets (k, L or 1, N), equity (k, L), band (k,).
+    Gaps within a hair of the band are settled in Decimal, as bot/core/drift.py computes them.
+    """
+    value = held[:, None, :] * prices[None, :, :]
+    scaled = equity[:, :, None]
+    gap = np.abs(value - targets * scaled)
+    limit = band[:, None, None] * scaled
+    over = gap > limit
+    near = np.abs(gap - limit) <= _TIE * np.maximum(1.0, limit)
+    for i, t, j in zip(*np.nonzero(near), strict=True):
+        weight = _dec(float(held[i, j])) * _dec(float(prices[t, j])) / _dec(float(equity[i, t]))
+        tt = t if targets.shape[1] > 1 else 0
+        over[i, t, j] = abs(weight - _dec(float(targets[i, tt, j]))) > _dec(float(band[i]))
+    return np.asarray(over.any(axis=2))
 
 
 def target_shares(weights: FloatArray, equity: FloatArray, prices: FloatArray, cash_reserve: FloatArray) -> FloatArray:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bot.app import App, crash_checkpoint, open_app
 from bot.errors import BotError, ConfigError
+from bot.notify import notify_run
 from bot.runner import RunContext, RunReport, rebalance_once
 from bot.summary import render
 from strategies import build_strategy
@@ -43,13 +44,18 @@ def run(args: argparse.Namespace) -> int:
                          run_id=app.run_id, now=lambda: datetime.now(UTC), sleep=time.sleep,
                          checkpoint=crash_checkpoint())
         report: RunReport | None = None
+        error: BotError | None = None
         try:
             report = rebalance_once(ctx, execute=execute)
         except BotError as err:
+            error = err
             partial = getattr(err, "report", None)
             if partial is not None:
                 print(render(partial, header=header(app, execute=execute)))
             raise
+        finally:
+            if execute and (report is not None or error is not None):
+                notify_run(app.config, app.run_id, report or getattr(error, "report", None), error)
         print(render(report, header=header(app, execute=execute)))
         print(f"ledger {app.ledger.path} | log {app.log_path} | {app.broker.request_count} broker requests")
         return report.exit_code

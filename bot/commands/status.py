@@ -12,7 +12,7 @@ from typing import Any
 from bot.app import App, open_app
 from bot.broker.mapping import NEW_YORK
 from bot.commands.rebalance import strategy_of
-from bot.core.domain import AccountSnapshot, DriftReport, Fill, Symbol
+from bot.core.domain import AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
 from bot.runner import history_symbols
@@ -31,6 +31,20 @@ class Status:
     pnl_by_symbol: dict[Symbol, Decimal]
     next_rebalance: str
     last_run: dict[str, Any] | None
+    inception_equity: Decimal | None = None  # equity at the ledger's first snapshot
+
+    @property
+    def pnl_since_inception(self) -> Decimal | None:
+        return None if self.inception_equity is None else self.snapshot.equity - self.inception_equity
+
+
+def signed_money(x: Decimal) -> str:
+    return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
+
+
+def inception_equity(app: App) -> Decimal | None:
+    snaps = app.ledger.snapshots()
+    return Decimal(snaps[0]["equity"]) if snaps else None
 
 
 def pnl_by_symbol(fills: list[Fill], snap: AccountSnapshot) -> dict[Symbol, Decimal]:
@@ -68,7 +82,14 @@ def gather(app: App) -> Status:
     last = None if not runs else {"run_id": runs[0].run_id, "started_at": runs[0].started_at,
                                    "command": runs[0].command, "decision": runs[0].decision,
                                    "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
-    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last)
+    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last, inception_equity(app))
+
+
+def _flags(snap: AccountSnapshot) -> str:
+    acct = snap.account
+    blocked = [name for name, on in (("trading blocked", acct.trading_blocked), ("account blocked",
+               acct.account_blocked), ("suspended by user", acct.trade_suspended_by_user)) if on]
+    return ", ".join(blocked) or "not blocked"
 
 
 def render_text(app: App, st: Status) -> str:
@@ -77,8 +98,9 @@ def render_text(app: App, st: Status) -> str:
     lines = [
         f"pairbot status | mode {app.config.mode} | strategy {app.config.strategy} | "
         f"as of {snap.as_of:%Y-%m-%d %H:%M} UTC (market {'open' if snap.clock.is_open else 'closed'})",
-        f"account {acct.account_number} {acct.status}; equity {money(snap.equity)}; cash {money(snap.cash)}; "
-        f"buying power {money(snap.buying_power)}; shorting {'enabled' if acct.shorting_enabled else 'disabled'}",
+        f"account {acct.account_number} {acct.status} ({_flags(snap)}); equity {money(snap.equity)}; "
+        f"cash {signed_money(snap.cash)}; buying power {money(snap.buying_power)}; "
+        f"shorting {'enabled' if acct.shorting_enabled else 'disabled'}",
         f"  {'symbol':<6} {'qty':>10} {'price':>10} {'value':>14} {'weight':>9} {'target':>9} {'drift':>8} {'P&L':>12}",
     ]
     for leg in st.drift.legs:
@@ -87,11 +109,16 @@ def render_text(app: App, st: Status) -> str:
         value = pos.market_value if pos else Decimal(0)
         price = snap.price(leg.symbol) if leg.symbol in snap.quotes else Decimal(0)
         pnl = st.pnl_by_symbol.get(leg.symbol, Decimal(0))
-        lines.append(f"  {leg.symbol:<6} {qty:>10} {price:>10.2f} {money(value):>14} {pct(leg.current):>9} "
-                     f"{pct(leg.target):>9} {leg.drift * 100:>+8.2f} {money(pnl):>12}")
+        lines.append(f"  {leg.symbol:<6} {qty:>10} {price:>10.2f} {signed_money(value):>14} {pct(leg.current):>9} "
+                     f"{pct(leg.target):>9} {leg.drift * 100:>+8.2f} {signed_money(pnl):>12}")
     lines += [_book_line("now", st.drift.current), _book_line("target", st.drift.target)]
-    total = sum(st.pnl_by_symbol.values(), Decimal(0))
-    lines.append(f"P&L since the ledger began: {money(total)}")
+    lines.append(f"  drift: largest leg {st.drift.max_abs_leg_drift * 100:.2f} pts "
+                 f"(band {app.config.schedule.drift_band * 100:.2f} pts)")
+    legs_total = sum(st.pnl_by_symbol.values(), Decimal(0))
+    since = st.pnl_since_inception
+    lines.append(f"P&L since inception: {'n/a (no snapshot yet)' if since is None else signed_money(since)}"
+                 + ("" if st.inception_equity is None else f" (from equity {money(st.inception_equity)})")
+                 + f"; of which the legs {signed_money(legs_total)} (realized + unrealized, from fills)")
     lines.append(f"next calendar rebalance: {st.next_rebalance}")
     if st.last_run:
         r = st.last_run
@@ -102,16 +129,36 @@ def render_text(app: App, st: Status) -> str:
     return "\n".join(lines)
 
 
+def _book_json(b: BookMeasures) -> dict[str, Any]:
+    return {"gross": str(b.gross), "net": str(b.net),
+            "long_short_ratio": None if b.long_short_ratio is None else str(b.long_short_ratio),
+            "effective": {k: str(v) for k, v in b.effective.items()}}
+
+
 def as_json(st: Status) -> dict[str, Any]:
     snap = st.snapshot
+    acct = snap.account
+    since = st.pnl_since_inception
+
+    def leg_json(leg: LegDrift) -> dict[str, Any]:
+        pos = snap.positions.get(leg.symbol)
+        price = snap.price(leg.symbol) if leg.symbol in snap.quotes else None
+        return {"symbol": leg.symbol, "qty": str(snap.qty(leg.symbol)), "price": None if price is None else str(price),
+                "value": str(pos.market_value if pos else Decimal(0)), "weight": str(leg.current),
+                "target": str(leg.target), "drift": str(leg.drift),
+                "pnl": str(st.pnl_by_symbol.get(leg.symbol, Decimal(0)))}
+
     return {
-        "as_of": snap.as_of.isoformat(), "equity": str(snap.equity), "cash": str(snap.cash),
-        "buying_power": str(snap.buying_power), "account": snap.account.account_number,
-        "legs": [{"symbol": leg.symbol, "qty": str(snap.qty(leg.symbol)), "weight": str(leg.current),
-                  "target": str(leg.target), "drift": str(leg.drift),
-                  "pnl": str(st.pnl_by_symbol.get(leg.symbol, Decimal(0)))} for leg in st.drift.legs],
-        "book": {"gross": str(st.drift.current.gross), "net": str(st.drift.current.net),
-                 "effective": {k: str(v) for k, v in st.drift.current.effective.items()}},
+        "as_of": snap.as_of.isoformat(), "market_open": snap.clock.is_open, "equity": str(snap.equity),
+        "cash": str(snap.cash), "buying_power": str(snap.buying_power), "account": acct.account_number,
+        "account_flags": {"status": acct.status, "trading_blocked": acct.trading_blocked,
+                          "account_blocked": acct.account_blocked, "shorting_enabled": acct.shorting_enabled},
+        "legs": [leg_json(leg) for leg in st.drift.legs],
+        "book": _book_json(st.drift.current), "target_book": _book_json(st.drift.target),
+        "max_leg_drift": str(st.drift.max_abs_leg_drift),
+        "pnl": {"since_inception": None if since is None else str(since),
+                "inception_equity": None if st.inception_equity is None else str(st.inception_equity),
+                "legs_total": str(sum(st.pnl_by_symbol.values(), Decimal(0)))},
         "next_rebalance": st.next_rebalance, "last_run": st.last_run,
     }
 

@@ -10,12 +10,12 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.exchange import routes_data, routes_trading
@@ -30,6 +30,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(pattern + r"\Z"), handler)
     for method, pattern, handler in routes_trading.ROUTES + routes_data.ROUTES
 ]
+
+
+class Headers(Protocol):
+    def get(self, name: str, default: None = None) -> str | None: ...
 
 
 class ReceivedRequest(NamedTuple):
@@ -98,7 +102,7 @@ class Dispatcher:
         self.engine, self.lock, self.faults, self.requests = engine, lock, faults, requests
         self.keys, self.label = keys, label
 
-    def dispatch(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> Reply | None:
+    def dispatch(self, method: str, raw_path: str, headers: Headers, body: bytes) -> Reply | None:
         split = urlsplit(raw_path)
         path = unquote(split.path)
         self.requests.append(ReceivedRequest(method, path, split.query))
@@ -119,7 +123,7 @@ class Dispatcher:
                 return fault_reply(fault)
         return reply
 
-    def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+    def handle(self, method: str, path: str, query: str, headers: Headers, body: bytes,
                order_faults: list[Fault]) -> Reply:
         key, secret = headers.get("APCA-API-KEY-ID") or "", headers.get("APCA-API-SECRET-KEY") or ""
         if not (hmac.compare_digest(key, self.keys[0]) and hmac.compare_digest(secret, self.keys[1])):

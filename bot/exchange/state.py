@@ -162,7 +162,8 @@ class Store:
         return n
 
     def account_flags(self) -> dict[str, Any]:
-        return ACCOUNT_FLAG_DEFAULTS | json.loads(self.get_meta("account") or "{}")
+        stored: dict[str, Any] = json.loads(self.get_meta("account") or "{}")
+        return ACCOUNT_FLAG_DEFAULTS | stored
 
     def set_account_flags(self, **flags: Any) -> None:
         unknown = set(flags) - set(ACCOUNT_FLAG_DEFAULTS)

@@ -1,0 +1,311 @@
+"""`pairbot backtest`: one strategy over history (table, CSVs, metrics.json, PNG) or a parameter sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bot.backtest import BacktestResult, BacktestSettings, run_backtest
+from bot.backtest.market import FREQUENCIES
+from bot.backtest.sweep import parse_grid, run_sweep
+from bot.errors import ConfigError, DataError
+from bot.history.frame import SYNTHETIC_SYMBOLS, load_csv_dir, synthetic_history
+from strategies import STRATEGIES, build_strategy
+from strategies.base import Strategy
+
+TABLE_METRICS = (
+    ("final_equity", "final equity", "{:,.0f}"),
+    ("cagr", "CAGR", "{:.2%}"),
+    ("volatility", "volatility", "{:.2%}"),
+    ("sharpe", "Sharpe", "{:.2f}"),
+    ("sortino", "Sortino", "{:.2f}"),
+    ("max_drawdown", "max drawdown", "{:.2%}"),
+)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--strategy", help=f"one of {', '.join(sorted(STRATEGIES))} (default: config's strategy)")
+    add("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter, e.g. gross=1.5")
+    add("--from", dest="start", type=_date, metavar="DATE", help="first session (YYYY-MM-DD)")
+    add("--to", dest="end", type=_date, metavar="DATE", help="last session (YYYY-MM-DD)")
+    add("--prices", help="a directory of <SYMBOL>.csv, 'alpaca' or 'synthetic' (default: config local.prices)")
+    add("--feed", default=None, help="Alpaca data feed for --prices alpaca (default: config broker.feed)")
+    add("--seed", type=int, default=None, help="seed of the synthetic market (default: config local.seed)")
+    add("--out", type=Path, metavar="DIR", help="write equity.csv, trades.csv, metrics.json and backtest.png here")
+    add("--fill", choices=("close", "next_open"), help="fill at the decision close or the next open")
+    add("--cost-bps", type=float, help="commission, bps of notional")
+    add("--slippage-bps", type=float, help="slippage, bps of price, against each fill")
+    add("--borrow-bps", type=float, help="borrow fee on short market value, annual bps (act/360)")
+    add("--cash-rate", help="annual rate on cash (e.g. 0.04), or a fund whose total return cash earns (e.g. BIL)")
+    add("--cash", type=float, help="starting cash (default 100000)")
+    add("--band", type=float, help="leg drift band, fraction of equity (e.g. 0.05)")
+    add("--no-band", action="store_true", help="calendar rebalances only")
+    add("--gross-band", type=float, help="book gross exposure band")
+    add("--net-band", type=float, help="book net exposure band")
+    add("--effective-band", type=float, help="effective exposure band per underlying")
+    add("--frequency", choices=FREQUENCIES, help="calendar rebalance frequency")
+    add("--min-trade", type=float, help="skip legs whose trade is under this many dollars")
+    add("--cash-reserve", type=float, help="fraction of equity never invested")
+    add("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+        help="sweep a grid, e.g. --sweep band=0.02,0.05 --sweep frequency=quarterly,annual --sweep gross=1,1.5")
+    add("--sort-by", default="sharpe", help="sweep metric to sort by (default: sharpe)")
+    add("--top", type=int, default=20, help="sweep rows to print (default: 20)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    name, params = _strategy_choice(args, config)
+    settings = settings_from(args, config)
+    strategy = _build(name, params)
+    frames, label = load_prices(args, config, symbols=_symbols(strategy, args, settings), start=settings.start,
+                                end=settings.end)
+    if args.sweep:
+        return _run_sweep(args, frames, name, params, settings, label)
+    result = run_backtest(strategy, frames, settings)
+    print(render(result, label))
+    if args.out is not None:
+        for path in write_outputs(result, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+SYNTHETIC_START = date(2000, 1, 3)
+
+
+def load_prices(
+    args: argparse.Namespace, config: Any | None, *, symbols: tuple[list[str], list[str]], start: date | None,
+    end: date | None,
+) -> tuple[dict[str, pd.DataFrame], str]:
+    """Price frames for (needed, optional) symbols from --prices: a CSV directory, 'alpaca' or 'synthetic'."""
+    needed, optional = symbols
+    source = args.prices or (config.local.prices if config is not None else "synthetic")
+    if source == "synthetic":
+        seed = args.seed if args.seed is not None else (config.local.seed if config is not None else 7)
+        wanted = needed + [s for s in optional if s in SYNTHETIC_SYMBOLS]
+        frames = synthetic_history(wanted, start=start or SYNTHETIC_START, end=end or date.today(), seed=seed)
+        return frames, f"SYNTHETIC (seed {seed})"
+    if source == "alpaca":
+        from bot.history.alpaca_source import alpaca_frames
+
+        feed = args.feed or (config.broker.feed if config is not None else "iex")
+        data_url = config.broker.data_url if config is not None else None
+        frames = alpaca_frames(needed + optional, start=start, end=end, feed=feed, url_override=data_url,
+                               strict=needed)
+        return frames, f"Alpaca daily bars ({feed})"
+    directory = Path(source)
+    frames = load_csv_dir(directory, needed)
+    for sym in optional:
+        if (directory / f"{sym}.csv").is_file():
+            try:
+                frames.update(load_csv_dir(directory, [sym]))
+            except DataError:
+                continue
+    return frames, str(directory)
+
+
+def _config(path: Path | None) -> Any | None:
+    """The lead's config when a file is there; flags and built-in defaults otherwise."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        from bot.config import load_config
+    except ImportError:
+        return None
+    return load_config(Path(path))
+
+
+def _strategy_choice(args: argparse.Namespace, config: Any | None) -> tuple[str, dict[str, object]]:
+    name = args.strategy or (config.strategy if config is not None else "pair")
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")
+    params: dict[str, object] = {}
+    if config is not None and name == config.strategy:
+        params.update(config.strategy_params())
+    elif config is not None and hasattr(config.strategies, name):
+        params.update(getattr(config.strategies, name).model_dump())
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--param {item!r} must look like KEY=VALUE")
+        params[key.strip()] = value.strip()
+    return name, params
+
+
+def _build(name: str, params: Mapping[str, object]) -> Strategy:
+    try:
+        return build_strategy(name, params)
+    except ValueError as err:
+        raise ConfigError(f"strategy {name}: {err}") from None
+
+
+def settings_from(args: argparse.Namespace, config: Any | None) -> BacktestSettings:
+    """Flags first, then config.yaml's backtest/schedule/limits sections, then built-in defaults."""
+    s = BacktestSettings()
+    if config is not None:
+        bt, sch, lim = config.backtest, config.schedule, config.limits
+        s = replace(
+            s, starting_cash=float(bt.starting_cash), commission_bps=float(bt.commission_bps),
+            slippage_bps=float(bt.slippage_bps), borrow_bps=float(bt.borrow_bps), cash_rate=float(bt.cash_rate),
+            fill=bt.fill, frequency=sch.frequency, leg_band=float(sch.drift_band),
+            gross_band=_opt(sch.gross_band), net_band=_opt(sch.net_band), effective_band=_opt(sch.effective_band),
+            min_trade_usd=float(lim.min_trade_usd), cash_reserve=float(lim.cash_reserve),
+        )
+    flags = {
+        "start": args.start, "end": args.end, "fill": args.fill, "commission_bps": args.cost_bps,
+        "slippage_bps": args.slippage_bps, "borrow_bps": args.borrow_bps, "starting_cash": args.cash,
+        "leg_band": args.band, "gross_band": args.gross_band, "net_band": args.net_band,
+        "effective_band": args.effective_band, "frequency": args.frequency, "min_trade_usd": args.min_trade,
+        "cash_reserve": args.cash_reserve,
+    }
+    s = replace(s, **{k: v for k, v in flags.items() if v is not None})
+    if args.no_band:
+        s = replace(s, leg_band=None)
+    if args.cash_rate is not None:
+        s = _with_cash_rate(s, args.cash_rate)
+    _check(s)
+    return s
+
+
+def _opt(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def _with_cash_rate(s: BacktestSettings, text: str) -> BacktestSettings:
+    try:
+        return replace(s, cash_rate=float(text), cash_symbol=None)
+    except ValueError:
+        if not text.isalpha():
+            raise ConfigError(f"--cash-rate must be a rate like 0.04 or a fund symbol like BIL, got {text!r}") from None
+        return replace(s, cash_symbol=text.upper())
+
+
+def _check(s: BacktestSettings) -> None:
+    if s.start is not None and s.end is not None and s.start >= s.end:
+        raise ConfigError(f"--from {s.start} must be before --to {s.end}")
+    for name in ("commission_bps", "slippage_bps", "borrow_bps", "min_trade_usd"):
+        value = getattr(s, name)
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative number, got {value}")
+    if not s.starting_cash > 0:
+        raise ConfigError(f"starting cash must be positive, got {s.starting_cash}")
+    if not 0 <= s.cash_reserve < 1:
+        raise ConfigError(f"cash reserve must be in [0, 1), got {s.cash_reserve}")
+    for name in ("leg_band", "gross_band", "net_band", "effective_band"):
+        value = getattr(s, name)
+        if value is not None and not value >= 0:
+            raise ConfigError(f"{name} must be a non-negative number, got {value}")
+
+
+def _symbols(strategy: Strategy, args: argparse.Namespace, s: BacktestSettings) -> tuple[list[str], list[str]]:
+    """(symbols the run needs, symbols it shows if present)."""
+    needed = set(strategy.universe) | set(getattr(strategy, "history_symbols", frozenset()))
+    for item in args.sweep:
+        key, _, values = item.partition("=")
+        if key.strip() in ("hedge",) and "inverse" in values:
+            needed.add(str(getattr(strategy, "inverse", "PSQ")))
+        if key.strip() in ("inverse",):
+            needed.update(v.strip().upper() for v in values.split(","))
+    if s.cash_symbol is not None:
+        needed.add(s.cash_symbol)
+    optional = [b for b in s.benchmarks if b not in needed]
+    return sorted(needed), optional
+
+
+def _run_sweep(
+    args: argparse.Namespace,
+    frames: Mapping[str, pd.DataFrame],
+    name: str,
+    params: Mapping[str, object],
+    settings: BacktestSettings,
+    label: str,
+) -> int:
+    grid = parse_grid(args.sweep)
+    total = math.prod(len(v) for v in grid.values())
+    print(f"sweep of {total} variants of {name} | prices {label}", file=sys.stderr)
+    table = run_sweep(frames, name, params, grid, settings, sort_by=args.sort_by, progress=progress_bar)
+    print(file=sys.stderr)
+    for note in table.attrs.get("notes", ()):
+        print(f"note: {note}")
+    print(f"{name} sweep {table.attrs['start']} .. {table.attrs['end']} | prices {label} | sorted by {args.sort_by}")
+    print(table.head(args.top).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / "sweep.csv"
+        table.to_csv(path, index=False)
+        print(f"wrote {path}")
+    return 0
+
+
+def progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
+
+
+def render(result: BacktestResult, label: str) -> str:
+    m = result.metrics
+    lines = [f"backtest {result.strategy} {m['start']} .. {m['end']} ({m['sessions']} sessions) | prices {label}"]
+    lines += [f"note: {n}" for n in result.notes]
+    columns: dict[str, Mapping[str, Any]] = {result.strategy: m, **m["benchmarks"]}  # type: ignore[dict-item]
+    width = max(12, *(len(c) + 2 for c in columns))
+    lines.append(f"{'':<16}" + "".join(f"{c:>{width}}" for c in columns))
+    for key, title, fmt in TABLE_METRICS:
+        cells = "".join(f"{_fmt(col.get(key), fmt):>{width}}" for col in columns.values())
+        lines.append(f"{title:<16}{cells}")
+    lines.append(f"max drawdown {m['max_drawdown']:.2%} from {m['max_drawdown_peak']} to {m['max_drawdown_trough']}"
+                 f", recovered {m['max_drawdown_recovery'] or 'not yet'}")
+    lines.append(f"rebalances {m['rebalances']} ({m['trades']} trades) | turnover {m['turnover']:.2f}x/yr | "
+                 f"avg gross {m['avg_gross']:.2f} net {m['avg_net']:+.2f} | costs ${m['costs_usd']:,.0f} "
+                 f"borrow ${m['borrow_usd']:,.0f}")
+    return "\n".join(lines)
+
+
+def _fmt(value: object, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt.format(value)
+
+
+def write_outputs(result: BacktestResult, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    curve = pd.DataFrame({"equity": result.equity})
+    for sym in result.benchmarks.columns:
+        curve[f"{sym}_buy_hold"] = result.benchmarks[sym]
+    curve["drawdown"] = result.equity / result.equity.cummax() - 1.0
+    curve = curve.join(result.exposure)
+    curve.index = curve.index.date
+    curve.index.name = "date"
+    paths = [out / "equity.csv", out / "trades.csv", out / "positions.csv", out / "metrics.json"]
+    curve.to_csv(paths[0], float_format="%.6f")
+    result.trades.to_csv(paths[1], index=False)
+    positions = result.positions.copy()
+    positions.index = positions.index.date
+    positions.index.name = "date"
+    positions.to_csv(paths[2])
+    doc = {**result.metrics, "settings": _settings_doc(result.settings), "notes": list(result.notes)}
+    paths[3].write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    from bot.plots import backtest_png
+
+    paths.append(backtest_png(result, out / "backtest.png"))
+    return paths
+
+
+def _settings_doc(s: BacktestSettings) -> dict[str, object]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(s).items()}

@@ -1,0 +1,55 @@
+"""The backtest picture: equity against buy-and-hold benchmarks, drawdown, and exposure, in one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bot.backtest import BacktestResult
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    return equity / equity.cummax() - 1.0
+
+
+def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None) -> Path:
+    """Write the three-panel chart; matplotlib is imported here so other commands never pay for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    title = label or f"{result.strategy} {result.metrics['start']} .. {result.metrics['end']}"
+    fig, (top, mid, low) = plt.subplots(
+        3, 1, figsize=(11, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1.3, 1.3]}
+    )
+    colors = {sym: f"C{i + 1}" for i, sym in enumerate(result.benchmarks.columns)}
+    top.plot(result.equity.index, result.equity.to_numpy(), label=result.strategy, linewidth=1.4, color="C0")
+    for sym in result.benchmarks.columns:
+        top.plot(result.benchmarks.index, result.benchmarks[sym].to_numpy(), label=f"{sym} buy and hold",
+                 linewidth=0.9, alpha=0.8, color=colors[sym])
+    top.set_yscale("log")
+    top.set_ylabel("equity ($, log)")
+    top.set_title(title)
+    top.legend(loc="upper left")
+    top.grid(True, alpha=0.3)
+    mid.fill_between(result.equity.index, drawdown(result.equity).to_numpy() * 100, 0, alpha=0.5,
+                     label=result.strategy, color="C0")
+    for sym in result.benchmarks.columns:
+        mid.plot(result.benchmarks.index, drawdown(result.benchmarks[sym]).to_numpy() * 100, linewidth=0.7,
+                 label=sym, color=colors[sym])
+    mid.set_ylabel("drawdown (%)")
+    mid.legend(loc="lower left", fontsize=8)
+    mid.grid(True, alpha=0.3)
+    low.plot(result.exposure.index, result.exposure["gross"].to_numpy(), label="gross", color="C0")
+    low.plot(result.exposure.index, result.exposure["net"].to_numpy(), label="net", color="C3")
+    low.axhline(0.0, color="black", linewidth=0.5)
+    low.set_ylabel("exposure (x equity)")
+    low.legend(loc="upper left", fontsize=8)
+    low.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

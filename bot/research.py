@@ -1,0 +1,301 @@
+"""Research signals behind the trade: the trailing-year spread, rotation days, the index ratio, IWM's trend.
+
+Everything here reads adjusted daily closes (a DataFrame, one column per symbol) and returns values;
+`bot/commands/signals.py` prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from bot.errors import DataError
+
+TRADING_YEAR = 252
+HORIZONS_SESSIONS = (63, 252)
+HORIZONS_MONTHS = (3, 12)
+DECLUSTER_SESSIONS = 21
+EPISODE_GAP = 21  # sessions back inside the band that end an extreme episode
+
+
+def adjusted_closes(frames: Mapping[str, pd.DataFrame], symbols: tuple[str, ...]) -> pd.DataFrame:
+    missing = [s for s in symbols if s not in frames]
+    if missing:
+        raise DataError(f"no price history for {', '.join(missing)}")
+    return pd.DataFrame({s: frames[s]["adj_close"] for s in symbols}).dropna()
+
+
+# -- the trailing-year spread ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadNow:
+    as_of: date
+    spread: float  # long - short total return over the trailing window, e.g. -0.35
+    percentile: float  # share of history at or below today's value, 0..1
+    last_as_extreme: date | None  # the last session at least this extreme before the current episode
+    days: int
+
+
+def trailing_spread_history(closes: pd.DataFrame, *, long: str, short: str, days: int = TRADING_YEAR) -> pd.Series:
+    """long minus short total return over each trailing window of `days` sessions."""
+    spread = closes[long].pct_change(days, fill_method=None) - closes[short].pct_change(days, fill_method=None)
+    return spread.dropna().rename(f"{long}-{short} {days}d")
+
+
+def _before_episode(flags: np.ndarray, gap: int) -> int | None:
+    """The last flagged index before the current episode; an episode ends after `gap` unflagged sessions."""
+    quiet = 0
+    for i in range(len(flags) - 1, -1, -1):
+        if not flags[i]:
+            quiet += 1
+        elif quiet >= gap:
+            return i
+        else:
+            quiet = 0
+    return None
+
+
+def spread_now(spread: pd.Series, days: int = TRADING_YEAR) -> SpreadNow:
+    """Today's spread, its percentile, and when it was last this far from the median before this episode."""
+    if spread.empty:
+        raise DataError("not enough history for a trailing spread")
+    value = float(spread.iloc[-1])
+    below_median = value <= float(spread.median())
+    as_extreme = (spread <= value) if below_median else (spread >= value)
+    flags = as_extreme.to_numpy()
+    last = _before_episode(flags, EPISODE_GAP)
+    last_date = spread.index[last].date() if last is not None else None
+    pct = float((spread <= value).mean())
+    return SpreadNow(spread.index[-1].date(), value, pct, last_date, days)
+
+
+# -- rotation days -------------------------------------------------------------------------------
+
+
+def rotation_events(
+    closes: pd.DataFrame, *, long: str, short: str, threshold: float = 0.04, decluster: int = DECLUSTER_SESSIONS
+) -> pd.DataFrame:
+    """Sessions where long beat short by at least `threshold` in one day, with forward returns.
+
+    Columns: spread (that day's long - short return), first_in_cluster (no earlier event within
+    `decluster` sessions), and forward total returns of both legs over 3 and 12 calendar months
+    (fwd_3m_IWM, ...) and 63 and 252 sessions (fwd_63d_IWM, ...); NaN where history runs out.
+    """
+    daily = closes[long].pct_change(fill_method=None) - closes[short].pct_change(fill_method=None)
+    hits = np.flatnonzero(daily.to_numpy() >= threshold)
+    table = pd.DataFrame({"spread": daily.iloc[hits].to_numpy()}, index=closes.index[hits])
+    table.index.name = "date"
+    kept, last = [], -(10**9)
+    for pos in hits:
+        kept.append(pos - last > decluster)
+        if kept[-1]:
+            last = pos
+    table["first_in_cluster"] = kept
+    for sym in (long, short):
+        series = closes[sym]
+        for n in HORIZONS_SESSIONS:
+            ahead = series.shift(-n).iloc[hits].to_numpy()
+            table[f"fwd_{n}d_{sym}"] = ahead / series.iloc[hits].to_numpy() - 1.0
+        for months in HORIZONS_MONTHS:
+            table[f"fwd_{months}m_{sym}"] = _forward_months(series, closes.index[hits], months)
+    return table
+
+
+def _forward_months(series: pd.Series, when: pd.DatetimeIndex, months: int) -> np.ndarray:
+    """Return to the last close on or before the same calendar day `months` later (NaN past the data)."""
+    out = np.full(len(when), np.nan)
+    end = series.index[-1]
+    for k, day in enumerate(when):
+        later = day + pd.DateOffset(months=months)
+        if later > end:
+            continue
+        pos = series.index.searchsorted(later, side="right") - 1
+        out[k] = float(series.iloc[pos]) / float(series.loc[day]) - 1.0
+    return out
+
+
+def event_summary(events: pd.DataFrame, closes: pd.DataFrame, *, long: str, short: str) -> pd.DataFrame:
+    """Mean forward returns and the share of events where long beat short, all vs de-clustered vs every day."""
+    rows = {}
+    for label, subset in (("all events", events), ("de-clustered", events[events["first_in_cluster"]])):
+        rows[label] = _horizon_stats(subset, long, short) | {"events": float(len(subset))}
+    baseline = pd.DataFrame(index=closes.index)
+    for sym in (long, short):
+        for n in HORIZONS_SESSIONS:
+            baseline[f"fwd_{n}d_{sym}"] = closes[sym].shift(-n) / closes[sym] - 1.0
+    rows["every session"] = _horizon_stats(baseline, long, short, months=False) | {"events": float(len(baseline))}
+    return pd.DataFrame(rows).T
+
+
+def _horizon_stats(table: pd.DataFrame, long: str, short: str, *, months: bool = True) -> dict[str, float]:
+    stats: dict[str, float] = {}
+    labels = [f"{n}d" for n in HORIZONS_SESSIONS] + ([f"{m}m" for m in HORIZONS_MONTHS] if months else [])
+    for h in labels:
+        a, b = table[f"fwd_{h}_{long}"], table[f"fwd_{h}_{short}"]
+        ok = a.notna() & b.notna()
+        stats[f"{h} {long}"] = float(a[ok].mean()) if ok.any() else np.nan
+        stats[f"{h} {short}"] = float(b[ok].mean()) if ok.any() else np.nan
+        stats[f"{h} {long}>{short}"] = float((a[ok] > b[ok]).mean()) if ok.any() else np.nan
+    return stats
+
+
+# -- the index ratio -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RatioNow:
+    numerator: str
+    denominator: str
+    as_of: date
+    value: float
+    record: float
+    record_date: date
+
+    @property
+    def from_record(self) -> float:
+        return self.value / self.record - 1.0
+
+
+def index_ratio(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.Series, RatioNow]:
+    """NDX / RUT levels when both indexes are present, else QQQ / IWM adjusted closes."""
+    if "NDX" in frames and "RUT" in frames:
+        num, den, column = "NDX", "RUT", "close"
+    elif "QQQ" in frames and "IWM" in frames:
+        num, den, column = "QQQ", "IWM", "adj_close"
+    else:
+        raise DataError("the index ratio needs NDX and RUT, or QQQ and IWM")
+    ratio = (frames[num][column] / frames[den][column]).dropna().rename(f"{num}/{den}")
+    if ratio.empty:
+        raise DataError(f"{num} and {den} share no sessions")
+    top = int(np.argmax(ratio.to_numpy()))
+    now = RatioNow(num, den, ratio.index[-1].date(), float(ratio.iloc[-1]), float(ratio.iloc[top]),
+                   ratio.index[top].date())
+    return ratio, now
+
+
+# -- IWM's trend -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrendNow:
+    symbol: str
+    as_of: date
+    close: float
+    ma_50w: float
+    above_ma: bool
+    macd: float  # weekly EMA12 - EMA26
+    macd_signal: float  # EMA9 of macd
+    macd_histogram: float
+    rsi_14: float  # daily, Wilder smoothing
+
+    @property
+    def state(self) -> str:
+        up = sum((self.above_ma, self.macd_histogram > 0, self.rsi_14 > 50))
+        return {3: "uptrend", 2: "leaning up", 1: "leaning down", 0: "downtrend"}[up]
+
+
+def trend(close: pd.Series, symbol: str = "IWM") -> TrendNow:
+    weekly = close.resample("W-FRI").last().dropna()
+    if len(weekly) < 50:
+        raise DataError(f"{symbol}: the 50-week average needs 50 weeks of closes, got {len(weekly)}")
+    ma = weekly.rolling(50).mean()
+    macd_line = weekly.ewm(span=12, adjust=False).mean() - weekly.ewm(span=26, adjust=False).mean()
+    signal = macd_line.ewm(span=9, adjust=False).mean()
+    rsi = rsi_wilder(close, 14)
+    return TrendNow(
+        symbol=symbol,
+        as_of=close.index[-1].date(),
+        close=float(close.iloc[-1]),
+        ma_50w=float(ma.iloc[-1]),
+        above_ma=bool(close.iloc[-1] > ma.iloc[-1]),
+        macd=float(macd_line.iloc[-1]),
+        macd_signal=float(signal.iloc[-1]),
+        macd_histogram=float(macd_line.iloc[-1] - signal.iloc[-1]),
+        rsi_14=float(rsi.iloc[-1]),
+    )
+
+
+def rsi_wilder(close: pd.Series, period: int = 14) -> pd.Series:
+    change = close.diff()
+    gain = change.clip(lower=0.0).ewm(alpha=1.0 / period, adjust=False, min_periods=period).mean()
+    loss = (-change.clip(upper=0.0)).ewm(alpha=1.0 / period, adjust=False, min_periods=period).mean()
+    rs = gain / loss
+    return (100.0 - 100.0 / (1.0 + rs)).where(loss > 0, 100.0).rename("rsi")
+
+
+# -- everything, as one document ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    spread: pd.Series
+    spread_now: SpreadNow
+    events: pd.DataFrame
+    summary: pd.DataFrame
+    ratio: pd.Series
+    ratio_now: RatioNow
+    trend: TrendNow
+    long: str
+    short: str
+    threshold: float
+
+
+def compute_signals(
+    frames: Mapping[str, pd.DataFrame], *, long: str = "IWM", short: str = "QQQ", threshold: float = 0.04,
+    days: int = TRADING_YEAR,
+) -> Signals:
+    closes = adjusted_closes(frames, (long, short))
+    spread = trailing_spread_history(closes, long=long, short=short, days=days)
+    events = rotation_events(closes, long=long, short=short, threshold=threshold)
+    ratio, ratio_now = index_ratio(frames)
+    return Signals(
+        spread=spread,
+        spread_now=spread_now(spread, days),
+        events=events,
+        summary=event_summary(events, closes, long=long, short=short),
+        ratio=ratio,
+        ratio_now=ratio_now,
+        trend=trend(closes[long], long),
+        long=long,
+        short=short,
+        threshold=threshold,
+    )
+
+
+def signals_document(sig: Signals) -> dict[str, object]:
+    """A JSON-ready document: current values, records and the event list with forward returns."""
+    events = sig.events.reset_index()
+    events["date"] = events["date"].dt.date.astype(str)
+    return {
+        "pair": {"long": sig.long, "short": sig.short},
+        "trailing_spread": {**_plain(asdict(sig.spread_now)),
+                            "history_start": str(sig.spread.index[0].date())},
+        "index_ratio": {**_plain(asdict(sig.ratio_now)), "from_record": sig.ratio_now.from_record},
+        "trend": {**_plain(asdict(sig.trend)), "state": sig.trend.state},
+        "rotation_days": {
+            "threshold": sig.threshold,
+            "decluster_sessions": DECLUSTER_SESSIONS,
+            "summary": _records(sig.summary.reset_index(names="set")),
+            "events": _records(events),
+        },
+    }
+
+
+def _plain(values: Mapping[str, object]) -> dict[str, object]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()}
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, object]]:
+    clean = table.astype(object).where(table.notna(), None)
+    return [{str(k): _scalar(v) for k, v in row.items()} for row in clean.to_dict(orient="records")]
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,114 @@
+"""The kernel's float decisions are the planner's Decimal decisions, on random books and prices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.backtest.kernel import decide_shares, leg_breaches
+from bot.core.domain import (
+    AccountSnapshot,
+    AccountState,
+    MarketClock,
+    Position,
+    Quote,
+    Symbol,
+    TargetWeights,
+    Vehicle,
+)
+from bot.core.drift import DriftBands, drift_breaches, measure_drift
+from bot.core.plan import PlanPolicy, plan_rebalance
+
+SYMBOLS = tuple(Symbol(s) for s in ("IWM", "PSQ", "QQQ", "TNA"))
+NOW = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
+
+
+def snapshot(equity: Decimal, held: dict[Symbol, int], prices: dict[Symbol, Decimal]) -> AccountSnapshot:
+    return AccountSnapshot(
+        as_of=NOW,
+        equity=equity,
+        cash=equity,
+        buying_power=equity * 2,
+        positions={s: Position(s, Decimal(q), Decimal(q) * prices[s]) for s, q in held.items() if q},
+        quotes={s: Quote(s, p, p, NOW) for s, p in prices.items()},
+        account=AccountState("PA0001", "ACTIVE"),
+        clock=MarketClock(NOW, True, NOW, NOW),
+    )
+
+
+cents = st.integers(min_value=100, max_value=2_000_000).map(lambda c: Decimal(c) / 100)
+weight = st.one_of(st.just(Decimal(0)), st.integers(-8000, 8000).map(lambda w: Decimal(w) / 10_000))
+book = st.fixed_dictionaries(
+    {
+        "equity": st.integers(min_value=100_000, max_value=5_000_000_00).map(lambda c: Decimal(c) / 100),
+        "prices": st.fixed_dictionaries({s: cents for s in SYMBOLS}),
+        "weights": st.fixed_dictionaries({s: weight for s in SYMBOLS}),
+        "held": st.fixed_dictionaries({s: st.integers(-3000, 3000) for s in SYMBOLS}),
+        "min_trade": st.integers(0, 2000).map(Decimal),
+        "reserve": st.integers(0, 5).map(lambda r: Decimal(r) / 100),
+        "band": st.integers(1, 2000).map(lambda b: Decimal(b) / 10_000),
+    }
+)
+
+
+def as_row(values: dict[Symbol, Decimal] | dict[Symbol, int]) -> np.ndarray:
+    return np.array([[float(values[s]) for s in SYMBOLS]])
+
+
+class TestKernelMatchesPlanner:
+    @settings(max_examples=400, deadline=None)
+    @given(book)
+    def test_shares_after_a_rebalance_equal_the_planners(self, b):
+        """Whole shares toward zero, min-trade skips and closes: the same shares as plan_rebalance."""
+        snap = snapshot(b["equity"], b["held"], b["prices"])
+        policy = PlanPolicy(min_trade_usd=b["min_trade"], cash_reserve=b["reserve"])
+        targets = TargetWeights({s: w for s, w in b["weights"].items() if w or s == SYMBOLS[0]})
+
+        plan = plan_rebalance(targets, snap, policy, vehicles={}, run_key="2025Q1-abc123")
+        expected = {s: Decimal(b["held"][s]) for s in SYMBOLS}
+        for order in plan.orders:
+            expected[order.symbol] += order.signed_qty
+        got = decide_shares(
+            as_row(b["held"]),
+            as_row(b["weights"]),
+            np.array([float(b["equity"])]),
+            as_row(b["prices"]),
+            np.array([float(b["min_trade"])]),
+            np.array([float(b["reserve"])]),
+        )
+
+        assert got[0].tolist() == [float(expected[s]) for s in SYMBOLS]
+
+    @settings(max_examples=400, deadline=None)
+    @given(book)
+    def test_band_breach_equals_drift_breaches(self, b):
+        """A leg outside its band triggers the kernel exactly when drift_breaches names a leg."""
+        if not any(b["held"].values()):
+            b["held"][SYMBOLS[0]] = 1
+        snap = snapshot(b["equity"], b["held"], b["prices"])
+        targets = TargetWeights(dict(b["weights"]))
+        vehicles = {s: Vehicle(s, s) for s in SYMBOLS}
+
+        reasons = drift_breaches(measure_drift(targets, snap, vehicles), DriftBands(leg=b["band"]))
+        got = leg_breaches(
+            as_row(b["held"]),
+            as_row(b["prices"]),
+            as_row(b["weights"])[:, None, :],
+            np.array([[float(b["equity"])]]),
+            np.array([float(b["band"])]),
+        )
+
+        assert bool(got[0, 0]) == bool(reasons)
+
+
+def test_exact_whole_share_quotients_are_not_rounded_down_by_float_error():
+    """0.3 x 100,000 / 120 is exactly 250 shares, though 0.3 is not exact in binary."""
+    shares = decide_shares(
+        np.zeros((1, 1)), np.array([[0.3]]), np.array([100_000.0]), np.array([[120.0]]), np.zeros(1), np.zeros(1)
+    )
+
+    assert shares.tolist() == [[250.0]]
