@@ -95,7 +95,7 @@ def rotation_events(
         kept.append(pos - last > decluster)
         if kept[-1]:
             last = pos
-    table["first_in_cluster"] = kept
+    table["first_in_cluster"] = np.array(kept, dtype=np.bool_)
     for sym in (long, short):
         series = closes[sym]
         for n in HORIZONS_SESSIONS:
@@ -122,7 +122,8 @@ def _forward_months(series: pd.Series, when: pd.DatetimeIndex, months: int) -> n
 def event_summary(events: pd.DataFrame, closes: pd.DataFrame, *, long: str, short: str) -> pd.DataFrame:
     """Mean forward returns and the share of events where long beat short, all vs de-clustered vs every day."""
     rows = {}
-    for label, subset in (("all events", events), ("de-clustered", events[events["first_in_cluster"]])):
+    declustered = events.loc[events["first_in_cluster"].to_numpy(np.bool_)]
+    for label, subset in (("all events", events), ("de-clustered", declustered)):
         rows[label] = _horizon_stats(subset, long, short) | {"events": float(len(subset))}
     baseline = pd.DataFrame(index=closes.index)
     for sym in (long, short):

@@ -18,7 +18,7 @@ def money(x: Decimal) -> str:
 
 
 def _book_line(label: str, b: BookMeasures) -> str:
-    eff = ", ".join(f"{s} {pct(w)}" for s, w in sorted(b.effective.items()))
+    eff = ", ".join(f"{s} {pct(w)}" for s, w in sorted(b.effective.items())) or "none (flat)"
     ratio = f", long/short {b.long_short_ratio:.3f}" if b.long_short_ratio is not None else ""
     return f"  {label:<8} gross {b.gross * 100:.2f}%, net {pct(b.net)}{ratio}; effective {eff}"
 
@@ -59,7 +59,9 @@ def _book(snap: AccountSnapshot) -> list[str]:
 
 
 def render(report: RunReport, *, header: str) -> str:
-    lines = [header, f"decision: {report.decision} - {report.why}"]
+    reasons = report.why.split("; ")
+    why = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    lines = [header, f"decision: {report.decision} - {why}"]
     if report.plan is not None:
         lines += ["plan:", *_plan_table(report)]
         if report.plan.is_noop:
@@ -68,7 +70,7 @@ def render(report: RunReport, *, header: str) -> str:
         lines.append("orders:")
         for o in report.outcomes:
             status = o.state.status if o.state else f"refused: {o.error}"
-            filled = f" filled {o.state.filled_qty}" if o.state else ""
+            filled = f" ({o.state.filled_qty}/{o.intent.qty} filled)" if o.state else ""
             lines.append(f"  {o.intent.client_order_id}: {o.intent.side.value} {o.intent.qty} {o.intent.symbol}"
                          f" -> {status}{filled}")
     if report.fills:

@@ -1,14 +1,15 @@
 """The backtest's inner loop: many variants of one book over float64 arrays, window by window.
 
-Between decisions a variant's shares are fixed, so its cash, equity and weights over a window of
-sessions are a few array operations (cash interest and borrow fees as an anchored linear
-recurrence); only the first session that breaches a band or is calendar-due needs a Python step.
-Rows are variants, so a sweep of a thousand variants costs little more than one.
+Between decisions a variant's shares are fixed, so its cash (interest, and borrow fees through a
+cumulative per-share accrual) and its equity and weights over a window of sessions are a few array
+operations; only the first session that breaches a band, or is calendar-due, needs a Python step.
+Rows are variants, so a sweep runs many variants in one pass.
 
 The rebalance rule is the planner's (bot/core/plan.py) in floats: target shares
 trunc(weight x equity x (1 - cash_reserve) / price); a leg is left alone when its trade is under
-min_trade_usd, unless the target is zero (a small sign flip still closes the old side). Near-integer quotients are settled in Decimal exactly as
-the planner computes them, so float rounding cannot move a share.
+min_trade_usd, unless the target is zero; a small sign flip still closes the old side. Quotients
+within a hair of a whole share, and drifts within a hair of the band, are settled in Decimal as the
+planner and bot/core/drift.py compute them, so float rounding cannot change a decision.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ Fill = Literal["close", "next_open"]
 
 WINDOW = 16  # sessions advanced per vectorised step; a decision inside a window restarts it after that day
 _TIE = 1e-9  # relative distance from a boundary at which a float decision is re-checked in Decimal
+_WEIGHT_TIE = 1e-12  # the same for a weight's distance from its band
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,7 @@ class _Context:
         """Mark `rows` over sessions lo..hi; trade each at its first band breach. Returns the rows that traded."""
         if not rows.size:
             return rows
-        m, var = self.market, self.variants
+        m = self.market
         anchor = st.anchor[rows]
         start = max(lo, int(anchor.min()))
         prices = m.close[start : hi + 1]
@@ -222,17 +224,20 @@ class _Context:
     ) -> BoolArray:
         var = self.variants
         targets = self._targets(rows, lo, hi)  # (k, L, N) or (k, 1, N)
-        value = q[:, None, :] * prices[None, :, :]  # (k, L, N)
-        breach = leg_breaches(q, prices, targets, equity, var.leg_band[rows])
+        cols = np.flatnonzero((q != 0).any(axis=0) | (targets != 0).any(axis=(0, 1)))
+        if cols.size < q.shape[1]:  # symbols no row holds or wants cannot breach
+            q, prices, targets = q[:, cols], prices[:, cols], targets[:, :, cols]
+        weights = q[:, None, :] * prices[None, :, :] / equity[:, :, None]
+        gap = weights - targets
+        breach = _over_band(gap, q, prices, targets, equity, var.leg_band[rows])
         if np.isfinite(var.gross_band[rows]).any():
-            want = np.abs(targets).sum(axis=2) * equity
-            breach |= np.abs(np.abs(value).sum(axis=2) - want) > var.gross_band[rows, None] * equity
+            gross = np.abs(np.abs(weights).sum(axis=2) - np.abs(targets).sum(axis=2))
+            breach |= gross > var.gross_band[rows, None]
         if np.isfinite(var.net_band[rows]).any():
-            want = targets.sum(axis=2) * equity
-            breach |= np.abs(value.sum(axis=2) - want) > var.net_band[rows, None] * equity
+            breach |= np.abs(gap.sum(axis=2)) > var.net_band[rows, None]
         if np.isfinite(var.effective_band[rows]).any():
-            eff = np.abs((value - targets * equity[:, :, None]) @ self.market.multiples).max(axis=2)
-            breach |= eff > var.effective_band[rows, None] * equity
+            eff = np.abs(gap @ self.market.multiples[cols]).max(axis=2)
+            breach |= eff > var.effective_band[rows, None]
         return breach | ~(equity > 0)
 
     def _targets(self, rows: IntArray, lo: int, hi: int) -> FloatArray:
@@ -312,15 +317,18 @@ def leg_breaches(
     """(k, L): some leg's |shares x price / equity - target| is over the band, as drift_breaches judges it.
 
     held is (k, N) shares, prices (L, N), targets (k, L or 1, N), equity (k, L), band (k,).
-    Gaps within a hair of the band are settled in Decimal, as bot/core/drift.py computes them.
     """
-    value = held[:, None, :] * prices[None, :, :]
-    scaled = equity[:, :, None]
-    gap = np.abs(value - targets * scaled)
-    limit = band[:, None, None] * scaled
-    over = gap > limit
-    near = np.abs(gap - limit) <= _TIE * np.maximum(1.0, limit)
-    for i, t, j in zip(*np.nonzero(near), strict=True):
+    gap = held[:, None, :] * prices[None, :, :] / equity[:, :, None] - targets
+    return _over_band(gap, held, prices, targets, equity, band)
+
+
+def _over_band(
+    gap: FloatArray, held: FloatArray, prices: FloatArray, targets: FloatArray, equity: FloatArray, band: FloatArray
+) -> BoolArray:
+    """Any |gap| over the band per (row, session); gaps within a hair of it are settled in Decimal."""
+    excess = np.abs(gap) - band[:, None, None]
+    over = excess > 0
+    for i, t, j in zip(*np.nonzero(np.abs(excess) <= _WEIGHT_TIE), strict=True):
         weight = _dec(float(held[i, j])) * _dec(float(prices[t, j])) / _dec(float(equity[i, t]))
         tt = t if targets.shape[1] > 1 else 0
         over[i, t, j] = abs(weight - _dec(float(targets[i, tt, j]))) > _dec(float(band[i]))

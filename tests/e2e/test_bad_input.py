@@ -32,7 +32,7 @@ def test_a_bad_config_is_one_line_exit_2_and_no_request(cli: Cli, exchange: Loca
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.startswith("pairbot: ") and "Traceback" not in result.stderr
     assert "config.yaml" in result.stderr
-    assert exchange.requests == []
+    assert len(exchange.requests) == 0
 
 
 def test_a_missing_config_file_is_exit_2(cli: Cli) -> None:
@@ -51,7 +51,7 @@ def test_paper_mode_without_keys_is_exit_2_and_no_request(cli: Cli, exchange: Lo
 
     assert result.returncode == 2
     assert "ALPACA_SECRET_KEY" in result.stderr
-    assert exchange.requests == []
+    assert len(exchange.requests) == 0
 
 
 def test_wrong_keys_are_exit_2_with_one_line(cli: Cli, exchange: LocalExchange) -> None:
@@ -72,7 +72,7 @@ def test_paper_mode_refuses_a_host_that_is_not_alpaca_or_loopback(cli: Cli, exch
 
     assert result.returncode == 2
     assert "only paper-api.alpaca.markets or a loopback address" in result.stderr
-    assert exchange.requests == []
+    assert len(exchange.requests) == 0
 
 
 def test_live_mode_is_refused_unless_armed(cli: Cli, exchange: LocalExchange) -> None:
@@ -82,7 +82,7 @@ def test_live_mode_is_refused_unless_armed(cli: Cli, exchange: LocalExchange) ->
 
     assert result.returncode == 2
     assert "not armed" in result.stderr
-    assert exchange.requests == []
+    assert len(exchange.requests) == 0
 
 
 def test_live_mode_checks_the_account_number_it_was_armed_with(cli: Cli, exchange: LocalExchange) -> None:

@@ -22,7 +22,7 @@ def test_a_run_while_the_lock_is_held_exits_75_and_sends_nothing(cli: Cli, excha
 
     assert result.returncode == 75
     assert "another pairbot run holds" in result.stderr
-    assert exchange.requests == []
+    assert len(exchange.requests) == 0
 
 
 def test_five_runs_started_at_once_trade_exactly_once(cli: Cli) -> None:
