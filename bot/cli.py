@@ -39,7 +39,9 @@ def _available() -> dict[str, tuple[str, str]]:
     return {name: spec for name, spec in COMMANDS.items() if importlib.util.find_spec(spec[0]) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """Only the chosen command's module is imported (for its arguments), so `pairbot --help` stays fast."""
+    chosen = next((a for a in argv if a in COMMANDS), None)
     parser = argparse.ArgumentParser(prog="pairbot", description="Paper-trade a relative-value ETF book on Alpaca.",
                                      epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -47,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default: %(default)s)")
         p.set_defaults(_module=module, _name=name)
-        _module(module).add_arguments(p)  # type: ignore[attr-defined]
+        if name == chosen:
+            _module(module).add_arguments(p)  # type: ignore[attr-defined]
     return parser
 
 
@@ -56,7 +59,8 @@ def _module(name: str) -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     run: Callable[[argparse.Namespace], int] = _module(args._module).run  # type: ignore[attr-defined]
     try:
         return run(args)

@@ -11,16 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # headless: no display, no GUI toolkit
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+from bot.errors import ConfigError
 
-from bot.errors import ConfigError  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 @dataclass
@@ -53,6 +51,11 @@ def naive_utc(index: Sequence[Any]) -> pd.DatetimeIndex:
 
 
 def _png(draw: Callable[[Axes], None], *, height: float = 3.2) -> str:
+    import matplotlib  # here, not at import: `pairbot --help` and the other commands stay fast
+
+    matplotlib.use("Agg")  # headless: no display, no GUI toolkit
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(9, height), dpi=100)
     try:
         draw(ax)

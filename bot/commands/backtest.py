@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, replace
@@ -104,11 +105,16 @@ def load_prices(
     if source == "alpaca":
         from bot.history.alpaca_source import alpaca_frames
 
+        key, secret = os.environ.get("ALPACA_API_KEY"), os.environ.get("ALPACA_SECRET_KEY")
+        if not key or not secret:
+            raise ConfigError("--prices alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY in the environment")
         feed = args.feed or (config.broker.feed if config is not None else "iex")
-        data_url = config.broker.data_url if config is not None else None
-        frames = alpaca_frames(needed + optional, start=start, end=end, feed=feed, url_override=data_url,
-                               strict=needed)
-        return frames, f"Alpaca daily bars ({feed})"
+        data_url = os.environ.get("ALPACA_DATA_URL") or (config.broker.data_url if config is not None else None)
+        state = config.paths.state_dir if config is not None else Path(".state")
+        frames = alpaca_frames(needed + optional, start=start, end=end, today=date.today(), api_key=key,
+                               secret_key=secret, feed=feed, url_override=data_url, required=needed,
+                               cache_dir=Path(state) / "history")
+        return frames, f"Alpaca daily bars ({feed}, adjustment=all)"
     directory = Path(source)
     frames = load_csv_dir(directory, needed)
     for sym in optional:

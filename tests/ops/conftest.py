@@ -63,7 +63,7 @@ def pairbot(tmp_path: Path) -> Pairbot:
     return make_pairbot(tmp_path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def traded(tmp_path_factory: pytest.TempPathFactory) -> Pairbot:
     """A project directory after one rebalance on the embedded default and one quiet rerun (read-only use)."""
     bot = make_pairbot(tmp_path_factory.mktemp("traded"))

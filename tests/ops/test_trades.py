@@ -45,16 +45,14 @@ def test_trades_csv_has_a_row_per_order_and_one_per_run_without_orders(traded: P
 
 def test_trades_filters_by_symbol_run_and_dates(traded: Pairbot) -> None:
     everything = json.loads(traded.run("trades", "--json").stdout)["runs"]
-    first = everything[0]["run_id"]
-    day = everything[0]["started_at"][:10]
+    first, day = everything[0]["run_id"], everything[0]["started_at"][:10]
 
-    only_qqq = json.loads(traded.run("trades", "--json", "--symbol", "qqq").stdout)["runs"]
-    one_run = json.loads(traded.run("trades", "--json", "--run", first).stdout)["runs"]
+    qqq_in_first = json.loads(traded.run("trades", "--json", "--symbol", "qqq", "--run", first).stdout)["runs"]
     that_day = json.loads(traded.run("trades", "--json", "--since", day, "--until", day).stdout)["runs"]
     before = json.loads(traded.run("trades", "--json", "--until", "2000-01-01").stdout)["runs"]
 
-    assert [o["symbol"] for r in only_qqq for o in r["orders"]] == ["QQQ"]
-    assert [r["run_id"] for r in one_run] == [first]
+    assert [r["run_id"] for r in qqq_in_first] == [first]
+    assert [o["symbol"] for r in qqq_in_first for o in r["orders"]] == ["QQQ"]
     assert len(that_day) == 2
     assert before == []
 

@@ -1,0 +1,71 @@
+"""`pairbot report`: one self-contained HTML file, checked in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.ops.conftest import Browser, Pairbot
+
+ERROR_TEXT = re.compile(r"Traceback|Exception|internal error|\berror\b", re.IGNORECASE)
+
+
+def charts(dom: str) -> list[str]:
+    """The base64 payload of every embedded PNG."""
+    return re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', dom)
+
+
+def test_the_ledger_report_shows_its_charts_and_fills_in_a_browser(traded: Pairbot, browser: Browser,
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+
+    done = traded.run("report", "--out", str(out))
+
+    assert done.returncode == 0, done.stderr
+    dom = browser.dump_dom(out)
+    assert len(charts(dom)) >= 5 and all(len(c) > 2000 for c in charts(dom))
+    for heading in ("Equity vs benchmarks", "Drawdown", "P&amp;L per leg", "Weights over time", "Spread: IWM - QQQ"):
+        assert heading in dom
+    fills = re.search(r'<table id="fills">.*?</table>', dom, re.DOTALL)
+    assert fills is not None and fills.group(0).count("<tr>") == 3 and "pb-" in fills.group(0)
+    assert "SPY (same start)" not in dom or "Benchmarks omitted" not in dom
+    assert not ERROR_TEXT.search(re.sub(r"data:image/png;base64,[^\"]+", "", dom))
+    shot = browser.screenshot(out, tmp_path / "report.png")
+    assert shot.stat().st_size > 20_000
+
+
+def test_the_ledger_report_works_offline_and_says_the_benchmarks_are_omitted(traded: Pairbot,
+                                                                            tmp_path: Path) -> None:
+    out = tmp_path / "offline.html"
+
+    done = traded.run("report", "--offline", "--out", str(out))
+
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert "Benchmarks omitted" in page and len(charts(page)) >= 5
+
+
+def test_a_backtest_directory_with_only_an_equity_curve_still_renders(pairbot: Pairbot, browser: Browser,
+                                                                     tmp_path: Path) -> None:
+    results = tmp_path / "bt"
+    results.mkdir()
+    rows = [f"2024-01-{d:02d},{100000 + 150 * d - (900 if d % 7 == 0 else 0)},{100000 + 90 * d},{100000 + 60 * d}"
+            for d in range(2, 31)]
+    (results / "equity.csv").write_text("date,equity,SPY_buy_hold,IWM_buy_hold\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "bt.html"
+
+    done = pairbot.run("report", "--backtest", str(results), "--out", str(out))
+
+    assert done.returncode == 0, done.stderr
+    dom = browser.dump_dom(out)
+    assert len(charts(dom)) >= 2
+    assert "trades.csv is missing" in dom and "metrics.json is missing" in dom
+    assert "SPY (same start)" not in dom  # the legend is inside the PNG, not the page text
+    assert not ERROR_TEXT.search(re.sub(r"data:image/png;base64,[^\"]+", "", dom))
+
+
+def test_a_missing_backtest_directory_is_one_line_and_exit_2(pairbot: Pairbot) -> None:
+    done = pairbot.run("report", "--backtest", "no-such-dir")
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "no equity.csv" in done.stderr
