@@ -91,7 +91,7 @@ def rotation_events(
     table = pd.DataFrame({"spread": daily.iloc[hits].to_numpy()}, index=closes.index[hits])
     table.index.name = "date"
     kept, last = [], -(10**9)
-    for pos in hits:
+    for pos in hits.tolist():
         kept.append(pos - last > decluster)
         if kept[-1]:
             last = pos

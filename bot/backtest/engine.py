@@ -18,6 +18,7 @@ from bot.errors import DataError
 from strategies.base import MarketView, Strategy
 
 BENCHMARKS = ("SPY", "IWM")
+SUMMARY_BLOCK = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class BacktestSettings:
     starting_cash: float = 100_000.0
     min_trade_usd: float = 100.0
     cash_reserve: float = 0.0
+    fractional_longs: bool = False  # long targets in 1e-9 shares (shorts stay whole), as the planner allows
     benchmarks: tuple[str, ...] = BENCHMARKS
 
 
@@ -105,6 +107,7 @@ def variants_from(
         min_trade_usd=col("min_trade_usd"),
         cash_reserve=col("cash_reserve"),
         starting_cash=col("starting_cash"),
+        fractional_longs=np.array([s.fractional_longs for s in settings], dtype=np.bool_),
     )
 
 
@@ -162,28 +165,34 @@ def _as_row(
     return np.array([float(weights.get(s, Decimal(0))) for s in symbols])
 
 
-def summarize(
-    out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArray
-) -> dict[str, FloatArray]:
-    """Metrics for every variant row of a kernel run."""
+def summarize(out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArray) -> dict[str, FloatArray]:
+    """Metrics for every variant row of a kernel run, a block of rows at a time to bound memory."""
     years = (dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR
-    eq = out.equity
-    rets = metrics.daily_returns(eq)
     cash = cash_return[1:]
-    return {
-        "final_equity": eq[:, -1],
-        "total_return": eq[:, -1] / eq[:, 0] - 1.0,
-        "cagr": metrics.cagr(eq, years),
-        "volatility": metrics.volatility(rets),
-        "sharpe": metrics.sharpe(rets, cash),
-        "sortino": metrics.sortino(rets, cash),
-        "max_drawdown": metrics.max_drawdown(eq),
-        "turnover": metrics.annual_turnover(out.traded_usd, eq.mean(axis=1), years),
+    found: dict[str, list[FloatArray]] = {}
+    for lo in range(0, out.equity.shape[0], SUMMARY_BLOCK):
+        eq = out.equity[lo : lo + SUMMARY_BLOCK]
+        rets = metrics.daily_returns(eq)
+        block = {
+            "final_equity": eq[:, -1],
+            "total_return": eq[:, -1] / eq[:, 0] - 1.0,
+            "cagr": metrics.cagr(eq, years),
+            "volatility": metrics.volatility(rets),
+            "sharpe": metrics.sharpe(rets, cash),
+            "sortino": metrics.sortino(rets, cash),
+            "max_drawdown": metrics.max_drawdown(eq),
+            "turnover": metrics.annual_turnover(out.traded_usd[lo : lo + SUMMARY_BLOCK], eq.mean(axis=1), years),
+        }
+        for key, values in block.items():
+            found.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
+    summary = {key: np.concatenate(parts) for key, parts in found.items()}
+    summary |= {
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
         "costs_usd": out.costs_usd,
         "borrow_usd": out.borrow_usd,
     }
+    return summary
 
 
 def _result(

@@ -103,7 +103,8 @@ def _fund_returns(frames: Mapping[str, pd.DataFrame], symbol: str, dates: pd.Dat
     adj = frames[symbol]["adj_close"]
     adj = adj[(adj.index >= dates[0]) & (adj.index <= dates[-1])]
     on_sessions = adj.reindex(dates)
-    return on_sessions.div(on_sessions.shift(1)).sub(1.0).to_numpy(np.float64)
+    returns: FloatArray = on_sessions.div(on_sessions.shift(1)).sub(1.0).to_numpy(np.float64)
+    return returns
 
 
 def due_sessions(dates: pd.DatetimeIndex, frequency: str) -> BoolArray:

@@ -57,7 +57,7 @@ def run_sweep(
     settings: BacktestSettings,
     *,
     sort_by: str = "sharpe",
-    chunk: int = 256,
+    chunk: int = 1024,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One row per combination: the grid values and the metrics, best first by `sort_by`.
@@ -86,15 +86,17 @@ def run_sweep(
     if len(fills) > 1:
         raise ConfigError("a sweep runs one fill mode at a time")
     fill = fills.pop()
-    found: dict[str, list[float]] = {}
+    # Chunks of one strategy and schedule hold the fewest symbols, which is what the kernel's work scales with.
+    order = np.lexsort((due_row, strategy_row))
+    found: dict[str, np.ndarray] = {}
     for lo in range(0, len(combos), chunk):
-        rows = slice(lo, min(lo + chunk, len(combos)))
-        variants = variants_from(setting_rows[rows], targets, strategy_row[rows], due, due_row[rows])
+        rows = order[lo : lo + chunk]
+        variants = variants_from([setting_rows[i] for i in rows], targets, strategy_row[rows], due, due_row[rows])
         out = run_kernel(priced.market, variants, fill=fill)
         for key, values in summarize(out, priced.dates, priced.market.cash_return).items():
-            found.setdefault(key, []).extend(values.tolist())
+            found.setdefault(key, np.full(len(combos), np.nan))[rows] = values
         if progress is not None:
-            progress(rows.stop, len(combos))
+            progress(min(lo + chunk, len(combos)), len(combos))
     table = pd.DataFrame(combos).assign(**found)
     table.attrs["start"], table.attrs["end"] = str(priced.dates[0].date()), str(priced.dates[-1].date())
     table.attrs["notes"] = priced.notes

@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--frequency", choices=FREQUENCIES, help="calendar rebalance frequency")
     add("--min-trade", type=float, help="skip legs whose trade is under this many dollars")
     add("--cash-reserve", type=float, help="fraction of equity never invested")
+    add("--fractional-longs", action="store_true", help="long legs in fractional shares (shorts stay whole)")
     add("--sweep", action="append", default=[], metavar="NAME=V1,V2",
         help="sweep a grid, e.g. --sweep band=0.02,0.05 --sweep frequency=quarterly,annual --sweep gross=1,1.5")
     add("--sort-by", default="sharpe", help="sweep metric to sort by (default: sharpe)")
@@ -172,6 +173,7 @@ def settings_from(args: argparse.Namespace, config: Any | None) -> BacktestSetti
             fill=bt.fill, frequency=sch.frequency, leg_band=float(sch.drift_band),
             gross_band=_opt(sch.gross_band), net_band=_opt(sch.net_band), effective_band=_opt(sch.effective_band),
             min_trade_usd=float(lim.min_trade_usd), cash_reserve=float(lim.cash_reserve),
+            fractional_longs=bool(lim.fractional_longs),
         )
     flags = {
         "start": args.start, "end": args.end, "fill": args.fill, "commission_bps": args.cost_bps,
@@ -183,6 +185,8 @@ def settings_from(args: argparse.Namespace, config: Any | None) -> BacktestSetti
     s = replace(s, **{k: v for k, v in flags.items() if v is not None})
     if args.no_band:
         s = replace(s, leg_band=None)
+    if args.fractional_longs:
+        s = replace(s, fractional_longs=True)
     if args.cash_rate is not None:
         s = _with_cash_rate(s, args.cash_rate)
     _check(s)

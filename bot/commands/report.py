@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 
-from bot.app import open_app
 from bot.config import Config, load_config
 from bot.core.domain import Symbol
 from bot.errors import BotError, ConfigError
@@ -109,6 +108,8 @@ def targets_from(config: Config, mids: pd.DataFrame, closes: pd.DataFrame | None
 
 
 def broker_closes(config_path: Path, symbols: set[str], start: date, end: date) -> pd.DataFrame:
+    from bot.app import open_app  # only when bars are wanted: the broker stack is slow to import
+
     with open_app(config_path) as app:
         return app.broker.daily_closes({Symbol(s) for s in symbols}, start, end)
 

@@ -90,7 +90,7 @@ def _pct_table(summary: pd.DataFrame) -> str:
     shown = summary.copy()
     for col in shown.columns:
         shown[col] = [cell(col, v) for v in summary[col]]
-    return shown.to_string()
+    return str(shown.to_string())
 
 
 def _event_table(sig: Signals, recent: int) -> str:
@@ -102,4 +102,4 @@ def _event_table(sig: Signals, recent: int) -> str:
                                 zip(table.index, table["first_in_cluster"], strict=True)])
     for col in cols:
         shown[col.removeprefix("fwd_")] = [("-" if math.isnan(v) else f"{v:+.1%}") for v in table[col]]
-    return shown.to_string()
+    return str(shown.to_string())

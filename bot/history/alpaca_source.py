@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
+from alpaca.data.models import BarSet
+from alpaca.data.requests import StockBarsRequest
 
 from bot.errors import BrokerUnavailable, ConfigError, DataError
 from bot.history.cache import Coverage, FrameCache
@@ -24,7 +26,7 @@ DEFAULT_CACHE = Path(".state/history")
 class BarClient(Protocol):
     """The part of alpaca-py's StockHistoricalDataClient this source uses."""
 
-    def get_stock_bars(self, request_params: object) -> object: ...
+    def get_stock_bars(self, request_params: StockBarsRequest) -> BarSet | dict[str, Any]: ...
 
 
 def bars_to_frames(data: Mapping[str, Sequence[object]]) -> dict[str, pd.DataFrame]:
@@ -80,7 +82,6 @@ class AlpacaHistory:
     def _fetch(self, symbols: list[str], start: date, end: date) -> dict[str, pd.DataFrame]:
         from alpaca.common.exceptions import APIError
         from alpaca.data.enums import Adjustment, DataFeed
-        from alpaca.data.requests import StockBarsRequest
         from alpaca.data.timeframe import TimeFrame
 
         try:

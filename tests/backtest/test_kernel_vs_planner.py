@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.backtest.kernel import decide_shares, leg_breaches
+from bot.backtest.kernel import decide_shares, decide_shares_one, leg_breaches
 from bot.core.domain import (
     AccountSnapshot,
     AccountState,
@@ -51,6 +51,7 @@ book = st.fixed_dictionaries(
         "min_trade": st.integers(0, 2000).map(Decimal),
         "reserve": st.integers(0, 5).map(lambda r: Decimal(r) / 100),
         "band": st.integers(1, 2000).map(lambda b: Decimal(b) / 10_000),
+        "fractional": st.booleans(),
     }
 )
 
@@ -65,7 +66,8 @@ class TestKernelMatchesPlanner:
     def test_shares_after_a_rebalance_equal_the_planners(self, b):
         """Whole shares toward zero, min-trade skips and closes: the same shares as plan_rebalance."""
         snap = snapshot(b["equity"], b["held"], b["prices"])
-        policy = PlanPolicy(min_trade_usd=b["min_trade"], cash_reserve=b["reserve"])
+        policy = PlanPolicy(min_trade_usd=b["min_trade"], cash_reserve=b["reserve"],
+                            fractional_longs=b["fractional"])
         targets = TargetWeights({s: w for s, w in b["weights"].items() if w or s == SYMBOLS[0]})
 
         plan = plan_rebalance(targets, snap, policy, vehicles={}, run_key="2025Q1-abc123")
@@ -79,9 +81,20 @@ class TestKernelMatchesPlanner:
             as_row(b["prices"]),
             np.array([float(b["min_trade"])]),
             np.array([float(b["reserve"])]),
+            np.array([b["fractional"]]),
+        )
+        one_row = decide_shares_one(
+            as_row(b["held"])[0].tolist(),
+            as_row(b["weights"])[0].tolist(),
+            float(b["equity"]),
+            as_row(b["prices"])[0].tolist(),
+            float(b["min_trade"]),
+            float(b["reserve"]),
+            fractional_longs=b["fractional"],
         )
 
         assert got[0].tolist() == [float(expected[s]) for s in SYMBOLS]
+        assert one_row == got[0].tolist()
 
     @settings(max_examples=400, deadline=None)
     @given(book)
