@@ -238,7 +238,7 @@ class Ledger:
             db.execute("UPDATE intents SET state = ? WHERE client_order_id = ?", (state, client_order_id))
 
     def intents(self, *, run_key: str | None = None, state: str | None = None) -> list[IntentRecord]:
-        sql, args = "SELECT * FROM intents WHERE 1=1", []
+        sql, args = "SELECT * FROM intents WHERE 1=1", list[str]()
         if run_key is not None:
             sql, args = sql + " AND run_key = ?", [*args, run_key]
         if state is not None:

@@ -6,26 +6,44 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import pandas as pd
 import requests
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.models import BarSet
 from alpaca.data.requests import StockBarsRequest, StockLatestQuoteRequest
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.enums import PositionIntent as AlpacaIntent
+from alpaca.trading.models import Asset, Calendar, Clock, TradeAccount
+from alpaca.trading.models import Order as AlpacaOrder
+from alpaca.trading.models import Position as AlpacaPosition
 from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest, MarketOrderRequest
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.broker import mapping
-from bot.core.domain import AccountSnapshot, Fill, OrderIntent, OrderState, Position, Session, Symbol
+from bot.core.domain import AccountSnapshot, AssetInfo, Fill, OrderIntent, OrderState, Position, Session, Symbol
 from bot.errors import BotError, BrokerUnavailable, ConfigError, OrderRejected
 
 T = TypeVar("T")
+M = TypeVar("M")
+
+
+def model(value: object, cls: type[M]) -> M:
+    """alpaca-py returns a model or raw JSON (raw_data=True); we always ask for models."""
+    if not isinstance(value, cls):
+        raise BrokerUnavailable(f"unexpected reply from the broker: {type(value).__name__}, not {cls.__name__}")
+    return value
+
+
+def models(values: object, cls: type[M]) -> list[M]:
+    return [model(v, cls) for v in values] if isinstance(values, list) else [model(values, cls)]
 Wait = Callable[[RetryCallState], float]
 
 
@@ -75,7 +93,7 @@ def _add_timeout(session: requests.Session, timeout: tuple[float, float]) -> Non
         kwargs.setdefault("timeout", timeout)
         return original(method, url, **kwargs)
 
-    session.request = request  # type: ignore[method-assign]
+    session.request = request  # type: ignore[method-assign,assignment]
 
 
 def error_parts(err: APIError) -> tuple[int, int | None, str]:
@@ -161,15 +179,24 @@ class AlpacaBroker:
         return self._retry(once)
 
     def positions(self) -> tuple[Position, ...]:
-        return tuple(mapping.to_position(p) for p in self._read("get positions", self._trading.get_all_positions))
+        raw = models(self._read("get positions", self._trading.get_all_positions), AlpacaPosition)
+        return tuple(mapping.to_position(p) for p in raw)
+
+    def _account(self) -> TradeAccount:
+        return model(self._read("get account", self._trading.get_account), TradeAccount)
+
+    def _asset(self, symbol: str) -> AssetInfo:
+        def call() -> Asset:
+            return model(self._trading.get_asset(symbol), Asset)
+
+        return mapping.to_asset(self._read(f"get asset {symbol}", call))
 
     def snapshot(self, symbols: Collection[Symbol]) -> AccountSnapshot:
-        account = self._read("get account", self._trading.get_account)
+        account = self._account()
         positions = self.positions()
-        clock = mapping.to_clock(self._read("get clock", self._trading.get_clock))
+        clock = mapping.to_clock(model(self._read("get clock", self._trading.get_clock), Clock))
         wanted = sorted(set(symbols) | {p.symbol for p in positions})
-        assets = {Symbol(s): mapping.to_asset(self._read(f"get asset {s}", lambda s=s: self._trading.get_asset(s)))
-                  for s in sorted(symbols)}
+        assets = {Symbol(s): self._asset(s) for s in sorted(symbols)}
         return AccountSnapshot(
             as_of=clock.as_of,
             equity=mapping.dec(account.equity),
@@ -191,16 +218,17 @@ class AlpacaBroker:
         return {Symbol(s): mapping.to_quote(s, q) for s, q in raw.items()}
 
     def account_number(self) -> str:
-        return self._read("get account", self._trading.get_account).account_number
+        return self._account().account_number
 
     def sessions(self, start: date, end: date) -> tuple[Session, ...]:
         req = GetCalendarRequest(start=start, end=end)
-        return tuple(mapping.to_session(c) for c in self._read("get calendar", lambda: self._trading.get_calendar(req)))
+        raw = models(self._read("get calendar", lambda: self._trading.get_calendar(req)), Calendar)
+        return tuple(mapping.to_session(c) for c in raw)
 
     def order_by_client_id(self, client_order_id: str) -> OrderState | None:
         def call() -> OrderState | None:
             try:
-                return mapping.to_order_state(self._trading.get_order_by_client_id(client_order_id))
+                return mapping.to_order_state(model(self._trading.get_order_by_client_id(client_order_id), AlpacaOrder))
             except APIError as err:
                 if err.status_code == 404:
                     return None
@@ -210,11 +238,11 @@ class AlpacaBroker:
 
     def order(self, order_id: str) -> OrderState:
         raw = self._read(f"get order {order_id}", lambda: self._trading.get_order_by_id(order_id))
-        return mapping.to_order_state(raw)
+        return mapping.to_order_state(model(raw, AlpacaOrder))
 
     def open_orders(self) -> tuple[OrderState, ...]:
-        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, direction="asc")
-        orders = self._read("list open orders", lambda: self._trading.get_orders(req))
+        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, direction=Sort.ASC)
+        orders = models(self._read("list open orders", lambda: self._trading.get_orders(req)), AlpacaOrder)
         return tuple(mapping.to_order_state(o) for o in orders)
 
     def cancel(self, order_id: str) -> None:
@@ -234,8 +262,8 @@ class AlpacaBroker:
         if after is not None:
             params["after"] = after.astimezone(UTC).isoformat()
         while True:
-            page = self._read("list fill activities", lambda p=dict(params): self._trading.get(
-                "/account/activities/FILL", p))
+            page = self._read("list fill activities", partial(self._trading.get, "/account/activities/FILL",
+                                                                  dict(params)))
             batch = page if isinstance(page, list) else []
             raw.extend(batch)
             if len(batch) < params["page_size"]:
@@ -255,7 +283,7 @@ class AlpacaBroker:
                                start=datetime.combine(start, datetime.min.time(), UTC),
                                end=datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=1),
                                adjustment=Adjustment.ALL, feed=DataFeed(self.settings.feed))
-        bars = self._read("get daily bars", lambda: self._data.get_stock_bars(req))
+        bars = model(self._read("get daily bars", lambda: self._data.get_stock_bars(req)), BarSet)
         columns: dict[str, pd.Series] = {}
         for sym, rows in bars.data.items():
             idx = pd.DatetimeIndex([mapping.utc(b.timestamp).astimezone(mapping.NEW_YORK).date() for b in rows])
@@ -277,7 +305,7 @@ class AlpacaBroker:
         for _ in range(2):
             self.request_count += 1
             try:
-                return mapping.to_order_state(self._trading.submit_order(req))
+                return mapping.to_order_state(model(self._trading.submit_order(req), AlpacaOrder))
             except APIError as err:
                 if not (is_duplicate_id(err) or err.status_code == 429 or (err.status_code or 0) >= 500):
                     raise translate(err, what) from None

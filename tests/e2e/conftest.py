@@ -41,7 +41,8 @@ class Cli:
         path.write_text(yaml.safe_dump(base))
         return path
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=self.workdir, text=True,
                               capture_output=True, env={**self.env, **(env or {})}, timeout=timeout)
 

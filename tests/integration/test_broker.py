@@ -28,7 +28,8 @@ def exchange() -> Iterator[LocalExchange]:
         yield ex
 
 
-def broker_for(ex: LocalExchange, *, secret: str = SECRET, read_timeout: float = 2.0, attempts: int = 3) -> AlpacaBroker:
+def broker_for(ex: LocalExchange, *, secret: str = SECRET, read_timeout: float = 2.0,
+               attempts: int = 3) -> AlpacaBroker:
     settings = AlpacaSettings(api_key=KEY, secret_key=secret, base_url=ex.base_url, data_url=ex.base_url,
                               connect_timeout=1.0, read_timeout=read_timeout, read_attempts=attempts)
     return AlpacaBroker(settings, retry=read_retry(attempts, wait=wait_none()))
@@ -66,7 +67,8 @@ def test_an_order_applied_before_an_ambiguous_failure_is_adopted_not_resent(exch
     assert orders_at(exchange) == ["pb-t-IWM-bto-1"]
 
 
-def test_an_order_dropped_before_it_reached_the_exchange_is_sent_again_with_the_same_id(exchange: LocalExchange) -> None:
+def test_an_order_dropped_before_it_reached_the_exchange_is_sent_again_with_the_same_id(
+        exchange: LocalExchange) -> None:
     exchange.faults.add(Fault(kind="drop_before", method="POST", path="/v2/orders", on_calls=frozenset({1})))
 
     state = broker_for(exchange).submit(buy())

@@ -36,7 +36,8 @@ def test_ingesting_the_same_fill_twice_records_it_once(tmp_path: Path) -> None:
         assert ledger.positions() == {"IWM": Decimal("15")}
 
 
-def test_a_journaled_intent_survives_a_reopen_and_becomes_submitted_when_its_order_is_recorded(tmp_path: Path) -> None:
+def test_a_journaled_intent_survives_a_reopen_and_becomes_submitted_when_its_order_is_recorded(
+        tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     with Ledger(path) as ledger:
         ledger.start_run(run_id="r1", started_at=T0, mode="local", command="rebalance", strategy="pair")
