@@ -45,9 +45,10 @@ def test_a_journaled_intent_survives_a_reopen_and_becomes_submitted_when_its_ord
 
     with Ledger(path) as ledger:
         [rec] = ledger.intents(state="journaled")
-        ledger.record_order(OrderState(order_id="11111111-1111-1111-1111-111111111111", client_order_id=rec.client_order_id,
-                                       symbol=Symbol("IWM"), side=Side.BUY, qty=Decimal("10"), filled_qty=Decimal("0"),
-                                       filled_avg_price=None, status="new", submitted_at=T0), observed_at=T0)
+        sent = OrderState(order_id="11111111-1111-1111-1111-111111111111", client_order_id=rec.client_order_id,
+                          symbol=Symbol("IWM"), side=Side.BUY, qty=Decimal("10"), filled_qty=Decimal("0"),
+                          filled_avg_price=None, status="new", submitted_at=T0)
+        ledger.record_order(sent, observed_at=T0)
 
         assert ledger.intents(state="journaled") == []
         assert ledger.intents(state="submitted")[0].leg_key == "2026Q4-abc123-IWM-bto"
