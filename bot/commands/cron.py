@@ -65,7 +65,7 @@ def crontab(s: Schedule) -> str:
     return "\n".join([
         "# pairbot: every weekday; it decides by itself whether a rebalance is due (holidays exit 3, harmlessly)",
         "CRON_TZ=America/New_York",
-        f"{s.at.minute} {s.at.hour} * * 1-5  cd {shlex.quote(str(s.project_dir))} && {rebalance} "
+        f"{s.at.minute} {s.at.hour} * * 1-5  cd {shlex.quote(str(s.project_dir))} && mkdir -p logs && {rebalance} "
         ">> logs/cron.log 2>&1",
     ])
 
