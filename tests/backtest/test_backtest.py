@@ -120,12 +120,17 @@ class TestBacktest:
 
 
 class TestSweep:
-    def test_each_sweep_row_equals_its_own_single_backtest(self, synthetic):
+    @pytest.mark.parametrize(
+        "base",
+        [BASE, dataclasses.replace(BASE, fill="next_open", commission_bps=3, gross_band=0.04, net_band=0.03)],
+        ids=["close", "next-open-with-book-bands"],
+    )
+    def test_each_sweep_row_equals_its_own_single_backtest(self, synthetic, base):
         """Variants share one kernel call, yet every row is what a lone run of it gives."""
         grid = {"leg_band": [0.03, 0.1, None], "frequency": ["quarterly", "annual"], "gross": [1.0, 1.5],
                 "hedge": ["short", "inverse"]}
 
-        table = run_sweep(synthetic, "pair", {}, grid, BASE, sort_by="cagr", chunk=7)
+        table = run_sweep(synthetic, "pair", {}, grid, base, sort_by="cagr", chunk=7)
 
         assert len(table) == 24
         assert table["cagr"].is_monotonic_decreasing
@@ -133,7 +138,7 @@ class TestSweep:
             alone = run_backtest(
                 build_strategy("pair", {"gross": row["gross"], "hedge": row["hedge"]}),
                 synthetic,
-                dataclasses.replace(BASE, leg_band=None if pd.isna(row["leg_band"]) else row["leg_band"],
+                dataclasses.replace(base, leg_band=None if pd.isna(row["leg_band"]) else row["leg_band"],
                                     frequency=row["frequency"], start=date.fromisoformat(table.attrs["start"])),
             )
             assert row["final_equity"] == pytest.approx(alone.metrics["final_equity"], rel=1e-12)
