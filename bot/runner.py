@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -131,7 +131,7 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     if not execute:
         report.outcome = "planned"
         return
-    _execute(ctx, report, targets, plan)
+    _execute(ctx, report, plan)
     _verify(ctx, report, targets)
 
 
@@ -285,24 +285,36 @@ def _compare_positions(ctx: RunContext) -> None:
 # -- execution ------------------------------------------------------------------------------------------
 
 
-def _execute(ctx: RunContext, report: RunReport, targets: Any, plan: RebalancePlan) -> None:
+def _execute(ctx: RunContext, report: RunReport, plan: RebalancePlan) -> None:
+    """Reductions first; then, only if every reduction filled in full, re-read the account, re-check the
+    increases against it and send them. The quantities stay those of the one decision (as in the backtest)."""
     report.executed = True
     if plan.is_noop:
         return
     assert report.run_key is not None
     key = report.run_key
-    first = plan.reductions if plan.reductions and plan.increases else plan.orders
-    _send_and_settle(ctx, report, first, key)
-    if first == plan.orders:
+    if not plan.reductions or not plan.increases:
+        _send_and_settle(ctx, report, plan.orders, key)
         return
-    snap = ctx.broker.snapshot(ctx.strategy.universe)  # reductions done: re-read, then increase
+    _send_and_settle(ctx, report, plan.reductions, key)
+    unfilled = _unfilled(report.outcomes)
+    if unfilled:
+        raise OrderRejected(f"reductions incomplete ({unfilled}); no increase was sent; rerun to top up")
+    snap = ctx.broker.snapshot(ctx.strategy.universe)
     ctx.ledger.record_snapshot(ctx.run_id, "between", snap)
-    second = _plan(ctx, key, targets, snap)
     limits, gates = _limits(ctx.config)
-    problems = risk_violations(second, snap, limits, gates)
+    problems = risk_violations(replace(plan, orders=plan.increases), snap, limits, gates)
     if problems:
         raise GateRefused("after reductions: " + "; ".join(f"{v.code}: {v.message}" for v in problems))
-    _send_and_settle(ctx, report, second.orders, key)
+    _send_and_settle(ctx, report, plan.increases, key)
+
+
+def _unfilled(outcomes: Sequence[OrderOutcome]) -> str:
+    return ", ".join(
+        f"{o.intent.client_order_id} filled {o.state.filled_qty if o.state else 0}/{o.intent.qty}"
+        f" ({o.state.status if o.state else 'unsent'})"
+        for o in outcomes if o.state is not None and o.state.filled_qty < o.intent.qty
+    )
 
 
 def _send_and_settle(ctx: RunContext, report: RunReport, orders: Sequence[OrderIntent], key: str) -> None:
@@ -390,14 +402,10 @@ def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
     report.after = snap
     report.residual = measure_drift(targets, snap, ctx.strategy.vehicles)
     report.fills = [f for f in ctx.ledger.fills() if f.client_order_id.startswith(f"{OUR_PREFIX}{report.run_key}-")]
-    short = [o for o in report.outcomes if o.state is not None and o.state.filled_qty < o.intent.qty]
-    if short:
+    unfilled = _unfilled(report.outcomes)
+    if unfilled:
         report.outcome, report.exit_code = "incomplete", OrderRejected.exit_code
-        ctx.ledger.record_decision(ctx.run_id, decision=report.decision, period=report.period,
-                                   run_key=report.run_key, why=report.why)
-        detail = ", ".join(f"{o.intent.client_order_id} filled {o.state.filled_qty if o.state else 0}/{o.intent.qty}"
-                           f" ({o.state.status if o.state else 'unsent'})" for o in short)
-        raise OrderRejected(f"incomplete: {detail}; rerun to top up")
+        raise OrderRejected(f"incomplete: {unfilled}; rerun to top up")
     report.outcome = "done"
 
 

@@ -79,8 +79,8 @@ class Book:
         assert run.code in EXIT_CODES or run.code == -9, f"exit {run.code} is not in the contract: {run.stderr}"
         return run
 
-    def check(self) -> invariants.BrokerView:
-        return invariants.check(self.ex, KEY, SECRET, self.ledger)
+    def check(self, *, settled: bool = True) -> invariants.BrokerView:
+        return invariants.check(self.ex, KEY, SECRET, self.ledger, settled=settled)
 
     def converge(self) -> Run:
         """A clean rerun trades to target; one more sends nothing and says the book is within band."""

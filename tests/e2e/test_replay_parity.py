@@ -1,0 +1,56 @@
+"""Paper trading and the backtest agree: the real runner over HTTP, day by day on the local exchange's
+replay clock, ends with the backtest's equity and trades on the same prices."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.config import parse_config
+from bot.history.frame import synthetic_history
+from bot.replay import replay
+from strategies import build_strategy
+from tests.e2e.conftest import Cli
+
+REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"
+
+
+@pytest.mark.parametrize("strategy", ["pair", "overlay"])
+def test_a_replay_through_the_exchange_matches_the_backtest_to_the_cent(tmp_path: Path, strategy: str) -> None:
+    config = parse_config({"mode": "local", "strategy": strategy, "schedule": {"frequency": "monthly",
+                                                                             "drift_band": 0.03}})
+    strat = build_strategy(strategy, config.strategy_params())
+    frames = synthetic_history(sorted(strat.universe), start=date(2023, 1, 1), end=date(2023, 7, 1), seed=3)
+
+    result = replay(config, strat, frames, start=date(2023, 1, 3), end=date(2023, 6, 30), workdir=tmp_path)
+
+    assert result.failures == ()
+    assert result.trades_identical
+    assert len(result.paper_trades) >= 6
+    assert abs(result.equity_difference) < 0.01
+
+
+def test_pairbot_replay_prints_the_difference_and_exits_0_when_they_agree(cli: Cli) -> None:
+    cli.write_config()
+
+    done = cli.run("replay", "--prices", "synthetic", "--from", "2024-01-02", "--to", "2024-03-28",
+                   "--slippage-bps", "0")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "difference" in done.stdout and "identical" in done.stdout
+
+
+@pytest.mark.skipif(not REAL_PRICES.is_dir(), reason="real price history (../shared/data/prices) is not present")
+def test_half_a_year_of_real_iwm_qqq_history_replays_to_the_backtest(tmp_path: Path) -> None:
+    from bot.history.frame import load_csv_dir
+
+    config = parse_config({"mode": "local"})
+    strat = build_strategy("pair", config.strategy_params())
+    frames = load_csv_dir(REAL_PRICES, ["IWM", "QQQ"])
+
+    result = replay(config, strat, frames, start=date(2025, 3, 27), end=date(2025, 9, 26), workdir=tmp_path)
+
+    assert result.trades_identical and result.failures == ()
+    assert abs(result.equity_difference) <= 1.0

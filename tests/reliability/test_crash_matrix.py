@@ -1,0 +1,88 @@
+"""kill -9 at every checkpoint of the run protocol, on each leg, with whole and with piecewise fills.
+
+After the crash: the invariants hold. Then one clean rerun converges to target (invariants again), and one
+more run sends nothing (0 POST /v2/orders) because the book is within band.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import MarketOrderRequest
+
+from bot.exchange import Fault, LocalExchange
+from tests.e2e.conftest import KEY, SECRET, Cli
+from tests.reliability import invariants
+from tests.reliability.conftest import Book, make_exchange
+
+VARIANTS = {"whole fills": 0.0, "piecewise fills": 1.0}  # the exchange's partial_fill_probability
+PAIR = {"IWM": Decimal("0.495"), "QQQ": Decimal("-0.495")}
+OVERLAY = {"SPY": Decimal("0.693"), "UPRO": Decimal("0.099"), "TNA": Decimal("0.099"), "SQQQ": Decimal("0.099")}
+BAND = Decimal("0.05")
+
+# From flat to the pair: one batch of two increases (IWM buy, then QQQ short). The nth hit of a per-order
+# checkpoint is the nth leg; of mid_poll, the nth polling round (a second round only with piecewise fills).
+FROM_FLAT = ["after_lock", "after_reconcile", "after_intent:1", "after_intent:2", "after_submit:1",
+             "after_submit:2", "mid_poll:1", "after_ingest:1"]
+# From the pair to the overlay: reductions (sell IWM, cover QQQ), re-read, then four increases.
+SWITCH = ["after_intent:1", "after_submit:2", "mid_poll:1", "after_ingest:1", "after_intent:3", "after_submit:6",
+          "after_ingest:2"]
+PIECEWISE_ONLY = ["mid_poll:2"]
+
+
+def matrix(points: list[str]) -> list[object]:
+    cells = [(v, p) for v in VARIANTS for p in points] + [("piecewise fills", p) for p in PIECEWISE_ONLY]
+    return [pytest.param(v, p, id=f"{v}-{p}") for v, p in cells]
+
+
+@pytest.fixture
+def exchange(variant: str) -> Iterator[LocalExchange]:
+    with make_exchange(partial_fill_probability=VARIANTS[variant]) as ex:
+        yield ex
+
+
+def crash_then_converge(book: Book, point: str, targets: dict[str, Decimal]) -> None:
+    crashed = book.rebalance(env={"PAIRBOT_TEST_CRASH_AT": point})
+    assert crashed.code == -9, f"{point} was never reached: {crashed.stdout}{crashed.stderr}"
+    book.check(settled=False)
+    rerun = book.rebalance()
+    assert rerun.code == 0, rerun.stdout + rerun.stderr
+    book.check()
+    invariants.at_target(book.ex, KEY, SECRET, targets, BAND)
+    last = book.rebalance()
+    assert last.code == 0 and "within band" in last.stdout, last.stdout + last.stderr
+    assert last.posts == 0
+    book.check()
+
+
+@pytest.mark.parametrize(("variant", "point"), matrix(FROM_FLAT))
+def test_a_run_killed_anywhere_on_the_way_from_flat_converges_on_rerun(book: Book, variant: str, point: str) -> None:
+    crash_then_converge(book, point, PAIR)
+
+
+def seed_pair_book(ex: LocalExchange) -> None:
+    """A long IWM / short QQQ book made outside pairbot: its first run adopts these fills (empty ledger)."""
+    client = TradingClient(KEY, SECRET, paper=True, url_override=ex.base_url)
+    for symbol, side, qty in (("IWM", OrderSide.BUY, 200), ("QQQ", OrderSide.SELL, 80)):
+        client.submit_order(MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.DAY))
+    for _ in range(5):  # piecewise fills complete over a few requests
+        client.get_all_positions()
+
+
+@pytest.mark.parametrize(("variant", "point"), matrix(SWITCH))
+def test_a_run_killed_while_switching_strategy_converges_on_rerun(book: Book, variant: str, point: str) -> None:
+    seed_pair_book(book.ex)
+    book.configure(strategy="overlay")
+
+    crash_then_converge(book, point, OVERLAY)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_run_killed_right_after_cancelling_a_stuck_order_converges_on_rerun(book: Book, variant: str) -> None:
+    book.ex.faults.add(Fault("stuck", method="POST", path="/v2/orders", on_calls=frozenset({1}), polls=10_000))
+
+    crash_then_converge(book, "after_cancel", PAIR)
