@@ -1,20 +1,27 @@
 """Backtest speed: one long backtest, a 1,000-variant sweep (time and peak memory), and bt when installed.
 
 Uses /work/shared/data/prices when present, else the synthetic market; says which. Prints measured
-numbers only; timings are the best of several runs (the machine may be shared).
+numbers only: best and median of several runs (the machine may be shared). The numba JIT compile is
+timed apart, in fresh processes: once with an empty cache directory (a cold compile) and once with the
+project's cache (what every later process pays). Peak RSS is that of a fresh process that only loads
+the prices and runs the sweep (`--sweep-rss`; it prints VmHWM, which equals ru_maxrss when run from a shell),
+next to one that loads them and imports the same (`--idle-rss`).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,7 +40,7 @@ SEVEN_WEIGHTS: dict[str, object] = {
     "weights": {"SPY": 0.4, "IWM": 0.1, "QQQ": 0.1, "PSQ": 0.1, "TNA": 0.1, "SQQQ": 0.05, "UPRO": 0.1}
 }
 SETTINGS = BacktestSettings(frequency="quarterly", leg_band=0.05, slippage_bps=1, borrow_bps=50, cash_rate=0.02)
-GRID = {
+GRID: dict[str, list[object]] = {
     "leg_band": [round(0.02 + 0.01 * i, 2) for i in range(25)],
     "frequency": ["monthly", "quarterly", "annual", "none"],
     "gross": [0.5, 1.0, 1.5, 2.0, 2.5],
@@ -41,13 +48,18 @@ GRID = {
 }
 
 
-def best_ms(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
+def timings_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(best, median) of `repeat` runs, in ms."""
+    runs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+        runs.append((time.perf_counter() - t0) * 1e3)
+    return min(runs), statistics.median(runs)
+
+
+def best_ms(fn: Callable[[], object], repeat: int) -> float:
+    return timings_ms(fn, repeat)[0]
 
 
 def rss_mb() -> float:
@@ -66,34 +78,90 @@ def single(frames: dict[str, pd.DataFrame], name: str, params: dict[str, object]
     priced = build_market(frames, symbols, strategy.vehicles, start=None, end=None, cash_rate=0.02)
     variants = single_variant(SETTINGS, target_path(strategy, frames, priced)[None],
                               due_sessions(priced.dates, "quarterly")[None])
-    kernel = best_ms(lambda: run_kernel(priced.market, variants), 15)
-    full = best_ms(lambda: run_backtest(strategy, frames, SETTINGS), 5)
+    kernel = timings_ms(lambda: run_kernel(priced.market, variants, record=True), 51)
+    full = timings_ms(lambda: run_backtest(strategy, frames, SETTINGS), 21)
     out = run_kernel(priced.market, variants)
     span = f"{priced.dates[0].date()}..{priced.dates[-1].date()}"
     print(f"  {name:<8} {len(symbols)} assets {span} ({len(priced.dates)} sessions, {int(out.rebalances[0])} "
-          f"rebalances): kernel {kernel:.1f} ms, end to end (frames -> result) {full:.1f} ms")
+          f"rebalances): loop {kernel[0]:.2f} ms best / {kernel[1]:.2f} median of 51; end to end (frames -> "
+          f"result) {full[0]:.1f} ms best / {full[1]:.1f} median of 21")
+
+
+def jit_compile() -> None:
+    """First kernel call in a fresh process, cold (empty cache dir) and warm (project cache), minus a later call."""
+    probe = ("import time, numpy as np; from bot.backtest.kernel import *; from bot.backtest.loop import curve_stats\n"
+             "m = Market(np.ones((3, 1)), np.ones((3, 1)), np.zeros(3), np.ones(3), np.ones((1, 1)))\n"
+             "f = lambda b: np.full(1, b); i = np.zeros(1, dtype=np.intp)\n"
+             "v = Variants(np.ones((1, 1)), i, np.ones((1, 3), bool), i, *[f(0.05)] + [f(np.inf)] * 3, *[f(0.0)] * 3,"
+             " f(100.0), f(0.0), f(1e5), np.zeros(1, bool))\n"
+             "def go(): run_kernel(m, v, record=True); curve_stats(np.ones((1, 3)), np.zeros(3), np.empty((1, 7)))\n"
+             "t0 = time.perf_counter(); go(); t1 = time.perf_counter(); go(); t2 = time.perf_counter()\n"
+             "print((t1 - t0) - (t2 - t1))")
+    root = str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory() as empty:
+        cold = _run(probe, {"NUMBA_CACHE_DIR": empty}, root)
+    warm = _run(probe, {}, root)
+    print(f"  JIT: cold compile (empty cache) {float(cold) * 1e3:.0f} ms; load from the on-disk cache "
+          f"(__pycache__) {float(warm) * 1e3:.0f} ms; each once per process, not in the figures above")
+
+
+def _run(code: str, env: dict[str, str], cwd: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
 
 
 def sweep(frames: dict[str, pd.DataFrame]) -> None:
-    base = rss_mb()
     t0 = time.perf_counter()
     table = run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe")
     first = time.perf_counter() - t0
-    again = best_ms(lambda: run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe"), 2) / 1e3
-    tracemalloc.start()
-    run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe")
-    _, traced = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    best, median = timings_ms(lambda: run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe"), 9)
     print(f"  {len(table)} variants (band x frequency x gross x hedge) over {table.attrs['start']}.."
-          f"{table.attrs['end']}: {min(first, again):.2f} s (first run {first:.2f} s); "
-          f"mean {table['rebalances'].mean():.0f} rebalances per variant")
-    print(f"  peak RSS of the process {rss_mb():.0f} MB (before the sweep {base:.0f} MB); "
-          f"peak traced allocations during a sweep {traced / 2**20:.0f} MB")
+          f"{table.attrs['end']}: {best / 1e3:.3f} s best / {median / 1e3:.3f} s median of 9 (first run in this "
+          f"process {first:.3f} s); mean {table['rebalances'].mean():.0f} rebalances per variant")
+    me = [sys.executable, __file__]
+    swept = subprocess.run([*me, "--sweep-rss"], capture_output=True, text=True, check=True).stdout.split()
+    idle = subprocess.run([*me, "--idle-rss"], capture_output=True, text=True, check=True).stdout.split()
+    print(f"  peak RSS (VmHWM) of a fresh process that loads the prices and runs the sweep once: "
+          f"{float(swept[0]):.0f} MB; the same process without the sweep (imports + prices only): "
+          f"{float(idle[0]):.0f} MB, of which libllvmlite.so (numba's LLVM, clean read-only file pages) "
+          f"{float(idle[1]):.0f} MB")
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS: VmHWM, the high-water mark of its own address space.
+
+    ru_maxrss would do in a process started from a shell, but a child forked from this (big) benchmark
+    inherits the parent's figure across fork + exec on Linux; VmHWM starts afresh at exec.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss_mb()
+
+
+def _llvmlite_mb() -> float:
+    """Resident size of numba's LLVM library mapping, from /proc/self/smaps (0 where that is unavailable)."""
+    total, inside = 0, False
+    try:
+        with open("/proc/self/smaps") as maps:
+            for line in maps:
+                if line[:1] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                    inside = line.rstrip().endswith("libllvmlite.so")
+                elif inside and line.startswith("Rss:"):
+                    total += int(line.split()[1])
+    except OSError:
+        return 0.0
+    return total / 1024
 
 
 def bt_reference(frames: dict[str, pd.DataFrame]) -> None:
     try:
-        import bt  # type: ignore[import-not-found]
+        import bt  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         print("  bt is not installed: no bt figure (pip install bt to compare)")
         return
@@ -115,9 +183,20 @@ def bt_reference(frames: dict[str, pd.DataFrame]) -> None:
 
 
 def main() -> None:
+    if "--sweep-rss" in sys.argv or "--idle-rss" in sys.argv:
+        frames, _ = load()
+        import numba  # noqa: F401  # the idle process imports what the sweep does
+
+        if "--sweep-rss" in sys.argv:
+            run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe")
+        print(_peak_mb(), _llvmlite_mb())
+        return
+    import numba
+
     frames, label = load()
-    print(f"backtest speed | {label} | {os.cpu_count()} cpus | numpy, no numba")
-    print("one backtest, quarterly + 5pp band, costs on:")
+    print(f"backtest speed | {label} | {os.cpu_count()} cpus | numba {numba.__version__}, numpy {np.__version__}")
+    jit_compile()
+    print("one backtest, quarterly + 5pp band, costs on (loop = run_kernel with the trade list):")
     single(frames, "pair", {})
     single(frames, "overlay", SEVEN_WEIGHTS)
     if "REAL" in label:

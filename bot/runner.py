@@ -187,7 +187,14 @@ def _attempts(ledger: Ledger, key: str) -> dict[str, int]:
     for rec in ledger.intents(run_key=key):
         if rec.leg_key not in latest or rec.attempt > latest[rec.leg_key][0]:
             latest[rec.leg_key] = (rec.attempt, rec.state)
-    return {leg: (n if state == "unsent" else n + 1) for leg, (n, state) in latest.items()}
+    nxt = {leg: (n if state == "unsent" else n + 1) for leg, (n, state) in latest.items()}
+    # Orders the broker has under this key but the ledger has no intent for (a lost or rebuilt ledger):
+    # their ids are taken forever, so the next attempt comes after them (reconcile left none open).
+    for coid in {o["client_order_id"] for o in ledger.orders()}:
+        leg, _, n = coid.removeprefix(OUR_PREFIX).rpartition("-")
+        if coid.startswith(f"{OUR_PREFIX}{key}-") and n.isdigit():
+            nxt[leg] = max(nxt.get(leg, 1), int(n) + 1)
+    return nxt
 
 
 def _policy(config: Config) -> PlanPolicy:
@@ -236,7 +243,10 @@ def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: Accoun
 def reconcile(ctx: RunContext) -> None:
     """Before anything else: adopt our orders, settle open ones, ingest fills, compare positions."""
     ledger, broker = ctx.ledger, ctx.broker
-    _bind_account(ledger, broker.account_number())
+    account = broker.account_number()
+    if _bind_account(ledger, account):  # a new ledger: first learn which of our ids the broker has seen
+        adopt_orders(ctx)
+        ledger.set_meta("account_number", account)
     for rec in ledger.intents(state="journaled"):
         found = broker.order_by_client_id(rec.client_order_id)
         if found is None:
@@ -257,15 +267,25 @@ def reconcile(ctx: RunContext) -> None:
     _compare_positions(ctx)
 
 
-def _bind_account(ledger: Ledger, account_number: str) -> None:
+def adopt_orders(ctx: RunContext) -> int:
+    """Record every order of ours the broker has (status=all, paged); returns how many."""
+    ours = [o for o in ctx.broker.all_orders() if o.client_order_id.startswith(OUR_PREFIX)]
+    for o in ours:
+        ctx.ledger.record_order(o, observed_at=ctx.now())
+    return len(ours)
+
+
+def _bind_account(ledger: Ledger, account_number: str) -> bool:
+    """True when the ledger is not bound to an account yet (the caller binds it once it has adopted)."""
     bound = ledger.meta("account_number")
     if bound is None:
-        ledger.set_meta("account_number", account_number)
-    elif bound != account_number:
+        return True
+    if bound != account_number:
         raise ReconciliationBreak(
             f"ledger {ledger.path} belongs to account {bound}, the broker reports {account_number}; "
             "use another ledger path (paths.ledger) for this account"
         )
+    return False
 
 
 def ingest_fills(ctx: RunContext) -> int:

@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 
 from bot import metrics
-from bot.backtest.kernel import BoolArray, Fill, FloatArray, IntArray, KernelResult, TradeBatch, Variants, run_kernel
+from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
+from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
+from bot.backtest.loop import curve_stats
 from bot.backtest.market import PricedMarket, build_market, due_sessions
 from bot.core.domain import Symbol
 from bot.errors import DataError
 from strategies.base import MarketView, Strategy
 
 BENCHMARKS = ("SPY", "IWM")
-SUMMARY_BLOCK = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,33 +167,33 @@ def _as_row(
 
 
 def summarize(out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArray) -> dict[str, FloatArray]:
-    """Metrics for every variant row of a kernel run, a block of rows at a time to bound memory."""
+    """Metrics for every variant row of a kernel run, in one compiled pass over each equity curve.
+
+    The same definitions as bot.metrics (tests/backtest/test_metrics_fast.py checks them against it).
+    """
     years = (dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR
-    cash = cash_return[1:]
-    found: dict[str, list[FloatArray]] = {}
-    for lo in range(0, out.equity.shape[0], SUMMARY_BLOCK):
-        eq = out.equity[lo : lo + SUMMARY_BLOCK]
-        rets = metrics.daily_returns(eq)
-        block = {
-            "final_equity": eq[:, -1],
-            "total_return": eq[:, -1] / eq[:, 0] - 1.0,
-            "cagr": metrics.cagr(eq, years),
-            "volatility": metrics.volatility(rets),
-            "sharpe": metrics.sharpe(rets, cash),
-            "sortino": metrics.sortino(rets, cash),
-            "max_drawdown": metrics.max_drawdown(eq),
-            "turnover": metrics.annual_turnover(out.traded_usd[lo : lo + SUMMARY_BLOCK], eq.mean(axis=1), years),
-        }
-        for key, values in block.items():
-            found.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
-    summary = {key: np.concatenate(parts) for key, parts in found.items()}
-    summary |= {
+    eq = np.ascontiguousarray(out.equity, dtype=np.float64)
+    stats = np.empty((eq.shape[0], 7))
+    curve_stats(eq, np.ascontiguousarray(cash_return, dtype=np.float64), stats)
+    mean_equity, r_mean, r_sd, x_mean, x_sd, downside, drawdown = stats.T
+    annual = np.sqrt(metrics.SESSIONS_PER_YEAR)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = np.where(x_sd > 0, x_mean / x_sd * annual, np.nan)
+        sortino = np.where(downside > 0, x_mean / downside * annual, np.nan)
+    return {
+        "final_equity": eq[:, -1].copy(),
+        "total_return": eq[:, -1] / eq[:, 0] - 1.0,
+        "cagr": np.asarray(metrics.cagr(eq[:, [0, -1]], years), dtype=np.float64),
+        "volatility": r_sd * annual,
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "max_drawdown": drawdown.copy(),
+        "turnover": np.asarray(metrics.annual_turnover(out.traded_usd, mean_equity, years), dtype=np.float64),
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
         "costs_usd": out.costs_usd,
         "borrow_usd": out.borrow_usd,
     }
-    return summary
 
 
 def _result(

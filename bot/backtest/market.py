@@ -9,7 +9,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from bot.backtest.kernel import BoolArray, FloatArray, Market
+from bot.backtest.arrays import BoolArray, FloatArray
+from bot.backtest.kernel import Market
 from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
 

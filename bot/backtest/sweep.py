@@ -10,8 +10,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from bot.backtest.arrays import IntArray
 from bot.backtest.engine import BacktestSettings, summarize, target_path, variants_from
-from bot.backtest.kernel import IntArray, run_kernel
+from bot.backtest.kernel import run_kernel
 from bot.backtest.market import FREQUENCIES, build_market, due_sessions
 from bot.core.domain import Symbol, Vehicle
 from bot.errors import ConfigError
@@ -57,7 +58,7 @@ def run_sweep(
     settings: BacktestSettings,
     *,
     sort_by: str = "sharpe",
-    chunk: int = 1024,
+    chunk: int = 250,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One row per combination: the grid values and the metrics, best first by `sort_by`.

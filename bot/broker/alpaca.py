@@ -30,6 +30,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from bot.broker import mapping
 from bot.core.domain import AccountSnapshot, AssetInfo, Fill, OrderIntent, OrderState, Position, Session, Symbol
 from bot.errors import BotError, BrokerUnavailable, ConfigError, OrderRejected
+from bot.logging import REDACTED, mask_key
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -166,6 +167,14 @@ class AlpacaBroker:
         self._client_ids: dict[str, str] = {}
         self.request_count = 0
 
+    def _translate(self, err: Exception, what: str) -> BotError:
+        """translate(), with our keys scrubbed: a broker may echo the request (headers too) in its error body."""
+        out = translate(err, what)
+        text = str(out).replace(self.settings.secret_key, REDACTED).replace(self.settings.api_key,
+                                                                              mask_key(self.settings.api_key))
+        out.args = (text,)
+        return out
+
     # -- reads -------------------------------------------------------------------------------------
 
     def _read(self, what: str, call: Callable[[], T]) -> T:
@@ -174,7 +183,7 @@ class AlpacaBroker:
             try:
                 return call()
             except (APIError, requests.exceptions.RequestException) as err:
-                raise translate(err, what) from None
+                raise self._translate(err, what) from None
 
         return self._retry(once)
 
@@ -245,6 +254,19 @@ class AlpacaBroker:
         orders = models(self._read("list open orders", lambda: self._trading.get_orders(req)), AlpacaOrder)
         return tuple(mapping.to_order_state(o) for o in orders)
 
+    def all_orders(self) -> tuple[OrderState, ...]:
+        """Every order of the account, oldest first (status=all, paged by submission time, de-duplicated)."""
+        seen: dict[str, OrderState] = {}
+        after: datetime | None = None
+        while True:
+            req = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, direction="asc", after=after)
+            page = self._read("list all orders", lambda r=req: self._trading.get_orders(r))
+            fresh = [mapping.to_order_state(o) for o in page if str(o.id) not in seen]
+            seen |= {o.order_id: o for o in fresh}
+            if len(page) < 500 or not fresh:
+                return tuple(seen.values())
+            after = fresh[-1].submitted_at - timedelta(microseconds=1)  # overlap: equal timestamps on a page edge
+
     def cancel(self, order_id: str) -> None:
         def call() -> None:
             try:
@@ -308,10 +330,10 @@ class AlpacaBroker:
                 return mapping.to_order_state(model(self._trading.submit_order(req), AlpacaOrder))
             except APIError as err:
                 if not (is_duplicate_id(err) or err.status_code == 429 or (err.status_code or 0) >= 500):
-                    raise translate(err, what) from None
-                last = translate(err, what) if not is_duplicate_id(err) else None
+                    raise self._translate(err, what) from None
+                last = self._translate(err, what) if not is_duplicate_id(err) else None
             except requests.exceptions.RequestException as err:
-                last = translate(err, what)
+                last = self._translate(err, what)
             found = self.order_by_client_id(order.client_order_id)
             if found is not None:
                 return found
