@@ -259,8 +259,8 @@ class AlpacaBroker:
         seen: dict[str, OrderState] = {}
         after: datetime | None = None
         while True:
-            req = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, direction="asc", after=after)
-            page = self._read("list all orders", lambda r=req: self._trading.get_orders(r))
+            req = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, direction=Sort.ASC, after=after)
+            page = models(self._read("list all orders", partial(self._trading.get_orders, req)), AlpacaOrder)
             fresh = [mapping.to_order_state(o) for o in page if str(o.id) not in seen]
             seen |= {o.order_id: o for o in fresh}
             if len(page) < 500 or not fresh:
