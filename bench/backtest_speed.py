@@ -1,6 +1,6 @@
 """Backtest speed: one long backtest, a 1,000-variant sweep (time and peak memory), and bt when installed.
 
-Uses /work/shared/data/prices when present, else the synthetic market; says which. Prints measured
+Uses ../shared/data/prices (beside the repo) when present, else the synthetic market; says which. Prints measured
 numbers only: best and median of several runs (the machine may be shared). The numba JIT compile is
 timed apart, in fresh processes: once with an empty cache directory (a cold compile) and once with the
 project's cache (what every later process pays). Peak RSS is that of a fresh process that only loads
@@ -34,7 +34,7 @@ from bot.backtest.sweep import run_sweep  # noqa: E402
 from bot.history.frame import load_csv_dir, synthetic_history  # noqa: E402
 from strategies import build_strategy  # noqa: E402
 
-REAL = Path(os.environ.get("PAIRBOT_PRICES", "/work/shared/data/prices"))
+REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
 SEVEN = ["IWM", "QQQ", "SPY", "PSQ", "TNA", "SQQQ", "UPRO"]
 SEVEN_WEIGHTS: dict[str, object] = {
     "weights": {"SPY": 0.4, "IWM": 0.1, "QQQ": 0.1, "PSQ": 0.1, "TNA": 0.1, "SQQQ": 0.05, "UPRO": 0.1}

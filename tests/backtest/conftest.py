@@ -10,7 +10,7 @@ import pytest
 
 from bot.history.frame import load_csv_dir, synthetic_history
 
-REAL_PRICES = Path("/work/shared/data/prices")
+REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"  # ../shared beside the repo
 SYNTHETIC_SYMBOLS = ("SPY", "QQQ", "IWM", "PSQ", "SQQQ", "TNA", "UPRO", "BIL")
 
 
