@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from collections.abc import Iterator, Mapping
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 from bot.broker.alpaca import AlpacaBroker, AlpacaSettings
 from bot.config import Config
 from bot.errors import ConfigError
+from bot.net import is_loopback_host
 
 PAPER_HOST = "paper-api.alpaca.markets"
 LIVE_HOST = "api.alpaca.markets"
@@ -31,13 +31,7 @@ class Endpoint:
 
 
 def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def _check_url(url: str, allowed_host: str, what: str) -> str:

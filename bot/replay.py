@@ -47,7 +47,7 @@ class ReplayResult:
 
     @property
     def trades_identical(self) -> bool:
-        return self.paper_trades.reset_index(drop=True).equals(self.backtest_trades.reset_index(drop=True))
+        return bool(self.paper_trades.reset_index(drop=True).equals(self.backtest_trades.reset_index(drop=True)))
 
 
 def total_return_frames(frames: Mapping[str, pd.DataFrame], start: date, end: date) -> dict[str, pd.DataFrame]:

@@ -18,6 +18,7 @@ import pandas as pd
 from bot.backtest import BacktestResult, BacktestSettings, run_backtest
 from bot.backtest.market import FREQUENCIES
 from bot.backtest.sweep import parse_grid, run_sweep
+from bot.commands.argtypes import iso_date
 from bot.errors import ConfigError, DataError
 from bot.history.frame import SYNTHETIC_SYMBOLS, load_csv_dir, synthetic_history
 from strategies import STRATEGIES, build_strategy
@@ -33,19 +34,12 @@ TABLE_METRICS = (
 )
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--strategy", help=f"one of {', '.join(sorted(STRATEGIES))} (default: config's strategy)")
     add("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter, e.g. gross=1.5")
-    add("--from", dest="start", type=_date, metavar="DATE", help="first session (YYYY-MM-DD)")
-    add("--to", dest="end", type=_date, metavar="DATE", help="last session (YYYY-MM-DD)")
+    add("--from", dest="start", type=iso_date, metavar="DATE", help="first session (YYYY-MM-DD)")
+    add("--to", dest="end", type=iso_date, metavar="DATE", help="last session (YYYY-MM-DD)")
     add("--prices", help="a directory of <SYMBOL>.csv, 'alpaca' or 'synthetic' (default: config local.prices)")
     add("--feed", default=None, help="Alpaca data feed for --prices alpaca (default: config broker.feed)")
     add("--seed", type=int, default=None, help="seed of the synthetic market (default: config local.seed)")

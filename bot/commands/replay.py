@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from bot.commands.argtypes import iso_date
 
 
 def _bps(text: str) -> Decimal:
@@ -29,8 +23,8 @@ def _bps(text: str) -> Decimal:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prices", default=None, help="a directory of <SYMBOL>.csv, or 'synthetic' (default: "
                         "config local.prices)")
-    parser.add_argument("--from", dest="start", type=_date, required=True, help="first session (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="end", type=_date, required=True, help="last session (YYYY-MM-DD)")
+    parser.add_argument("--from", dest="start", type=iso_date, required=True, help="first session (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="end", type=iso_date, required=True, help="last session (YYYY-MM-DD)")
     parser.add_argument("--strategy", default=None, help="pair, overlay or replica (default: config strategy)")
     parser.add_argument("--slippage-bps", type=_bps, default=Decimal(0),
                         help="half-spread on the exchange and slippage in the backtest (default 0)")

@@ -6,10 +6,10 @@ import argparse
 import csv
 import io
 import json
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from bot.commands.argtypes import iso_date
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.logging import configure_silent
@@ -22,19 +22,12 @@ CSV_COLUMNS = (
 )
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="one CSV row per order (or per run without orders)")
     out.add_argument("--json", action="store_true", help="one JSON document: runs > orders > history and fills")
-    parser.add_argument("--since", type=_date, metavar="DATE", help="runs started on or after DATE (YYYY-MM-DD)")
-    parser.add_argument("--until", type=_date, metavar="DATE", help="runs started on or before DATE (YYYY-MM-DD)")
+    parser.add_argument("--since", type=iso_date, metavar="DATE", help="runs started on or after DATE (YYYY-MM-DD)")
+    parser.add_argument("--until", type=iso_date, metavar="DATE", help="runs started on or before DATE (YYYY-MM-DD)")
     parser.add_argument("--symbol", metavar="SYM", help="only orders in SYM (and the runs that traded it)")
     parser.add_argument("--run", metavar="RUN_ID", help="only this run")
 

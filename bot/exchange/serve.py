@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 from bot.errors import BotError, ConfigError
 from bot.exchange.app import LocalExchange
 from bot.exchange.settings import CLOCK_MODES, ExchangeSettings
+from bot.net import is_loopback_host
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,17 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def settings_from_args(args: argparse.Namespace) -> ExchangeSettings:
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback_host(args.host) and not args.allow_remote:
         raise ConfigError(f"refusing to bind {args.host}: not a loopback address (use --allow-remote)")
     try:
         cash = Decimal(args.cash)
