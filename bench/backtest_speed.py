@@ -1,11 +1,12 @@
 """Backtest speed: one long backtest, a 1,000-variant sweep (time and peak memory), and bt when installed.
 
 Uses ../shared/data/prices (beside the repo) when present, else the synthetic market; says which. Prints measured
-numbers only: best and median of several runs (the machine may be shared). The numba JIT compile is
-timed apart, in fresh processes: once with an empty cache directory (a cold compile) and once with the
-project's cache (what every later process pays). Peak RSS is that of a fresh process that only loads
-the prices and runs the sweep (`--sweep-rss`; it prints VmHWM, which equals ru_maxrss when run from a shell),
-next to one that loads them and imports the same (`--idle-rss`).
+numbers only: best and median of several runs (the machine may be shared). The loop runs on the backend
+bot/backtest/backend.py picks (C via ctypes, else numba; $PAIRBOT_LOOP=c|numba forces one); the header says
+which. Its compile is timed apart, in fresh processes: once with an empty cache directory (a cold compile)
+and once with the project's cache (what every later process pays). Peak RSS is that of a fresh process that
+only loads the prices and runs the sweep (`--sweep-rss`; it prints VmHWM, which equals ru_maxrss when run from
+a shell), next to one that loads them and imports the same (`--idle-rss`), for each backend.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.backtest import BacktestSettings, run_backtest  # noqa: E402
+from bot.backtest import BacktestSettings, backend, run_backtest  # noqa: E402
 from bot.backtest.engine import single_variant, target_path  # noqa: E402
 from bot.backtest.kernel import run_kernel  # noqa: E402
 from bot.backtest.market import build_market, due_sessions  # noqa: E402
@@ -87,9 +89,10 @@ def single(frames: dict[str, pd.DataFrame], name: str, params: dict[str, object]
           f"result) {full[0]:.1f} ms best / {full[1]:.1f} median of 21")
 
 
-def jit_compile() -> None:
+def jit_compile(name: str) -> None:
     """First kernel call in a fresh process, cold (empty cache dir) and warm (project cache), minus a later call."""
-    probe = ("import time, numpy as np; from bot.backtest.kernel import *; from bot.backtest.loop import curve_stats\n"
+    probe = ("import time, numpy as np; from bot.backtest.kernel import *; from bot.backtest import backend\n"
+             "curve_stats = lambda *a: backend.get().curve_stats(*a)\n"
              "m = Market(np.ones((3, 1)), np.ones((3, 1)), np.zeros(3), np.ones(3), np.ones((1, 1)))\n"
              "f = lambda b: np.full(1, b); i = np.zeros(1, dtype=np.intp)\n"
              "v = Variants(np.ones((1, 1)), i, np.ones((1, 3), bool), i, *[f(0.05)] + [f(np.inf)] * 3, *[f(0.0)] * 3,"
@@ -98,11 +101,13 @@ def jit_compile() -> None:
              "t0 = time.perf_counter(); go(); t1 = time.perf_counter(); go(); t2 = time.perf_counter()\n"
              "print((t1 - t0) - (t2 - t1))")
     root = str(Path(__file__).resolve().parents[1])
+    env = {"PAIRBOT_LOOP": name}
     with tempfile.TemporaryDirectory() as empty:
-        cold = _run(probe, {"NUMBA_CACHE_DIR": empty}, root)
-    warm = _run(probe, {}, root)
-    print(f"  JIT: cold compile (empty cache) {float(cold) * 1e3:.0f} ms; load from the on-disk cache "
-          f"(__pycache__) {float(warm) * 1e3:.0f} ms; each once per process, not in the figures above")
+        cold = _run(probe, {**env, "NUMBA_CACHE_DIR": empty, "PAIRBOT_LOOP_CACHE": empty}, root)
+    warm = _run(probe, env, root)
+    how = "cc -O2 of loop.c" if name == "c" else "numba JIT"
+    print(f"  {name} loop ({how}): cold compile (empty cache) {float(cold) * 1e3:.0f} ms; load from the on-disk "
+          f"cache (__pycache__) {float(warm) * 1e3:.0f} ms; each once per process, not in the figures above")
 
 
 def _run(code: str, env: dict[str, str], cwd: str) -> str:
@@ -111,21 +116,23 @@ def _run(code: str, env: dict[str, str], cwd: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def sweep(frames: dict[str, pd.DataFrame]) -> None:
+def sweep(frames: dict[str, pd.DataFrame], name: str) -> None:
     t0 = time.perf_counter()
     table = run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe")
     first = time.perf_counter() - t0
     best, median = timings_ms(lambda: run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe"), 9)
-    print(f"  {len(table)} variants (band x frequency x gross x hedge) over {table.attrs['start']}.."
+    print(f"  {name} loop: {len(table)} variants (band x frequency x gross x hedge) over {table.attrs['start']}.."
           f"{table.attrs['end']}: {best / 1e3:.3f} s best / {median / 1e3:.3f} s median of 9 (first run in this "
           f"process {first:.3f} s); mean {table['rebalances'].mean():.0f} rebalances per variant")
-    me = [sys.executable, __file__]
-    swept = subprocess.run([*me, "--sweep-rss"], capture_output=True, text=True, check=True).stdout.split()
-    idle = subprocess.run([*me, "--idle-rss"], capture_output=True, text=True, check=True).stdout.split()
-    print(f"  peak RSS (VmHWM) of a fresh process that loads the prices and runs the sweep once: "
+
+def sweep_rss(name: str) -> None:
+    me, env = [sys.executable, __file__], {**os.environ, "PAIRBOT_LOOP": name}
+    swept = subprocess.run([*me, "--sweep-rss"], capture_output=True, text=True, check=True, env=env).stdout.split()
+    idle = subprocess.run([*me, "--idle-rss"], capture_output=True, text=True, check=True, env=env).stdout.split()
+    print(f"  {swept[2]} loop: peak RSS (VmHWM) of a fresh process that loads the prices and runs the sweep once: "
           f"{float(swept[0]):.0f} MB; the same process without the sweep (imports + prices only): "
           f"{float(idle[0]):.0f} MB, of which libllvmlite.so (numba's LLVM, clean read-only file pages) "
-          f"{float(idle[1]):.0f} MB")
+          f"{float(idle[1]):.0f} MB; numba imported: {swept[3]}")
 
 
 def _peak_mb() -> float:
@@ -185,17 +192,21 @@ def bt_reference(frames: dict[str, pd.DataFrame]) -> None:
 def main() -> None:
     if "--sweep-rss" in sys.argv or "--idle-rss" in sys.argv:
         frames, _ = load()
-        import numba  # noqa: F401  # the idle process imports what the sweep does
-
+        loop = backend.get()  # the idle process imports (and loads) what the sweep does
         if "--sweep-rss" in sys.argv:
             run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe")
-        print(_peak_mb(), _llvmlite_mb())
+        print(_peak_mb(), _llvmlite_mb(), loop.name, "numba" in sys.modules)
         return
-    import numba
 
     frames, label = load()
-    print(f"backtest speed | {label} | {os.cpu_count()} cpus | numba {numba.__version__}, numpy {np.__version__}")
-    jit_compile()
+    name = backend.get().name
+    where = getattr(backend.get(), "path", None)
+    print(f"backtest speed | {label} | {os.cpu_count()} cpus | loop backend: {name}"
+          f"{f' ({where})' if where else ''} | numba {metadata.version('numba')}, numpy {np.__version__}")
+    print("compile:")
+    jit_compile(name)
+    if name != "numba":
+        jit_compile("numba")
     print("one backtest, quarterly + 5pp band, costs on (loop = run_kernel with the trade list):")
     single(frames, "pair", {})
     single(frames, "overlay", SEVEN_WEIGHTS)
@@ -204,7 +215,17 @@ def main() -> None:
         synthetic = synthetic_history([*SEVEN, "BIL"], start=date(2000, 5, 26), end=date(2025, 9, 26))
         single(synthetic, "overlay", SEVEN_WEIGHTS)
     print("sweep:")
-    sweep(frames)
+    sweep(frames, name)
+    sweep_rss(name)
+    if name != "numba":
+        numba_loop = backend.by_name("numba")
+        active = backend.get
+        setattr(backend, "get", lambda: numba_loop)  # noqa: B010  # the fallback, for comparison
+        try:
+            sweep(frames, "numba")
+        finally:
+            setattr(backend, "get", active)  # noqa: B010
+        sweep_rss("numba")
     print("bt:")
     bt_reference(frames)
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from bot import metrics
+from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
 from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
-from bot.backtest.loop import curve_stats
 from bot.backtest.market import PricedMarket, build_market, due_sessions
 from bot.core.domain import Symbol
 from bot.errors import DataError
@@ -174,7 +174,7 @@ def summarize(out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArra
     years = (dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR
     eq = np.ascontiguousarray(out.equity, dtype=np.float64)
     stats = np.empty((eq.shape[0], 7))
-    curve_stats(eq, np.ascontiguousarray(cash_return, dtype=np.float64), stats)
+    backend.get().curve_stats(eq, np.ascontiguousarray(cash_return, dtype=np.float64), stats)
     mean_equity, r_mean, r_sd, x_mean, x_sd, downside, drawdown = stats.T
     annual = np.sqrt(metrics.SESSIONS_PER_YEAR)
     with np.errstate(divide="ignore", invalid="ignore"):

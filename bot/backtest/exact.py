@@ -1,6 +1,6 @@
 """Decisions the floats cannot settle, in Decimal as the planner makes them; and row-wise entry points.
 
-decide_shares and leg_breaches run the compiled decision code of loop.py on rows of books and fall
+decide_shares and leg_breaches run the compiled decision code of the loop (backend.py) on rows of books and fall
 back to Decimal exactly where the loop would stop and ask; the property tests compare them with
 bot/core/plan.py:plan_rebalance and bot/core/drift.py:drift_breaches.
 """
@@ -12,8 +12,9 @@ from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
+from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, FloatArray
-from bot.backtest.loop import OVER_TIE, OVER_YES, TIE, WEIGHT_TIE, decide_row, leg_over
+from bot.backtest.codes import OVER_TIE, OVER_YES, TIE, WEIGHT_TIE
 
 FRACTIONAL_QUANTUM = Decimal("0.000000001")  # as bot/core/plan.py: Alpaca takes 9 decimal places
 
@@ -34,6 +35,7 @@ def decide_shares(
     k, n = held.shape
     fractional = np.zeros(k, dtype=np.bool_) if fractional_longs is None else fractional_longs
     out = np.empty((k, n))
+    decide_row = backend.get().decide_row
     for i in range(k):
         h, w, p = (np.ascontiguousarray(a[i], dtype=np.float64) for a in (held, weights, prices))
         if decide_row(h, w, float(equity[i]), p, float(min_trade_usd[i]), float(cash_reserve[i]),
@@ -55,6 +57,7 @@ def leg_breaches(
     out = np.zeros((k, sessions), dtype=np.bool_)
     px = np.ascontiguousarray(prices, dtype=np.float64)
     tgs = np.ascontiguousarray(targets, dtype=np.float64)
+    leg_over = backend.get().leg_over
     for i in range(k):
         q = np.ascontiguousarray(held[i], dtype=np.float64)
         for t in range(sessions):

@@ -3,8 +3,9 @@
 The rebalance rule is the planner's (bot/core/plan.py) in floats: target shares
 trunc(weight x equity x (1 - cash_reserve) / price); a leg is left alone when its trade is under
 min_trade_usd, unless the target is zero; a small sign flip still closes the old side. The compiled
-loop (loop.py) stops where floats cannot settle a decision; this driver settles it in Decimal as the
-planner and bot/core/drift.py compute it (exact.py) and resumes, so float rounding cannot change one.
+loop (loop.c through cloop.py, or loop.py's numba where no C compiler is available: backend.py) stops
+where floats cannot settle a decision; this driver settles it in Decimal as the planner and
+bot/core/drift.py compute it (exact.py) and resumes, so float rounding cannot change one.
 Rows are variants, so a sweep runs many variants in one call.
 """
 
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.backtest import loop
+from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
+from bot.backtest.codes import NEED_BREACH, NEED_SHARES
 from bot.backtest.exact import (
     FRACTIONAL_QUANTUM,
     decide_shares,
@@ -131,9 +133,10 @@ def run_kernel(market: Market, variants: Variants, *, fill: Fill = "close", reco
     trades, trade_at, n_trades = np.zeros((k, 3, n)), np.zeros((k, 3)), np.zeros(1, dtype=np.int64)
     outputs = (equity, tallies, counts, need, need_equity, trades, trade_at, n_trades)
 
+    simulate = backend.get().simulate
     rows = np.arange(v, dtype=np.int64)
     while rows.size:
-        loop.simulate(rows, *params, *state, *outputs)  # type: ignore[call-arg]
+        simulate(rows, *params, *state, *outputs)
         rows = np.flatnonzero(need).astype(np.int64)
         for r in rows.tolist():
             _settle(market, variants, targets, state, r, int(need[r]), float(need_equity[r]))
@@ -157,9 +160,9 @@ def _settle(
     t = int(start[r])
     held, prices = q[r].tolist(), market.close[t].tolist()
     weights = targets[variants.target_row[r], t if targets.shape[1] > 1 else 0].tolist()
-    if need == loop.NEED_BREACH:
+    if need == NEED_BREACH:
         force_breach[r] = exact_leg_over(held, prices, weights, equity, float(variants.leg_band[r]))
-    elif need == loop.NEED_SHARES:
+    elif need == NEED_SHARES:
         if not equity > 0:
             weights = [0.0] * len(weights)  # a ruined book is closed out
         force_q[r] = decide_shares_one(held, weights, equity, prices, float(variants.min_trade_usd[r]),

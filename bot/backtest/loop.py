@@ -8,6 +8,8 @@ fractional long target) the loop stops *before* committing that session and repo
 the driver in kernel.py settles it in Decimal and resumes the variant with the answer.
 
 Everything here is plain float arithmetic on C-contiguous arrays, so it compiles once (cache=True).
+loop.c is the same loop in C, which cloop.py compiles and prefers; this module is its fallback where
+no C compiler is available, and the reference the backend test compares the C loop with.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-TIE = 1e-9  # relative distance from a boundary at which a float decision is re-checked in Decimal
-WEIGHT_TIE = 1e-12  # the same for a weight's distance from its band
-OVER_NO, OVER_YES, OVER_TIE = 0, 1, 2
-NEED_NONE, NEED_BREACH, NEED_SHARES = 0, 1, 2
+from bot.backtest.codes import NEED_BREACH, NEED_NONE, NEED_SHARES, OVER_NO, OVER_TIE, OVER_YES, TIE, WEIGHT_TIE
+
+__all__ = ["NEED_BREACH", "NEED_NONE", "NEED_SHARES", "OVER_NO", "OVER_TIE", "OVER_YES", "TIE", "WEIGHT_TIE",
+           "curve_stats", "decide_row", "leg_over", "name", "simulate"]
+
+name = "numba"  # the backend's label (backend.py)
 
 
 @njit(cache=True)
