@@ -14,7 +14,7 @@ from bot import metrics
 from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
 from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
-from bot.backtest.market import PricedMarket, build_market, due_sessions
+from bot.backtest.market import PricedMarket, build_market, due_sessions, session_columns
 from bot.core.domain import Symbol
 from bot.errors import DataError
 from strategies.base import MarketView, Strategy
@@ -208,21 +208,11 @@ def _result(
     equity = pd.Series(out.equity[0], index=dates, name="equity")
     shares = np.zeros((len(dates), len(symbols)))
     lag = 1 if settings.fill == "next_open" else 0
-    rows: list[dict[str, object]] = []
-    for batch in out.trades:
-        for k, day in enumerate(batch.days):
-            shares[day + lag] += batch.shares[k]
-            for j, sym in enumerate(symbols):
-                qty = float(batch.shares[k, j])
-                if qty:
-                    rows.append(_trade_row(dates[day + lag], sym, qty, batch, k, j, settings.commission_bps))
+    trades = _trades(out.trades, dates, symbols, shares, lag, settings.commission_bps)
     positions = pd.DataFrame(np.cumsum(shares, axis=0), index=dates, columns=symbols)
     value = positions.to_numpy() * priced.market.close
-    exposure = pd.DataFrame(
-        {"gross": np.abs(value).sum(axis=1) / equity.to_numpy(), "net": value.sum(axis=1) / equity.to_numpy()},
-        index=dates,
-    )
-    trades = pd.DataFrame(rows, columns=["date", "symbol", "side", "qty", "price", "paid", "notional", "commission"])
+    gross, net = _row_sum(np.abs(value)) / out.equity[0], _row_sum(value) / out.equity[0]
+    exposure = pd.DataFrame({"gross": gross, "net": net}, index=dates)
     bench = benchmark_curves(frames, dates, settings.starting_cash, settings.benchmarks)
     row = {k: float(v[0]) for k, v in summarize(out, dates, priced.market.cash_return).items()}
     dd = metrics.worst_drawdown(out.equity[0])
@@ -234,8 +224,8 @@ def _result(
         "starting_cash": settings.starting_cash,
         **row,
         "rebalances": int(row["rebalances"]),
-        "avg_gross": float(exposure["gross"].mean()),
-        "avg_net": float(exposure["net"].mean()),
+        "avg_gross": _mean(gross, exposure, "gross"),
+        "avg_net": _mean(net, exposure, "net"),
         "decisions": int(row["decisions"]),
         "max_drawdown_peak": str(dates[dd.peak].date()),
         "max_drawdown_trough": str(dates[dd.trough].date()),
@@ -244,6 +234,80 @@ def _result(
         "benchmarks": _benchmark_metrics(bench, priced),
     }
     return BacktestResult(name, settings, equity, positions, exposure, trades, bench, facts, notes)
+
+
+def _row_sum(a: FloatArray) -> FloatArray:
+    """a.sum(axis=1), bit for bit: numpy adds a row shorter than 8 left to right, as this does column by column."""
+    if not 2 <= a.shape[1] < 8:
+        return np.asarray(a.sum(axis=1))
+    total = a[:, 0] + a[:, 1]
+    for j in range(2, a.shape[1]):
+        total += a[:, j]
+    return total
+
+
+def _mean(values: FloatArray, frame: pd.DataFrame, column: str) -> float:
+    """frame[column].mean(), values being that column: numpy's mean (the same pairwise sum over the same count)
+    when nothing is missing, else pandas' own (it skips NaN)."""
+    return float(frame[column].mean()) if np.isnan(values).any() else float(np.mean(values))
+
+
+TRADE_COLUMNS = ["date", "symbol", "side", "qty", "price", "paid", "notional", "commission"]
+
+
+def _trades(
+    batches: Sequence[TradeBatch],
+    dates: pd.DatetimeIndex,
+    symbols: Sequence[str],
+    shares: FloatArray,
+    lag: int,
+    commission_bps: float,
+) -> pd.DataFrame:
+    """The trade list, one row per nonzero leg in batch, session and symbol order; adds each day's shares."""
+    if not isinstance(dates.dtype, np.dtype):  # tz-aware: the dates as pandas labels them
+        rows: list[dict[str, object]] = []
+        for batch in batches:
+            for i, day in enumerate(batch.days):
+                shares[day + lag] += batch.shares[i]
+                for c, sym in enumerate(symbols):
+                    qty = float(batch.shares[i, c])
+                    if qty:
+                        rows.append(_trade_row(dates[day + lag], sym, qty, batch, i, c, commission_bps))
+        return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    kept = [b for b in batches if len(b.days)]
+    if not kept:
+        return pd.DataFrame([], columns=TRADE_COLUMNS)
+    days = np.concatenate([b.days for b in kept]) + lag
+    traded = np.concatenate([b.shares for b in kept])
+    np.add.at(shares, days, traded)  # in order, as `shares[day] += row` would
+    k, j = np.nonzero(traded)
+    if not len(k):
+        return pd.DataFrame([], columns=TRADE_COLUMNS)
+    signed = traded[k, j]
+    price = np.concatenate([b.prices for b in kept])[k, j]
+    paid = np.concatenate([b.paid for b in kept])[k, j]
+    size = np.abs(signed)
+    notional = size * price
+    return pd.DataFrame(
+        {
+            "date": _iso_days(dates, days[k]),
+            "symbol": [symbols[b] for b in j.tolist()],
+            "side": np.where(signed > 0, "buy", "sell").tolist(),
+            "qty": size,
+            "price": price,
+            "paid": paid,
+            "notional": notional,
+            "commission": notional * commission_bps * 1e-4,
+        },
+        columns=TRADE_COLUMNS,
+    )
+
+
+def _iso_days(dates: pd.DatetimeIndex, days: IntArray) -> list[str]:
+    """dates[d].date().isoformat() for each d in days (tz-naive dates), formatting each session once."""
+    unique, where = np.unique(days, return_inverse=True)
+    text: list[str] = np.datetime_as_string(dates.values[unique], unit="D")[where].tolist()
+    return text
 
 
 def _trade_row(
@@ -267,9 +331,16 @@ def benchmark_curves(
     frames: Mapping[str, pd.DataFrame], dates: pd.DatetimeIndex, cash: float, symbols: Sequence[str]
 ) -> pd.DataFrame:
     """Buy-and-hold total-return equity of each benchmark present in the data, on the backtest's sessions."""
-    out: dict[str, pd.Series] = {}
+    out: dict[str, pd.Series | FloatArray] = {}
     for sym in symbols:
         if sym not in frames:
+            continue
+        fast = session_columns(frames[sym], dates, ("adj_close",))
+        if fast is not None:
+            values = fast[0]
+            if np.isnan(values).any():
+                continue
+            out[sym] = cash * values / values[0]
             continue
         adj = frames[sym]["adj_close"].reindex(dates)
         if adj.isna().any():
@@ -279,18 +350,19 @@ def benchmark_curves(
 
 
 def _benchmark_metrics(bench: pd.DataFrame, priced: PricedMarket) -> dict[str, dict[str, float]]:
+    """bot.metrics of each benchmark curve, all curves at once (a row each: the same per-row arithmetic)."""
     years = (priced.dates[-1] - priced.dates[0]).days / metrics.DAYS_PER_YEAR
     cash = priced.market.cash_return[1:]
-    found: dict[str, dict[str, float]] = {}
-    for sym in bench.columns:
-        eq = bench[sym].to_numpy(np.float64)
-        rets = metrics.daily_returns(eq)
-        found[str(sym)] = {
-            "final_equity": float(eq[-1]),
-            "cagr": float(metrics.cagr(eq, years)),
-            "volatility": float(metrics.volatility(rets)),
-            "sharpe": float(metrics.sharpe(rets, cash)),
-            "sortino": float(metrics.sortino(rets, cash)),
-            "max_drawdown": float(metrics.max_drawdown(eq)),
-        }
-    return found
+    if not len(bench.columns):
+        return {}
+    eq = np.ascontiguousarray(bench.to_numpy(np.float64).T)
+    rets = metrics.daily_returns(eq)
+    columns = {
+        "final_equity": eq[:, -1],
+        "cagr": metrics.cagr(eq, years),
+        "volatility": metrics.volatility(rets),
+        "sharpe": metrics.sharpe(rets, cash),
+        "sortino": metrics.sortino(rets, cash),
+        "max_drawdown": metrics.max_drawdown(eq),
+    }
+    return {str(sym): {k: float(v[i]) for k, v in columns.items()} for i, sym in enumerate(bench.columns)}

@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from bot.backtest.arrays import BoolArray, FloatArray
+from bot.backtest.arrays import BoolArray, FloatArray, IntArray
 from bot.backtest.kernel import Market
 from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
@@ -35,9 +35,11 @@ def common_sessions(
     missing = [s for s in symbols if s not in frames]
     if missing:
         raise DataError(f"no price history for {', '.join(missing)}")
-    index = frames[symbols[0]].index
-    for sym in symbols[1:]:
-        index = index.intersection(frames[sym].index)
+    index = _fast_intersection([frames[s].index for s in symbols])
+    if index is None:
+        index = frames[symbols[0]].index
+        for sym in symbols[1:]:
+            index = index.intersection(frames[sym].index)
     notes: list[str] = []
     if start is not None:
         if len(index) and index[0] > pd.Timestamp(start):
@@ -68,12 +70,21 @@ def build_market(
     `cash_rate` (act/360) elsewhere.
     """
     dates, notes = common_sessions(frames, list(symbols), start, end)
-    close = np.column_stack([frames[s]["adj_close"].reindex(dates).to_numpy(np.float64) for s in symbols])
-    factor = np.column_stack(
-        [(frames[s]["adj_close"] / frames[s]["close"]).reindex(dates).to_numpy(np.float64) for s in symbols]
-    )
-    opens = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols]) * factor
-    days = np.concatenate(([0.0], np.diff(dates.to_numpy().astype("datetime64[D]")).astype(np.float64)))
+    fast = [session_columns(frames[s], dates, ("adj_close", "close", "open")) for s in symbols]
+    if all(cols is not None for cols in fast):
+        columns = [cols for cols in fast if cols is not None]
+        close = np.column_stack([adj for adj, _, _ in columns])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.column_stack([adj / raw for adj, raw, _ in columns])
+        opens = np.column_stack([o for _, _, o in columns]) * factor
+    else:
+        close = np.column_stack([frames[s]["adj_close"].reindex(dates).to_numpy(np.float64) for s in symbols])
+        factor = np.column_stack(
+            [(frames[s]["adj_close"] / frames[s]["close"]).reindex(dates).to_numpy(np.float64) for s in symbols]
+        )
+        opens = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols]) * factor
+    stamps = dates.values if _naive(dates) else dates.to_numpy()
+    days = np.concatenate(([0.0], np.diff(stamps.astype("datetime64[D]")).astype(np.float64)))
     cash_return = cash_rate * days / 360.0
     if cash_symbol is not None:
         fund = _fund_returns(frames, cash_symbol, dates)
@@ -92,6 +103,91 @@ def build_market(
         multiples[i, underlyings.index(v.underlying)] = float(v.multiple)
     market = Market(close=close, open=opens, cash_return=cash_return, accrual_days=days, multiples=multiples)
     return PricedMarket(market, dates, tuple(symbols), underlyings, notes)
+
+
+_DAY = np.timedelta64(1, "D")
+
+
+def _naive(index: pd.Index) -> bool:
+    """A tz-naive DatetimeIndex (any unit): its values are plain numpy datetime64."""
+    return isinstance(index, pd.DatetimeIndex) and isinstance(index.dtype, np.dtype)
+
+
+def _plain(index: pd.Index) -> bool:
+    """A tz-naive DatetimeIndex without a freq, strictly increasing: numpy can stand in for pandas."""
+    return _naive(index) and index.freq is None and index.is_monotonic_increasing and index.is_unique
+
+
+def _fast_intersection(indexes: Sequence[pd.Index]) -> pd.DatetimeIndex | None:
+    """pandas' chained Index.intersection for plain session indexes, in numpy; None where it might differ.
+
+    pandas infers a freq for the intersection; the result is used only when that inference provably
+    finds none, as it does for exchange sessions with holidays: some gap of one day inside a month and
+    some gap other than 1 or 3 days (so no D, B or week-of-month rule), across months and years (so no
+    monthly, quarterly or annual rule). Otherwise the caller takes pandas' path.
+    """
+    if not all(_plain(ix) for ix in indexes) or len({ix.dtype for ix in indexes}) != 1:
+        return None
+    values = indexes[0].values
+    for ix in indexes[1:]:
+        other = ix.values
+        if not len(other):
+            return None
+        values = _sorted_intersection(values, other)
+    if len(values) < 3:
+        return None
+    gaps = np.diff(values)
+    day = int(_DAY.astype(gaps.dtype).astype(np.int64))
+    if not day or np.any(gaps.view(np.int64) % day):
+        return None
+    days = gaps.view(np.int64) // day
+    if not np.any((days != 1) & (days != 3)):
+        return None
+    ones = np.flatnonzero(days == 1)[:16]
+    months = np.concatenate((values[ones], values[ones + 1], values[[0, -1]])).astype("datetime64[M]")
+    within = months[: len(ones)] == months[len(ones) : 2 * len(ones)]
+    if not within.any() or months[-2].astype("datetime64[Y]") == months[-1].astype("datetime64[Y]"):
+        return None
+    return pd.DatetimeIndex(values)
+
+
+def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both of two strictly increasing arrays; a slice when they agree over their overlap."""
+    if not len(a) or not len(b):
+        return a[:0]
+    lo, hi = max(a[0], b[0]), min(a[-1], b[-1])
+    a_in = a[np.searchsorted(a, lo) : np.searchsorted(a, hi, side="right")]
+    b_in = b[np.searchsorted(b, lo) : np.searchsorted(b, hi, side="right")]
+    if np.array_equal(a_in, b_in):
+        return a_in
+    pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    kept: np.ndarray = a[b[pos] == a]
+    return kept
+
+
+def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Sequence[str]) -> list[FloatArray] | None:
+    """[frame[c].reindex(dates).to_numpy(float64) for c in columns] by position, for float64 columns on a plain
+    index that holds every date; None otherwise (the caller then asks pandas)."""
+    index = frame.index
+    if not (_plain(index) and _naive(dates) and dates.dtype == index.dtype) or frame.columns.has_duplicates:
+        return None
+    dtypes = frame.dtypes
+    if any(c not in dtypes.index or dtypes[c] != np.float64 for c in columns):
+        return None
+    keys, wanted = index.values, dates.values
+    if not len(wanted):
+        return None
+    first = int(np.searchsorted(keys, wanted[0]))
+    at: slice | IntArray = slice(first, first + len(wanted))
+    if not np.array_equal(keys[at], wanted):
+        pos = np.searchsorted(keys, wanted)
+        if pos.max() >= len(keys) or not np.array_equal(keys[pos], wanted):
+            return None
+        at = pos
+    values = frame.to_numpy()
+    if values.dtype != np.float64:
+        return [frame[c].to_numpy(np.float64)[at] for c in columns]
+    return [values[at, frame.columns.get_loc(c)] for c in columns]
 
 
 def _vehicle(vehicles: Mapping[Symbol, Vehicle], sym: Symbol) -> Vehicle:
@@ -119,8 +215,16 @@ def due_sessions(dates: pd.DatetimeIndex, frequency: str) -> BoolArray:
     due[0] = True
     if frequency == "none":
         return due
-    months = dates.year.to_numpy() * 12 + dates.month.to_numpy() - 1
     span = {"monthly": 1, "quarterly": 3, "annual": 12}[frequency]
+    if _naive(dates) and len(dates) > 1 and dates.is_monotonic_increasing:
+        # the first session on or after each period's first day, as a search over the period starts
+        values = dates.values
+        months = values[[0, -1]].astype("datetime64[M]").astype(np.int64)
+        first = months[0] // span * span + span
+        starts = np.arange(first, months[1] + 1, span).astype("datetime64[M]").astype(values.dtype)
+        due[np.searchsorted(values, starts)] = True
+        return due
+    months = dates.year.to_numpy() * 12 + dates.month.to_numpy() - 1
     period = months // span
     due[1:] = period[1:] != period[:-1]
     return due
