@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import yaml
@@ -50,12 +50,17 @@ class Cli:
         return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=self.workdir, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**self.env, **(env or {})})
 
+    @classmethod
+    def in_dir(cls, workdir: Path) -> Self:
+        """A clean environment (no ALPACA_/PAIRBOT_ variables) that imports this checkout."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "PAIRBOT_"))}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        return cls(workdir=workdir, env=env)
+
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "PAIRBOT_"))}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    return Cli(workdir=tmp_path, env=env)
+    return Cli.in_dir(tmp_path)
 
 
 @pytest.fixture

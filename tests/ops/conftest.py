@@ -5,44 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import Cli
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 
 
-@dataclass
-class Pairbot:
-    workdir: Path
-    env: dict[str, str]
+class Pairbot(Cli):
+    """The e2e harness (pairbot as a subprocess in a temp dir) plus what the ops tests read back."""
 
     @property
     def config(self) -> Path:
         return self.workdir / "config.yaml"
-
-    def write_config(self, **sections: Any) -> Path:
-        doc: dict[str, Any] = {
-            "mode": "local",
-            "paths": {"state_dir": ".state", "ledger": ".state/ledger-{mode}.sqlite", "logs": "logs",
-                      "kill_switch": ".state/KILL"},
-            "local": {"state": ".state/exchange.sqlite", "partial_fill_probability": 0.0},
-            "execution": {"fill_timeout_seconds": 10, "poll_interval_seconds": 0.05, "read_attempts": 2},
-        }
-        for name, value in sections.items():
-            doc[name] = {**doc[name], **value} if isinstance(doc.get(name), dict) else value
-        self.config.write_text(yaml.safe_dump(doc))
-        return self.config
-
-    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=self.workdir, text=True,
-                              capture_output=True, env={**self.env, **(env or {})}, timeout=120)
 
     def log_text(self) -> str:
         path = self.workdir / "logs" / "pairbot.jsonl"
@@ -50,9 +29,7 @@ class Pairbot:
 
 
 def make_pairbot(workdir: Path) -> Pairbot:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "PAIRBOT_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    bot = Pairbot(workdir=workdir, env=env)
+    bot = Pairbot.in_dir(workdir)
     bot.write_config()
     return bot
 
