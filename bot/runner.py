@@ -295,8 +295,10 @@ def ingest_fills(ctx: RunContext) -> int:
     return ctx.ledger.ingest_fills(ctx.broker.fills(after=after, known=known), run_id=ctx.run_id)
 
 
-def _compare_positions(ctx: RunContext) -> None:
-    broker_positions = {p.symbol: p.qty for p in ctx.broker.positions()}
+def _compare_positions(ctx: RunContext, snap: AccountSnapshot | None = None) -> None:
+    """Ledger-derived positions against the broker's (from `snap` when one was just read)."""
+    held = snap.positions.values() if snap is not None else ctx.broker.positions()
+    broker_positions = {p.symbol: p.qty for p in held}
     breaks = ledger_breaks(ctx.ledger.positions(), broker_positions)
     if breaks:
         raise ReconciliationBreak("ledger and broker disagree: " + "; ".join(v.message for v in breaks))
@@ -416,8 +418,8 @@ def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[s
 
 
 def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
-    _compare_positions(ctx)
     snap = ctx.broker.snapshot(ctx.strategy.universe)
+    _compare_positions(ctx, snap)
     ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
     report.after = snap
     report.residual = measure_drift(targets, snap, ctx.strategy.vehicles)
