@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -47,16 +48,58 @@ class BacktestSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RunArrays:
+    """What one run leaves behind, as arrays on its sessions; BacktestResult builds its tables from them."""
+
+    dates: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    equity: FloatArray  # (T,) at each close
+    shares: FloatArray  # (T, N) held at each close
+    gross: FloatArray  # (T,) fractions of equity
+    net: FloatArray
+    trade_day: IntArray  # (K,) one entry per nonzero leg, in session then symbol order
+    trade_symbol: IntArray  # (K,) column in symbols
+    trade_shares: FloatArray  # (K,) signed
+    trade_price: FloatArray  # (K,) fill price before slippage
+    trade_paid: FloatArray  # (K,) after slippage
+    commission_bps: float
+    benchmarks: dict[str, FloatArray]  # buy-and-hold equity of each benchmark present in the data
+
+
+@dataclass(frozen=True)
 class BacktestResult:
+    """One backtest. `metrics` is computed by the run; the tables are built from its arrays on first access
+    (building them costs several times the simulation, and a sweep or a parity check reads few of them)."""
+
     strategy: str
     settings: BacktestSettings
-    equity: pd.Series
-    positions: pd.DataFrame  # shares held at each close
-    exposure: pd.DataFrame  # gross and net at each close, fractions of equity
-    trades: pd.DataFrame  # date, symbol, side, qty, price, paid, notional, commission
-    benchmarks: pd.DataFrame  # buy-and-hold equity of each benchmark from the same starting cash
     metrics: dict[str, object]
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...]
+    arrays: RunArrays = field(repr=False, compare=False)
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        return pd.Series(self.arrays.equity, index=self.arrays.dates, name="equity")
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        """Shares held at each close."""
+        return pd.DataFrame(self.arrays.shares, index=self.arrays.dates, columns=list(self.arrays.symbols))
+
+    @cached_property
+    def exposure(self) -> pd.DataFrame:
+        """Gross and net at each close, fractions of equity."""
+        return pd.DataFrame({"gross": self.arrays.gross, "net": self.arrays.net}, index=self.arrays.dates)
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """date, symbol, side, qty, price, paid, notional, commission: one row per leg traded."""
+        return _trade_table(self.arrays)
+
+    @cached_property
+    def benchmarks(self) -> pd.DataFrame:
+        """Buy-and-hold equity of each benchmark from the same starting cash."""
+        return pd.DataFrame(self.arrays.benchmarks, index=self.arrays.dates)
 
 
 def run_backtest(
@@ -73,10 +116,25 @@ def run_backtest(
         cash_rate=settings.cash_rate,
         cash_symbol=settings.cash_symbol,
     )
+    return backtest_market(strategy, frames, priced, settings, notes=history_note + priced.notes)
+
+
+def backtest_market(
+    strategy: Strategy,
+    frames: Mapping[str, pd.DataFrame],
+    priced: PricedMarket,
+    settings: BacktestSettings,
+    *,
+    notes: tuple[str, ...] = (),
+) -> BacktestResult:
+    """run_backtest on a market already aligned (build_market): targets, schedule, kernel, metrics.
+
+    This is what a backtester that takes a ready table of prices times (bt's Backtest on a DataFrame).
+    """
     targets = target_path(strategy, frames, priced)
     variants = single_variant(settings, targets[None], due_sessions(priced.dates, settings.frequency)[None])
     out = run_kernel(priced.market, variants, fill=settings.fill, record=True)
-    return _result(strategy.name, settings, priced, out, frames, history_note + priced.notes)
+    return _result(strategy.name, settings, priced, out, frames, notes)
 
 
 def single_variant(settings: BacktestSettings, targets: FloatArray, due: BoolArray) -> Variants:
@@ -169,13 +227,19 @@ def _as_row(
 def summarize(out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArray) -> dict[str, FloatArray]:
     """Metrics for every variant row of a kernel run, in one compiled pass over each equity curve.
 
-    The same definitions as bot.metrics (tests/backtest/test_metrics_fast.py checks them against it).
+    The same definitions as bot.metrics (tests/backtest/test_kernel_compiled.py checks them against it).
     """
-    years = (dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR
-    eq = np.ascontiguousarray(out.equity, dtype=np.float64)
+    years = _years(dates)
+    curves = curve_metrics(out.equity, years, cash_return)
+    return _with_tallies(curves, out, years)
+
+
+def curve_metrics(equity: FloatArray, years: float, cash_return: FloatArray) -> dict[str, FloatArray]:
+    """final_equity .. max_drawdown of each row of `equity` (and its mean, for turnover), one compiled pass."""
+    eq = np.ascontiguousarray(equity, dtype=np.float64)
     stats = np.empty((eq.shape[0], 7))
     backend.get().curve_stats(eq, np.ascontiguousarray(cash_return, dtype=np.float64), stats)
-    mean_equity, r_mean, r_sd, x_mean, x_sd, downside, drawdown = stats.T
+    mean_equity, _, r_sd, x_mean, x_sd, downside, drawdown = stats.T
     annual = np.sqrt(metrics.SESSIONS_PER_YEAR)
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = np.where(x_sd > 0, x_mean / x_sd * annual, np.nan)
@@ -188,12 +252,26 @@ def summarize(out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArra
         "sharpe": sharpe,
         "sortino": sortino,
         "max_drawdown": drawdown.copy(),
+        "mean_equity": mean_equity.copy(),
+    }
+
+
+def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float) -> dict[str, FloatArray]:
+    mean_equity = curves.pop("mean_equity")
+    return curves | {
         "turnover": np.asarray(metrics.annual_turnover(out.traded_usd, mean_equity, years), dtype=np.float64),
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
         "costs_usd": out.costs_usd,
         "borrow_usd": out.borrow_usd,
     }
+
+
+def _years(dates: pd.DatetimeIndex) -> float:
+    return float((dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR)
+
+
+BENCHMARK_METRICS = ("final_equity", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
 
 
 def _result(
@@ -204,36 +282,43 @@ def _result(
     frames: Mapping[str, pd.DataFrame],
     notes: tuple[str, ...],
 ) -> BacktestResult:
-    dates, symbols = priced.dates, list(priced.symbols)
-    equity = pd.Series(out.equity[0], index=dates, name="equity")
-    shares = np.zeros((len(dates), len(symbols)))
+    dates, symbols = priced.dates, priced.symbols
+    curve = out.equity[0]
     lag = 1 if settings.fill == "next_open" else 0
-    trades = _trades(out.trades, dates, symbols, shares, lag, settings.commission_bps)
-    positions = pd.DataFrame(np.cumsum(shares, axis=0), index=dates, columns=symbols)
-    value = positions.to_numpy() * priced.market.close
-    gross, net = _row_sum(np.abs(value)) / out.equity[0], _row_sum(value) / out.equity[0]
-    exposure = pd.DataFrame({"gross": gross, "net": net}, index=dates)
+    day, column, traded, price, paid, shares = _trade_legs(out.trades, len(dates), len(symbols), lag)
+    value = shares * priced.market.close
+    gross, net = _row_sum(np.abs(value)) / curve, _row_sum(value) / curve
     bench = benchmark_curves(frames, dates, settings.starting_cash, settings.benchmarks)
-    row = {k: float(v[0]) for k, v in summarize(out, dates, priced.market.cash_return).items()}
-    dd = metrics.worst_drawdown(out.equity[0])
+    # the strategy's curve and the benchmarks' in one pass: the same code measures both
+    years = _years(dates)
+    curves = curve_metrics(np.vstack([curve, *bench.values()]), years, priced.market.cash_return)
+    row = {k: float(v[0]) for k, v in _with_tallies({k: v[:1] for k, v in curves.items()}, out, years).items()}
+    dd = metrics.worst_drawdown(curve)
+    start, end, peak, trough, recovery = _iso_days(
+        dates, np.array([0, len(dates) - 1, dd.peak, dd.trough, dd.trough if dd.recovery is None else dd.recovery])
+    )
     facts: dict[str, object] = {
         "strategy": name,
-        "start": str(dates[0].date()),
-        "end": str(dates[-1].date()),
+        "start": start,
+        "end": end,
         "sessions": len(dates),
         "starting_cash": settings.starting_cash,
         **row,
         "rebalances": int(row["rebalances"]),
-        "avg_gross": _mean(gross, exposure, "gross"),
-        "avg_net": _mean(net, exposure, "net"),
+        "avg_gross": _mean(gross),
+        "avg_net": _mean(net),
         "decisions": int(row["decisions"]),
-        "max_drawdown_peak": str(dates[dd.peak].date()),
-        "max_drawdown_trough": str(dates[dd.trough].date()),
-        "max_drawdown_recovery": None if dd.recovery is None else str(dates[dd.recovery].date()),
-        "trades": len(trades),
-        "benchmarks": _benchmark_metrics(bench, priced),
+        "max_drawdown_peak": peak,
+        "max_drawdown_trough": trough,
+        "max_drawdown_recovery": None if dd.recovery is None else recovery,
+        "trades": len(day),
+        "benchmarks": {
+            sym: {k: float(curves[k][i]) for k in BENCHMARK_METRICS} for i, sym in enumerate(bench, start=1)
+        },
     }
-    return BacktestResult(name, settings, equity, positions, exposure, trades, bench, facts, notes)
+    arrays = RunArrays(dates, symbols, curve, shares, gross, net, day, column, traded, price, paid,
+                       settings.commission_bps, bench)
+    return BacktestResult(name, settings, facts, notes, arrays)
 
 
 def _row_sum(a: FloatArray) -> FloatArray:
@@ -246,123 +331,80 @@ def _row_sum(a: FloatArray) -> FloatArray:
     return total
 
 
-def _mean(values: FloatArray, frame: pd.DataFrame, column: str) -> float:
-    """frame[column].mean(), values being that column: numpy's mean (the same pairwise sum over the same count)
-    when nothing is missing, else pandas' own (it skips NaN)."""
-    return float(frame[column].mean()) if np.isnan(values).any() else float(np.mean(values))
+def _mean(values: FloatArray) -> float:
+    """The mean as pandas takes it for a table column: numpy's (the same pairwise sum over the same count) when
+    nothing is missing, else pandas' own (it skips NaN)."""
+    return float(pd.Series(values).mean()) if np.isnan(values).any() else float(np.mean(values))
 
 
 TRADE_COLUMNS = ["date", "symbol", "side", "qty", "price", "paid", "notional", "commission"]
 
 
-def _trades(
-    batches: Sequence[TradeBatch],
-    dates: pd.DatetimeIndex,
-    symbols: Sequence[str],
-    shares: FloatArray,
-    lag: int,
-    commission_bps: float,
-) -> pd.DataFrame:
-    """The trade list, one row per nonzero leg in batch, session and symbol order; adds each day's shares."""
-    if not isinstance(dates.dtype, np.dtype):  # tz-aware: the dates as pandas labels them
-        rows: list[dict[str, object]] = []
-        for batch in batches:
-            for i, day in enumerate(batch.days):
-                shares[day + lag] += batch.shares[i]
-                for c, sym in enumerate(symbols):
-                    qty = float(batch.shares[i, c])
-                    if qty:
-                        rows.append(_trade_row(dates[day + lag], sym, qty, batch, i, c, commission_bps))
-        return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+def _trade_legs(
+    batches: Sequence[TradeBatch], sessions: int, symbols: int, lag: int
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The nonzero legs of the kernel's trade batches in batch, session and symbol order (session index with the
+    fill lag, symbol column, signed shares, price, paid), and the shares held at each close."""
+    held = np.zeros((sessions, symbols))
     kept = [b for b in batches if len(b.days)]
     if not kept:
-        return pd.DataFrame([], columns=TRADE_COLUMNS)
+        none = np.zeros(0)
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), none, none, none, held
     days = np.concatenate([b.days for b in kept]) + lag
     traded = np.concatenate([b.shares for b in kept])
-    np.add.at(shares, days, traded)  # in order, as `shares[day] += row` would
+    if len(days) < 2 or bool(np.all(days[1:] > days[:-1])):
+        held[days] = traded  # one batch of one variant: a session trades once
+    else:
+        np.add.at(held, days, traded)  # in order, as `held[day] += row` would
     k, j = np.nonzero(traded)
-    if not len(k):
-        return pd.DataFrame([], columns=TRADE_COLUMNS)
-    signed = traded[k, j]
     price = np.concatenate([b.prices for b in kept])[k, j]
     paid = np.concatenate([b.paid for b in kept])[k, j]
+    return days[k], j, traded[k, j], price, paid, np.cumsum(held, axis=0)
+
+
+def _trade_table(run: RunArrays) -> pd.DataFrame:
+    if not len(run.trade_day):
+        return pd.DataFrame([], columns=TRADE_COLUMNS)
+    signed = run.trade_shares
     size = np.abs(signed)
-    notional = size * price
+    notional = size * run.trade_price
     return pd.DataFrame(
         {
-            "date": _iso_days(dates, days[k]),
-            "symbol": [symbols[b] for b in j.tolist()],
+            "date": _iso_days(run.dates, run.trade_day),
+            "symbol": [run.symbols[c] for c in run.trade_symbol.tolist()],
             "side": np.where(signed > 0, "buy", "sell").tolist(),
             "qty": size,
-            "price": price,
-            "paid": paid,
+            "price": run.trade_price,
+            "paid": run.trade_paid,
             "notional": notional,
-            "commission": notional * commission_bps * 1e-4,
+            "commission": notional * run.commission_bps * 1e-4,
         },
         columns=TRADE_COLUMNS,
     )
 
 
 def _iso_days(dates: pd.DatetimeIndex, days: IntArray) -> list[str]:
-    """dates[d].date().isoformat() for each d in days (tz-naive dates), formatting each session once."""
+    """dates[d].date().isoformat() for each d in days, formatting each session once."""
     unique, where = np.unique(days, return_inverse=True)
-    text: list[str] = np.datetime_as_string(dates.values[unique], unit="D")[where].tolist()
-    return text
-
-
-def _trade_row(
-    when: pd.Timestamp, sym: str, qty: float, batch: TradeBatch, k: int, j: int, commission_bps: float
-) -> dict[str, object]:
-    price = float(batch.prices[k, j])
-    notional = abs(qty) * price
-    return {
-        "date": when.date().isoformat(),
-        "symbol": sym,
-        "side": "buy" if qty > 0 else "sell",
-        "qty": abs(qty),
-        "price": price,
-        "paid": float(batch.paid[k, j]),
-        "notional": notional,
-        "commission": notional * commission_bps * 1e-4,
-    }
+    if isinstance(dates.dtype, np.dtype):
+        text = np.datetime_as_string(dates.values[unique], unit="D")
+    else:  # tz-aware: the dates as pandas labels them
+        text = np.array([d.date().isoformat() for d in dates[unique]])
+    labels: list[str] = text[where].tolist()
+    return labels
 
 
 def benchmark_curves(
     frames: Mapping[str, pd.DataFrame], dates: pd.DatetimeIndex, cash: float, symbols: Sequence[str]
-) -> pd.DataFrame:
+) -> dict[str, FloatArray]:
     """Buy-and-hold total-return equity of each benchmark present in the data, on the backtest's sessions."""
-    out: dict[str, pd.Series | FloatArray] = {}
+    out: dict[str, FloatArray] = {}
     for sym in symbols:
         if sym not in frames:
             continue
         fast = session_columns(frames[sym], dates, ("adj_close",))
-        if fast is not None:
-            values = fast[0]
-            if np.isnan(values).any():
-                continue
-            out[sym] = cash * values / values[0]
+        values = fast[0] if fast is not None else frames[sym]["adj_close"].reindex(dates).to_numpy(np.float64)
+        if np.isnan(values).any():
             continue
-        adj = frames[sym]["adj_close"].reindex(dates)
-        if adj.isna().any():
-            continue
-        out[sym] = cash * adj / adj.iloc[0]
-    return pd.DataFrame(out, index=dates)
-
-
-def _benchmark_metrics(bench: pd.DataFrame, priced: PricedMarket) -> dict[str, dict[str, float]]:
-    """bot.metrics of each benchmark curve, all curves at once (a row each: the same per-row arithmetic)."""
-    years = (priced.dates[-1] - priced.dates[0]).days / metrics.DAYS_PER_YEAR
-    cash = priced.market.cash_return[1:]
-    if not len(bench.columns):
-        return {}
-    eq = np.ascontiguousarray(bench.to_numpy(np.float64).T)
-    rets = metrics.daily_returns(eq)
-    columns = {
-        "final_equity": eq[:, -1],
-        "cagr": metrics.cagr(eq, years),
-        "volatility": metrics.volatility(rets),
-        "sharpe": metrics.sharpe(rets, cash),
-        "sortino": metrics.sortino(rets, cash),
-        "max_drawdown": metrics.max_drawdown(eq),
-    }
-    return {str(sym): {k: float(v[i]) for k, v in columns.items()} for i, sym in enumerate(bench.columns)}
+        out[sym] = cash * values / values[0]
+    return out

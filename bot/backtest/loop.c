@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef PAIRBOT_TIE
 #error "PAIRBOT_TIE must be defined (cloop.py passes it)"
@@ -296,7 +297,14 @@ int pb_curve_stats(int64_t v_len, int64_t t_len, const double *equity, const dou
             double dr = r[t - 1] - r_mean, dx = x - x_mean;
             r_sq += dr * dr;
             x_sq += dx * dx;
-            if (x < 0) down += x * x;
+            /* down += x * x when x < 0, without a branch: the sign of a day's return is a coin toss the
+             * predictor loses half the time. x or +0.0 by a bit mask; adding +0.0 leaves down as it is. */
+            uint64_t bits;
+            memcpy(&bits, &x, sizeof bits);
+            bits &= -(uint64_t)(x < 0);
+            double loss;
+            memcpy(&loss, &bits, sizeof loss);
+            down += loss * loss;
         }
         double *o = out + v * 7;
         o[0] = total / (double)t_len;

@@ -31,7 +31,8 @@ class PricedMarket:
 def common_sessions(
     frames: Mapping[str, pd.DataFrame], symbols: Sequence[str], start: date | None, end: date | None
 ) -> tuple[pd.DatetimeIndex, tuple[str, ...]]:
-    """Sessions where every symbol has a bar, within [start, end]; notes say when the data cut the range."""
+    """Sessions where every symbol has a bar, within [start, end], named "date" and without a freq; notes say
+    when the data cut the range."""
     missing = [s for s in symbols if s not in frames]
     if missing:
         raise DataError(f"no price history for {', '.join(missing)}")
@@ -40,6 +41,7 @@ def common_sessions(
         index = frames[symbols[0]].index
         for sym in symbols[1:]:
             index = index.intersection(frames[sym].index)
+        index = pd.DatetimeIndex(index, name="date", freq=None)  # sessions carry no freq, whichever the path
     notes: list[str] = []
     if start is not None:
         if len(index) and index[0] > pd.Timestamp(start):
@@ -50,7 +52,7 @@ def common_sessions(
         index = index[index <= pd.Timestamp(end)]
     if len(index) < 2:
         raise DataError(f"fewer than 2 common sessions for {', '.join(symbols)} between {start} and {end}")
-    return pd.DatetimeIndex(index, name="date"), tuple(notes)
+    return index, tuple(notes)
 
 
 def build_market(
@@ -105,7 +107,6 @@ def build_market(
     return PricedMarket(market, dates, tuple(symbols), underlyings, notes)
 
 
-_DAY = np.timedelta64(1, "D")
 
 
 def _naive(index: pd.Index) -> bool:
@@ -114,47 +115,27 @@ def _naive(index: pd.Index) -> bool:
 
 
 def _plain(index: pd.Index) -> bool:
-    """A tz-naive DatetimeIndex without a freq, strictly increasing: numpy can stand in for pandas."""
-    return _naive(index) and index.freq is None and index.is_monotonic_increasing and index.is_unique
+    """A tz-naive DatetimeIndex, strictly increasing: numpy can stand in for pandas."""
+    return _naive(index) and index.is_monotonic_increasing and index.is_unique
 
 
 def _fast_intersection(indexes: Sequence[pd.Index]) -> pd.DatetimeIndex | None:
-    """pandas' chained Index.intersection for plain session indexes, in numpy; None where it might differ.
-
-    pandas infers a freq for the intersection; the result is used only when that inference provably
-    finds none, as it does for exchange sessions with holidays: some gap of one day inside a month and
-    some gap other than 1 or 3 days (so no D, B or week-of-month rule), across months and years (so no
-    monthly, quarterly or annual rule). Otherwise the caller takes pandas' path.
-    """
+    """pandas' chained Index.intersection for plain session indexes of one dtype, in numpy (None otherwise)."""
     if not all(_plain(ix) for ix in indexes) or len({ix.dtype for ix in indexes}) != 1:
         return None
-    values = indexes[0].values
+    unit = indexes[0].values.dtype
+    stamps = indexes[0].values.view(np.int64)  # integers search and compare several times faster
     for ix in indexes[1:]:
-        other = ix.values
-        if not len(other):
-            return None
-        values = _sorted_intersection(values, other)
-    if len(values) < 3:
-        return None
-    gaps = np.diff(values)
-    day = int(_DAY.astype(gaps.dtype).astype(np.int64))
-    if not day or np.any(gaps.view(np.int64) % day):
-        return None
-    days = gaps.view(np.int64) // day
-    if not np.any((days != 1) & (days != 3)):
-        return None
-    ones = np.flatnonzero(days == 1)[:16]
-    months = np.concatenate((values[ones], values[ones + 1], values[[0, -1]])).astype("datetime64[M]")
-    within = months[: len(ones)] == months[len(ones) : 2 * len(ones)]
-    if not within.any() or months[-2].astype("datetime64[Y]") == months[-1].astype("datetime64[Y]"):
-        return None
-    return pd.DatetimeIndex(values)
+        stamps = _sorted_intersection(stamps, ix.values.view(np.int64))
+    return pd.DatetimeIndex(stamps.view(unit), name="date")
 
 
 def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The values in both of two strictly increasing arrays; a slice when they agree over their overlap."""
+    """The values in both of two strictly increasing int64 arrays; a slice when they agree over their overlap."""
     if not len(a) or not len(b):
         return a[:0]
+    if len(a) == len(b) and a[0] == b[0] and a[-1] == b[-1] and np.array_equal(a, b):
+        return a
     lo, hi = max(a[0], b[0]), min(a[-1], b[-1])
     a_in = a[np.searchsorted(a, lo) : np.searchsorted(a, hi, side="right")]
     b_in = b[np.searchsorted(b, lo) : np.searchsorted(b, hi, side="right")]
@@ -166,17 +147,19 @@ def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Sequence[str]) -> list[FloatArray] | None:
-    """[frame[c].reindex(dates).to_numpy(float64) for c in columns] by position, for float64 columns on a plain
-    index that holds every date; None otherwise (the caller then asks pandas)."""
+    """[frame[c].reindex(dates).to_numpy(float64) for c in columns] by position, for a plain index that holds
+    every date; None otherwise (the caller then asks pandas).
+
+    When the whole frame comes out of to_numpy() as float64 its columns are numeric and were cast to float64
+    as each column's own to_numpy(float64) casts it; otherwise each column is asked for separately.
+    """
     index = frame.index
-    if not (_plain(index) and _naive(dates) and dates.dtype == index.dtype) or frame.columns.has_duplicates:
+    if not (_naive(index) and _naive(dates) and dates.dtype == index.dtype and index.is_monotonic_increasing
+            and index.is_unique) or frame.columns.has_duplicates:
         return None
-    dtypes = frame.dtypes
-    if any(c not in dtypes.index or dtypes[c] != np.float64 for c in columns):
+    if not len(dates) or any(c not in frame.columns for c in columns):
         return None
-    keys, wanted = index.values, dates.values
-    if not len(wanted):
-        return None
+    keys, wanted = index.values.view(np.int64), dates.values.view(np.int64)
     first = int(np.searchsorted(keys, wanted[0]))
     at: slice | IntArray = slice(first, first + len(wanted))
     if not np.array_equal(keys[at], wanted):

@@ -145,11 +145,12 @@ def synthetic_history(symbols: Collection[str], *, start: date, end: date, seed:
 
 @lru_cache(maxsize=1)
 def nyse_sessions() -> pd.DatetimeIndex:
-    """XNYS session dates over the synthetic grid (tz-naive), loaded once per process."""
+    """XNYS session dates over the synthetic grid (tz-naive, no freq: like a CSV's), loaded once per process."""
     import exchange_calendars as xcals
 
     cal = xcals.get_calendar("XNYS", start=SYNTHETIC_EPOCH.isoformat(), end=SYNTHETIC_GRID_END.isoformat())
-    return pd.DatetimeIndex(cal.sessions.tz_localize(None) if cal.sessions.tz else cal.sessions, name="date")
+    sessions = cal.sessions.tz_localize(None) if cal.sessions.tz else cal.sessions
+    return pd.DatetimeIndex(sessions.to_numpy(), name="date")
 
 
 @lru_cache(maxsize=8)
