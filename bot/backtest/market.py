@@ -77,8 +77,7 @@ def build_market(
         columns = [cols for cols in fast if cols is not None]
         close = np.column_stack([adj for adj, _, _ in columns])
         with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.column_stack([adj / raw for adj, raw, _ in columns])
-        opens = np.column_stack([o for _, _, o in columns]) * factor
+            opens = np.column_stack([o * (adj / raw) for adj, raw, o in columns])  # the same products, one stack
     else:
         close = np.column_stack([frames[s]["adj_close"].reindex(dates).to_numpy(np.float64) for s in symbols])
         factor = np.column_stack(
