@@ -345,21 +345,28 @@ def _trade_legs(
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """The nonzero legs of the kernel's trade batches in batch, session and symbol order (session index with the
     fill lag, symbol column, signed shares, price, paid), and the shares held at each close."""
-    held = np.zeros((sessions, symbols))
     kept = [b for b in batches if len(b.days)]
     if not kept:
         none = np.zeros(0)
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), none, none, none, held
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), none, none, none, np.zeros((sessions, symbols))
     days = np.concatenate([b.days for b in kept]) + lag
     traded = np.concatenate([b.shares for b in kept])
-    if len(days) < 2 or bool(np.all(days[1:] > days[:-1])):
-        held[days] = traded  # one batch of one variant: a session trades once
-    else:
-        np.add.at(held, days, traded)  # in order, as `held[day] += row` would
     k, j = np.nonzero(traded)
     price = np.concatenate([b.prices for b in kept])[k, j]
     paid = np.concatenate([b.paid for b in kept])[k, j]
-    return days[k], j, traded[k, j], price, paid, np.cumsum(held, axis=0)
+    return days[k], j, traded[k, j], price, paid, _holdings(days, traded, sessions)
+
+
+def _holdings(days: IntArray, traded: FloatArray, sessions: int) -> FloatArray:
+    """Shares held at each close: the running sum of the trades, by session (a session may trade twice)."""
+    if len(days) > 1 and not bool(np.all(days[1:] > days[:-1])):
+        held = np.zeros((sessions, traded.shape[1]))
+        np.add.at(held, days, traded)  # in order, as `held[day] += row` would
+        return np.asarray(np.cumsum(held, axis=0))
+    # one batch of one variant: the book after each trading session, repeated until the next one (the same sums
+    # as a running sum over every session, which only adds zeros in between, at a fraction of its cost)
+    book = np.concatenate([np.zeros((1, traded.shape[1])), np.cumsum(traded, axis=0)])
+    return np.repeat(book, np.diff(days, prepend=0, append=sessions), axis=0)
 
 
 def _trade_table(run: RunArrays) -> pd.DataFrame:
