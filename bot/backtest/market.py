@@ -43,13 +43,15 @@ def common_sessions(
             index = index.intersection(frames[sym].index)
         index = pd.DatetimeIndex(index, name="date", freq=None)  # sessions carry no freq, whichever the path
     notes: list[str] = []
+    tz = getattr(index, "tz", None)  # session dates may be tz-aware (midnight in New York)
     if start is not None:
-        if len(index) and index[0] > pd.Timestamp(start):
+        first = pd.Timestamp(start, tz=tz)
+        if len(index) and index[0] > first:
             late = max(symbols, key=lambda s: frames[s].index[0])
             notes.append(f"start moved from {start} to {index[0].date()}: first session with {late}")
-        index = index[index >= pd.Timestamp(start)]
+        index = index[index >= first]
     if end is not None:
-        index = index[index <= pd.Timestamp(end)]
+        index = index[index <= pd.Timestamp(end, tz=tz)]
     if len(index) < 2:
         raise DataError(f"fewer than 2 common sessions for {', '.join(symbols)} between {start} and {end}")
     return index, tuple(notes)
@@ -84,7 +86,7 @@ def build_market(
             [(frames[s]["adj_close"] / frames[s]["close"]).reindex(dates).to_numpy(np.float64) for s in symbols]
         )
         opens = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols]) * factor
-    stamps = dates.values if _naive(dates) else dates.to_numpy()
+    stamps = dates.values if _naive(dates) else dates.tz_localize(None).values  # local calendar days
     days = np.concatenate(([0.0], np.diff(stamps.astype("datetime64[D]")).astype(np.float64)))
     cash_return = cash_rate * days / 360.0
     if cash_symbol is not None:
@@ -104,8 +106,6 @@ def build_market(
         multiples[i, underlyings.index(v.underlying)] = float(v.multiple)
     market = Market(close=close, open=opens, cash_return=cash_return, accrual_days=days, multiples=multiples)
     return PricedMarket(market, dates, tuple(symbols), underlyings, notes)
-
-
 
 
 def _naive(index: pd.Index) -> bool:
@@ -153,8 +153,7 @@ def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Seque
     as each column's own to_numpy(float64) casts it; otherwise each column is asked for separately.
     """
     index = frame.index
-    if not (_naive(index) and _naive(dates) and dates.dtype == index.dtype and index.is_monotonic_increasing
-            and index.is_unique) or frame.columns.has_duplicates:
+    if not (_plain(index) and _naive(dates) and dates.dtype == index.dtype) or frame.columns.has_duplicates:
         return None
     if not len(dates) or any(c not in frame.columns for c in columns):
         return None
