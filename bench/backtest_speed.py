@@ -77,7 +77,7 @@ def load() -> tuple[dict[str, pd.DataFrame], str]:
 def single(frames: dict[str, pd.DataFrame], name: str, params: dict[str, object]) -> None:
     strategy = build_strategy(name, params)
     symbols = tuple(sorted(strategy.universe))
-    priced = build_market(frames, symbols, strategy.vehicles, start=None, end=None, cash_rate=0.02)
+    priced = build_market(frames, symbols, strategy.vehicles, start=None, end=None, cash_rate=0.02, opens=False)
     variants = single_variant(SETTINGS, target_path(strategy, frames, priced)[None],
                               due_sessions(priced.dates, "quarterly")[None])
     kernel = timings_ms(lambda: run_kernel(priced.market, variants, record=True), 51)

@@ -115,6 +115,7 @@ def run_backtest(
         end=settings.end,
         cash_rate=settings.cash_rate,
         cash_symbol=settings.cash_symbol,
+        opens=settings.fill == "next_open",
     )
     return backtest_market(strategy, frames, priced, settings, notes=history_note + priced.notes)
 

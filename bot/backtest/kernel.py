@@ -38,18 +38,19 @@ class Market:
     """Prices and carry shared by every variant: T sessions, N symbols, U underlyings."""
 
     close: FloatArray  # (T, N) adjusted closes: marks, decision prices and close fills
-    open: FloatArray  # (T, N) adjusted opens, for next-open fills
+    open: FloatArray | None  # (T, N) adjusted opens, for next-open fills; None where every fill is at the close
     cash_return: FloatArray  # (T,) interest on cash earned over the day ending at session t (0 at t=0)
     accrual_days: FloatArray  # (T,) calendar days from the previous session to t (0 at t=0)
     multiples: FloatArray  # (N, U): weight x multiple, summed per underlying = effective exposure
 
     def __post_init__(self) -> None:
         t, n = self.close.shape
-        if self.open.shape != (t, n) or self.cash_return.shape != (t,) or self.accrual_days.shape != (t,):
+        opens = self.close if self.open is None else self.open
+        if opens.shape != (t, n) or self.cash_return.shape != (t,) or self.accrual_days.shape != (t,):
             raise ValueError("market arrays disagree in shape")
         if self.multiples.shape[0] != n:
             raise ValueError("multiples must have one row per symbol")
-        if t == 0 or not np.all(self.close > 0) or not np.all(self.open > 0):
+        if t == 0 or not np.all(self.close > 0) or (self.open is not None and not np.all(self.open > 0)):
             raise ValueError("prices must be positive and there must be at least one session")
 
 
@@ -105,11 +106,14 @@ def run_kernel(market: Market, variants: Variants, *, fill: Fill = "close", reco
     """Simulate every variant over every session; `record` keeps the trade list (for single runs)."""
     t_len, n = market.close.shape
     v = variants.count
+    if fill == "next_open" and market.open is None:
+        raise ValueError("next-open fills need the market's opens (build_market(..., opens=True))")
+    opens = market.close if market.open is None else market.open  # the loop reads opens only for next-open fills
     f64 = np.float64
     targets = np.asarray(variants.targets, dtype=f64)
     targets = np.ascontiguousarray(targets[:, None, :] if targets.ndim == 2 else targets)
     market_args = tuple(np.ascontiguousarray(a, dtype=f64) for a in
-                        (market.close, market.open, market.cash_return, market.accrual_days, market.multiples))
+                        (market.close, opens, market.cash_return, market.accrual_days, market.multiples))
     bands = np.ascontiguousarray(np.column_stack(
         [variants.leg_band, variants.gross_band, variants.net_band, variants.effective_band]), dtype=f64)
     costs = np.ascontiguousarray(np.column_stack(

@@ -66,26 +66,33 @@ def build_market(
     end: date | None,
     cash_rate: float = 0.0,
     cash_symbol: str | None = None,
+    opens: bool = True,
 ) -> PricedMarket:
     """Adjusted closes and opens of `symbols` on their common sessions; cash at a rate or a fund's returns.
 
-    Opens are scaled by adj_close / close, so a next-open fill is in the same total-return units.
+    Opens are scaled by adj_close / close, so a next-open fill is in the same total-return units; with
+    `opens=False` (every fill at the close) they are neither read nor checked.
     With `cash_symbol` (e.g. BIL) cash earns that fund's daily total return where it has one and
     `cash_rate` (act/360) elsewhere.
     """
     dates, notes = common_sessions(frames, list(symbols), start, end)
-    fast = [session_columns(frames[s], dates, ("adj_close", "close", "open")) for s in symbols]
+    wanted = ("adj_close", "close", "open") if opens else ("adj_close",)
+    fast = [session_columns(frames[s], dates, wanted) for s in symbols]
+    adjusted_opens: FloatArray | None = None
     if all(cols is not None for cols in fast):
         columns = [cols for cols in fast if cols is not None]
-        close = np.column_stack([adj for adj, _, _ in columns])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            opens = np.column_stack([o * (adj / raw) for adj, raw, o in columns])  # the same products, one stack
+        close = np.column_stack([cols[0] for cols in columns])
+        if opens:
+            with np.errstate(divide="ignore", invalid="ignore"):  # the same products as open * (adj / raw) stacked
+                adjusted_opens = np.column_stack([o * (adj / raw) for adj, raw, o in columns])
     else:
         close = np.column_stack([frames[s]["adj_close"].reindex(dates).to_numpy(np.float64) for s in symbols])
-        factor = np.column_stack(
-            [(frames[s]["adj_close"] / frames[s]["close"]).reindex(dates).to_numpy(np.float64) for s in symbols]
-        )
-        opens = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols]) * factor
+        if opens:
+            factor = np.column_stack(
+                [(frames[s]["adj_close"] / frames[s]["close"]).reindex(dates).to_numpy(np.float64) for s in symbols]
+            )
+            raw = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols])
+            adjusted_opens = raw * factor
     stamps = dates.values if _naive(dates) else dates.tz_localize(None).values  # local calendar days
     days = np.concatenate(([0.0], np.diff(stamps.astype("datetime64[D]")).astype(np.float64)))
     cash_return = cash_rate * days / 360.0
@@ -104,7 +111,7 @@ def build_market(
     for i, sym in enumerate(symbols):
         v = _vehicle(vehicles, sym)
         multiples[i, underlyings.index(v.underlying)] = float(v.multiple)
-    market = Market(close=close, open=opens, cash_return=cash_return, accrual_days=days, multiples=multiples)
+    market = Market(close=close, open=adjusted_opens, cash_return=cash_return, accrual_days=days, multiples=multiples)
     return PricedMarket(market, dates, tuple(symbols), underlyings, notes)
 
 

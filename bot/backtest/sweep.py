@@ -72,9 +72,13 @@ def run_sweep(
     vehicles: dict[Symbol, Vehicle] = {}
     for s in strategies:
         vehicles.update(s.vehicles)
+    fills = {s.fill for s in setting_rows}
+    if len(fills) > 1:
+        raise ConfigError("a sweep runs one fill mode at a time")
+    fill = fills.pop()
     priced = build_market(
         frames, symbols, vehicles, start=settings.start, end=settings.end,
-        cash_rate=settings.cash_rate, cash_symbol=settings.cash_symbol,
+        cash_rate=settings.cash_rate, cash_symbol=settings.cash_symbol, opens=fill == "next_open",
     )
     paths = [target_path(s, frames, priced) for s in strategies]
     if any(p.ndim == 2 for p in paths):
@@ -83,10 +87,6 @@ def run_sweep(
     frequencies = sorted({s.frequency for s in setting_rows})
     due = np.stack([due_sessions(priced.dates, f) for f in frequencies])
     due_row = np.array([frequencies.index(s.frequency) for s in setting_rows], dtype=np.intp)
-    fills = {s.fill for s in setting_rows}
-    if len(fills) > 1:
-        raise ConfigError("a sweep runs one fill mode at a time")
-    fill = fills.pop()
     # Chunks of one strategy and schedule hold the fewest symbols, which is what the kernel's work scales with.
     order = np.lexsort((due_row, strategy_row))
     found: dict[str, np.ndarray] = {}

@@ -8,6 +8,7 @@ its metrics.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 
@@ -65,6 +66,11 @@ def _new_york(frames: Frames) -> Frames:
     return out
 
 
+def _no_opens(frames: Frames) -> Frames:
+    """Opens missing (NaN): a backtest that fills at the close never reads them."""
+    return {s: f.assign(open=np.nan) for s, f in frames.items()}
+
+
 def _holes(frames: Frames) -> Frames:
     """SQQQ misses every 50th session: the common sessions are an intersection, not a slice."""
     out = dict(frames)
@@ -86,7 +92,7 @@ def _same(a: BacktestResult, b: BacktestResult) -> None:
     assert a.metrics == b.metrics
 
 
-@pytest.mark.parametrize("reshape", [_with_freq, _mixed_dtypes, _with_text, _second_units, _new_york])
+@pytest.mark.parametrize("reshape", [_with_freq, _mixed_dtypes, _with_text, _second_units, _new_york, _no_opens])
 def test_a_frame_shape_does_not_change_the_backtest(synthetic: Frames, reshape: Callable[[Frames], Frames]) -> None:
     _same(run_backtest(OVERLAY, synthetic, SETTINGS), run_backtest(OVERLAY, reshape(synthetic), SETTINGS))
 
@@ -102,6 +108,17 @@ def test_the_common_sessions_are_pandas_intersection(synthetic: Frames, cut: Cal
         expected = expected.intersection(frames[sym].index)
     expected = expected[(expected >= pd.Timestamp(SETTINGS.start)) & (expected <= pd.Timestamp(SETTINGS.end))]
     assert result.equity.index.equals(expected)
+
+
+def test_next_open_fills_read_the_opens(synthetic: Frames) -> None:
+    """Fills at the next open trade at the adjusted opens, so the opens must be there."""
+    settings = dataclasses.replace(SETTINGS, fill="next_open")
+    result = run_backtest(OVERLAY, synthetic, settings)
+    first = result.trades.iloc[0]
+    frame = synthetic[first["symbol"]].loc[first["date"]]
+    assert first["price"] == pytest.approx(frame["open"] * frame["adj_close"] / frame["close"], rel=1e-12)
+    with pytest.raises(ValueError, match="prices must be positive"):
+        run_backtest(OVERLAY, _no_opens(synthetic), settings)
 
 
 def test_the_tables_agree_with_the_metrics(synthetic: Frames) -> None:
