@@ -289,7 +289,7 @@ def _result(
     day, column, traded, price, paid, shares = _trade_legs(out.trades, len(dates), len(symbols), lag)
     value = shares * priced.market.close
     gross, net = _row_sum(np.abs(value)) / curve, _row_sum(value) / curve
-    bench = benchmark_curves(frames, dates, settings.starting_cash, settings.benchmarks)
+    bench = benchmark_curves(frames, priced, settings.starting_cash, settings.benchmarks)
     # the strategy's curve and the benchmarks' in one pass: the same code measures both
     years = _years(dates)
     curves = curve_metrics(np.vstack([curve, *bench.values()]), years, priced.market.cash_return)
@@ -403,15 +403,19 @@ def _iso_days(dates: pd.DatetimeIndex, days: IntArray) -> list[str]:
 
 
 def benchmark_curves(
-    frames: Mapping[str, pd.DataFrame], dates: pd.DatetimeIndex, cash: float, symbols: Sequence[str]
+    frames: Mapping[str, pd.DataFrame], priced: PricedMarket, cash: float, symbols: Sequence[str]
 ) -> dict[str, FloatArray]:
     """Buy-and-hold total-return equity of each benchmark present in the data, on the backtest's sessions."""
     out: dict[str, FloatArray] = {}
+    dates = priced.dates
     for sym in symbols:
-        if sym not in frames:
+        if sym in priced.symbols:  # the market holds its adjusted closes already
+            values = priced.market.close[:, priced.symbols.index(sym)]
+        elif sym not in frames:
             continue
-        fast = session_columns(frames[sym], dates, ("adj_close",))
-        values = fast[0] if fast is not None else frames[sym]["adj_close"].reindex(dates).to_numpy(np.float64)
+        else:
+            fast = session_columns(frames[sym], dates, ("adj_close",))
+            values = fast[0] if fast is not None else frames[sym]["adj_close"].reindex(dates).to_numpy(np.float64)
         if np.isnan(values).any():
             continue
         out[sym] = cash * values / values[0]
