@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
 
 from alpaca.common.exceptions import APIError
 from alpaca.data.historical import StockHistoricalDataClient
@@ -25,7 +25,10 @@ from alpaca.data.requests import StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
-from bot.exchange import ExchangeSettings, LocalExchange
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.exchange import ExchangeSettings, LocalExchange  # noqa: E402
+from tests.reliability import invariants  # noqa: E402
 
 SYMBOLS = ("IWM", "QQQ", "SPY", "TNA", "PSQ")
 START_CASH = Decimal("1000000")
@@ -66,22 +69,10 @@ def worker(seed: int, count: int, base_url: str, keys: tuple[str, str], outcomes
         outcomes.update(local)
 
 
-def all_fills(client: TradingClient) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"direction": "asc", "page_size": 100}
-    while True:
-        page = client.get("/account/activities/FILL", params)
-        assert isinstance(page, list)
-        out += page
-        if len(page) < 100:
-            return out
-        params["page_token"] = page[-1]["id"]
-
-
 def check(client: TradingClient) -> list[str]:
     client.get_clock()  # let the engine settle what is due
     client.get_clock()
-    fills = all_fills(client)
+    fills = invariants.all_fills(client, page_size=100)
     problems: list[str] = []
     by_symbol: Counter[str] = Counter()
     signed_notional = Decimal(0)

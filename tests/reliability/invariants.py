@@ -41,26 +41,30 @@ class LedgerView:
 def broker_view(ex: LocalExchange, key: str, secret: str) -> BrokerView:
     """Every order (status=all, paged by submitted_at), every FILL activity (paged by token), positions."""
     client = TradingClient(key, secret, paper=True, url_override=ex.base_url)
-    orders: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"status": "all", "direction": "asc", "limit": 50}
-    while True:
-        page = client.get("/orders", params)
-        assert isinstance(page, list)
-        orders += page
-        if len(page) < params["limit"]:
-            break
-        params["after"] = page[-1]["submitted_at"]
-    fills: list[dict[str, Any]] = []
-    fparams: dict[str, Any] = {"direction": "asc", "page_size": 20}
-    while True:
-        batch = client.get("/account/activities/FILL", fparams)
-        assert isinstance(batch, list)
-        fills += batch
-        if len(batch) < fparams["page_size"]:
-            break
-        fparams["page_token"] = batch[-1]["id"]
+    orders = paged(client, "/orders", {"status": "all", "direction": "asc", "limit": 50},
+                   size="limit", cursor="after", field="submitted_at")
     positions = {p.symbol: Decimal(p.qty) for p in client.get_all_positions()}  # type: ignore[union-attr]
-    return BrokerView(orders, fills, positions)
+    return BrokerView(orders, all_fills(client), positions)
+
+
+def all_fills(client: TradingClient, page_size: int = 20) -> list[dict[str, Any]]:
+    """Every FILL activity, oldest first, through the page_token cursor."""
+    return paged(client, "/account/activities/FILL", {"direction": "asc", "page_size": page_size},
+                 size="page_size", cursor="page_token", field="id")
+
+
+def paged(client: TradingClient, path: str, params: dict[str, Any], *, size: str, cursor: str,
+          field: str) -> list[dict[str, Any]]:
+    """Every item of a list endpoint: ask for params[size] at a time, resume after the last item's `field`."""
+    items: list[dict[str, Any]] = []
+    query = dict(params)
+    while True:
+        page = client.get(path, query)
+        assert isinstance(page, list)
+        items += page
+        if len(page) < query[size]:
+            return items
+        query[cursor] = page[-1][field]
 
 
 def ledger_view(path: Path) -> LedgerView:
