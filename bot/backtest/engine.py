@@ -258,9 +258,11 @@ def curve_metrics(equity: FloatArray, years: float, cash_return: FloatArray) -> 
 
 
 def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float) -> dict[str, FloatArray]:
-    mean_equity = curves.pop("mean_equity")
-    return curves | {
-        "turnover": np.asarray(metrics.annual_turnover(out.traded_usd, mean_equity, years), dtype=np.float64),
+    """The curve metrics without the mean equity, plus turnover and the kernel's counts."""
+    kept = {k: v for k, v in curves.items() if k != "mean_equity"}
+    return kept | {
+        "turnover": np.asarray(metrics.annual_turnover(out.traded_usd, curves["mean_equity"], years),
+                               dtype=np.float64),
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
         "costs_usd": out.costs_usd,
@@ -293,7 +295,7 @@ def _result(
     # the strategy's curve and the benchmarks' in one pass: the same code measures both
     years = _years(dates)
     curves = curve_metrics(np.vstack([curve, *bench.values()]), years, priced.market.cash_return)
-    row = {k: float(v[0]) for k, v in _with_tallies({k: v[:1] for k, v in curves.items()}, out, years).items()}
+    row = {k: float(v[0]) for k, v in _with_tallies(curves, out, years).items()}  # row 0: the strategy
     dd = metrics.worst_drawdown(curve)
     start, end, peak, trough, recovery = _iso_days(
         dates, np.array([0, len(dates) - 1, dd.peak, dd.trough, dd.trough if dd.recovery is None else dd.recovery])
