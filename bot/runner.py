@@ -24,7 +24,6 @@ from bot.core.domain import (
     OrderState,
     PositionIntent,
     RebalancePlan,
-    Session,
     Symbol,
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
@@ -127,7 +126,7 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     assert report.run_key is not None
     plan = _plan(ctx, report.run_key, targets, snap)
     report.plan = plan
-    _check(ctx, report, plan, snap, today)
+    _check(ctx, report, plan, snap)
     if not execute:
         report.outcome = "planned"
         return
@@ -218,16 +217,12 @@ def _limits(config: Config) -> tuple[Limits, Gates]:
     )
 
 
-def _session_close(ctx: RunContext, today: date) -> datetime | None:
-    sessions: Sequence[Session] = ctx.broker.sessions(today, today)
-    return next((s.close for s in sessions if s.day == today), None)
-
-
-def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: AccountSnapshot, today: date) -> None:
+def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: AccountSnapshot) -> None:
     limits, gates = _limits(ctx.config)
     shorts = {o.symbol for o in plan.orders if o.intent is PositionIntent.SELL_TO_OPEN}
+    # While the market is open, the clock's next_close is this session's close, early closes included.
     problems = gate_violations(snap, universe=ctx.strategy.universe, shorts_planned=shorts, gates=gates,
-                               session_close=_session_close(ctx, today)) if not plan.is_noop else ()
+                               session_close=None) if not plan.is_noop else ()
     problems += risk_violations(plan, snap, limits, gates)
     report.violations = problems
     if problems:

@@ -56,12 +56,15 @@ _SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 10.0, 1.5, 0.5, 1 / 3, 0.25, 0.2, 0.1, 2 / 
 _MAX_JUMP = 0.40
 
 
+RESERVED_FILES = frozenset({"splits.csv"})  # beside the prices, not a price file (issue: splits and dividends)
+
+
 def load_csv_dir(directory: Path, symbols: Collection[str] | None = None) -> dict[str, pd.DataFrame]:
     """Load ``<SYMBOL>.csv`` files; every problem raises DataError naming file, row and date."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: price directory does not exist")
-    files = {p.stem.upper(): p for p in sorted(directory.glob("*.csv"))}
+    files = {p.stem.upper(): p for p in sorted(directory.glob("*.csv")) if p.name not in RESERVED_FILES}
     wanted = sorted({s.upper() for s in symbols}) if symbols is not None else sorted(files)
     out: dict[str, pd.DataFrame] = {}
     for sym in wanted:
