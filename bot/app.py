@@ -53,7 +53,8 @@ def crash_checkpoint() -> Callable[[str], None]:
 
 
 @contextmanager
-def open_app(config_path: Path, *, lock: bool = True) -> Iterator[App]:
+def open_app(config_path: Path, *, lock: bool = True, open_ledger: bool = True) -> Iterator[App]:
+    """Everything a broker command needs; open_ledger=False leaves the ledger closed (for `ledger rebuild`)."""
     config = load_config(config_path)
     with ExitStack() as stack:
         state_dir = config.paths.state_dir
@@ -62,7 +63,8 @@ def open_app(config_path: Path, *, lock: bool = True) -> Iterator[App]:
         crash_checkpoint()("after_lock")
         redactor = Redactor()
         log_path = configure_logging(config.paths.logs, redactor=redactor)
-        ledger = stack.enter_context(Ledger(config.ledger_path()))
+        ledger = stack.enter_context(Ledger(config.ledger_path())) if open_ledger else Ledger(config.ledger_path())
+        stack.callback(ledger.close)
         endpoint = stack.enter_context(endpoint_for(config))
         redactor.add(secret=endpoint.secret_key, key_id=endpoint.api_key)
         run_id = new_run_id(datetime.now(UTC))

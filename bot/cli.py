@@ -13,6 +13,7 @@ from pathlib import Path
 import structlog
 
 from bot.errors import BotError
+from bot.logging import log_failure
 
 # name -> (module, help). Modules load lazily so `pairbot --help` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,9 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exchange": ("bot.commands.exchange", "run the local Alpaca-compatible paper exchange"),
 }
 
-EXIT_CODES = """exit codes: 0 done or nothing to do; 2 bad config, usage or keys; 3 a gate or risk check refused;
-4 broker unreachable (safe to rerun); 5 an order was rejected or left incomplete; 6 ledger and broker
-disagree; 75 another run holds the lock"""
+EXIT_CODES = """exit codes: 0 done or nothing to do; 1 internal error (a bug); 2 bad config, usage, keys, input or
+path; 3 a gate or risk check refused; 4 broker unreachable (safe to rerun); 5 an order was rejected or left
+incomplete; 6 ledger and broker disagree, or the ledger is unusable; 75 another run holds the lock;
+130/143 stopped by SIGINT/SIGTERM at a safe point (rerun); 141 stdout was closed (a pipe)"""
 
 
 def _available() -> dict[str, tuple[str, str]]:
@@ -60,23 +62,52 @@ def _module(name: str) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+        code = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+    warning = log_failure()
+    if warning is not None:
+        _say(f"warning: {warning}")
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     run: Callable[[argparse.Namespace], int] = _module(args._module).run  # type: ignore[attr-defined]
     try:
         return run(args)
+    except BrokenPipeError:
+        raise
     except BotError as err:
-        print(f"pairbot: {err}", file=sys.stderr)
+        _say(str(err))
         return err.exit_code
     except KeyboardInterrupt:
-        print("pairbot: interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
+    except OSError as err:  # the environment, not a bug: a path that cannot be read or written
+        if os.environ.get("PAIRBOT_DEBUG"):
+            raise
+        _say(f"{err.filename or 'I/O'}: {err.strerror or err}; nothing was sent")
+        return 2
     except Exception as err:  # a bug: one line here, the traceback in the log
         if os.environ.get("PAIRBOT_DEBUG"):
             raise
         structlog.get_logger("pairbot").exception("internal_error")
-        print(f"pairbot: internal error: {type(err).__name__}: {err} (set PAIRBOT_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        _say(f"internal error: {type(err).__name__}: {err} (set PAIRBOT_DEBUG=1 for a traceback)")
         return 1
+
+
+def _say(line: str) -> None:
+    print(f"pairbot: {' '.join(line.split())}", file=sys.stderr)
+
+
+def _closed_pipe() -> int:
+    """Whoever read stdout stopped reading (`pairbot status | head -1`): exit quietly, as `cat` does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 
 if __name__ == "__main__":

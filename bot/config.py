@@ -147,7 +147,7 @@ class Notifications(Section):
 
 
 class Config(Section):
-    mode: Literal["local", "paper", "live"] = "local"
+    mode: Literal["local", "paper", "live"]  # required: a truncated file must never fall back to another account
     strategy: Literal["pair", "overlay", "replica"] = "pair"
     strategies: Strategies = Strategies()
     schedule: Schedule = Schedule()
@@ -198,6 +198,8 @@ def _describe(err: ValidationError) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+    if first["type"] == "missing" and where == "mode":
+        msg = "missing: say local, paper or live (pairbot never guesses which account to trade)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     got = first.get("input")
     shown = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(got, Mapping) else f", got {got!r}"
@@ -206,7 +208,8 @@ def _describe(err: ValidationError) -> str:
 
 def parse_config(raw: object, *, source: str = "config.yaml") -> Config:
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{source}: the file is empty; it needs at least `mode:` (see the shipped config.yaml); "
+                          "nothing was sent")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
     secret_at = _find_secrets(raw)

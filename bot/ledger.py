@@ -13,10 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.core.domain import AccountSnapshot, Fill, OrderIntent, OrderState, Side, Symbol
+from bot.core.domain import OUR_PREFIX, AccountSnapshot, Fill, OrderIntent, OrderState, Side, Symbol, is_ours
 from bot.errors import ReconciliationBreak
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +54,17 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
+# Each entry takes a ledger from version N to N + 1 (index 0: 1 -> 2). New ledgers get _SCHEMA + all of them.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS adjustments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, qty TEXT NOT NULL,
+        ledger_qty TEXT NOT NULL, broker_qty TEXT NOT NULL, reason TEXT NOT NULL, accepted_by TEXT NOT NULL,
+        accepted_at TEXT NOT NULL, run_id TEXT NOT NULL, rebalanced_by TEXT
+    );
+    """,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
@@ -70,6 +81,21 @@ class RunRecord:
     outcome: str | None
     exit_code: int | None
     summary: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A change the broker shows that pairbot did not make, accepted by a person as pairbot's own."""
+
+    symbol: Symbol
+    qty: Decimal  # signed: broker_qty - ledger_qty at the time
+    ledger_qty: Decimal
+    broker_qty: Decimal
+    reason: str
+    accepted_by: str
+    accepted_at: datetime
+    id: int = 0
+    rebalanced_by: str | None = None  # the run that traded the book back to target afterwards
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +142,23 @@ class Ledger:
             self._check_or_create(existed)
         except sqlite3.DatabaseError as err:
             self.close()
-            raise ReconciliationBreak(f"ledger {self.path}: unreadable ({err}); refusing to trade") from None
+            raise self._unusable(err) from None
         except OSError as err:
             self.close()
-            raise ReconciliationBreak(f"ledger {self.path}: {err.strerror}; refusing to trade") from None
+            raise ReconciliationBreak(f"ledger {self.path}: {err.strerror or err}; refusing to trade") from None
         return self
+
+    def _unusable(self, err: sqlite3.DatabaseError) -> ReconciliationBreak:
+        text = str(err)
+        if "readonly" in text or "read-only" in text:
+            why = "read-only (check the file's and its directory's permissions)"
+        elif "disk is full" in text or "disk I/O" in text:
+            why = f"cannot write ({text}: is the disk full?)"
+        elif "locked" in text:
+            why = "locked by another process for over 10 s"
+        else:
+            why = f"unreadable ({text})"
+        return ReconciliationBreak(f"ledger {self.path}: {why}; refusing to trade")
 
     def _check_or_create(self, existed: bool) -> None:
         db = self._conn
@@ -132,15 +170,26 @@ class Ledger:
             if "meta" not in tables:
                 raise ReconciliationBreak(f"ledger {self.path}: not a pairbot ledger; refusing to trade")
             version = self.meta("schema_version")
-            if version != str(SCHEMA_VERSION):
+            if version is None or not version.isdigit() or not 1 <= int(version) <= SCHEMA_VERSION:
                 raise ReconciliationBreak(
-                    f"ledger {self.path}: schema version {version}, this pairbot reads {SCHEMA_VERSION}; "
+                    f"ledger {self.path}: schema version {version}, this pairbot reads 1 to {SCHEMA_VERSION}; "
                     "refusing to trade"
                 )
+            self._migrate(int(version))
         else:
             db.executescript(_SCHEMA)
             with self.transaction():
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
+            self._migrate(1)
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older ledger up to SCHEMA_VERSION, one step per transaction; nothing is dropped."""
+        for step in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in _MIGRATIONS[step - 1].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step + 1),))
 
     def close(self) -> None:
         if self._db is not None:
@@ -161,14 +210,20 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One committed write; a write the disk or the file refuses stops the run (exit 6), naming the path."""
         db = self._conn
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise self._unusable(err) from None
 
     # -- meta --------------------------------------------------------------------------------------
 
@@ -278,10 +333,15 @@ class Ledger:
     # -- fills -------------------------------------------------------------------------------------
 
     def ingest_fills(self, fills: Iterable[Fill], *, run_id: str) -> int:
-        """Idempotent: a fill already recorded (same activity id) is ignored. Returns how many were new."""
+        """Idempotent: a fill already recorded (same activity id) is ignored. Returns how many were new.
+
+        Only fills of pairbot's own orders are journaled; the caller may pass the broker's whole list.
+        """
         new = 0
         with self.transaction() as db:
             for f in fills:
+                if not is_ours(f.client_order_id):
+                    continue
                 cur = db.execute(
                     "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
                     (f.activity_id, f.order_id, f.client_order_id, f.symbol, f.side.value, str(f.qty),
@@ -291,23 +351,57 @@ class Ledger:
         return new
 
     def fills(self) -> list[Fill]:
+        """pairbot's fills (a version-1 ledger may also hold fills of orders it did not place: never read)."""
         return [
             Fill(activity_id=r["activity_id"], order_id=r["order_id"], client_order_id=r["client_order_id"],
                  symbol=Symbol(r["symbol"]), side=Side(r["side"]), qty=Decimal(r["qty"]),
                  price=Decimal(r["price"]), filled_at=datetime.fromisoformat(r["filled_at"]))
-            for r in self._rows("SELECT * FROM fills ORDER BY filled_at, activity_id")
+            for r in self._rows(f"SELECT * FROM fills WHERE {_OURS} ORDER BY filled_at, activity_id")
         ]
 
     def fill_watermark(self) -> datetime | None:
-        row = self._conn.execute("SELECT MAX(filled_at) FROM fills").fetchone()
+        row = self._conn.execute(f"SELECT MAX(filled_at) FROM fills WHERE {_OURS}").fetchone()
         return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
 
     def positions(self) -> dict[Symbol, Decimal]:
-        """Signed quantity per symbol, summed from every recorded fill."""
+        """pairbot's signed quantity per symbol: its fills plus the adjustments a person accepted."""
         out: dict[Symbol, Decimal] = {}
         for f in self.fills():
             out[f.symbol] = out.get(f.symbol, Decimal(0)) + f.signed_qty
+        for a in self.adjustments():
+            out[a.symbol] = out.get(a.symbol, Decimal(0)) + a.qty
         return {s: q for s, q in out.items() if q != 0}
+
+    # -- adjustments -------------------------------------------------------------------------------
+
+    def accept(self, changes: Iterable[Adjustment], *, run_id: str) -> None:
+        """Journal the broker's quantities as pairbot's (one row per symbol), in one transaction."""
+        with self.transaction() as db:
+            for a in changes:
+                db.execute(
+                    "INSERT INTO adjustments (symbol, qty, ledger_qty, broker_qty, reason, accepted_by, accepted_at,"
+                    " run_id) VALUES (?,?,?,?,?,?,?,?)",
+                    (a.symbol, str(a.qty), str(a.ledger_qty), str(a.broker_qty), a.reason, a.accepted_by,
+                     a.accepted_at.isoformat(), run_id),
+                )
+
+    def adjustments(self) -> list[Adjustment]:
+        return [
+            Adjustment(symbol=Symbol(r["symbol"]), qty=Decimal(r["qty"]), ledger_qty=Decimal(r["ledger_qty"]),
+                       broker_qty=Decimal(r["broker_qty"]), reason=r["reason"], accepted_by=r["accepted_by"],
+                       accepted_at=datetime.fromisoformat(r["accepted_at"]), id=r["id"],
+                       rebalanced_by=r["rebalanced_by"])
+            for r in self._rows("SELECT * FROM adjustments ORDER BY id")
+        ]
+
+    def pending_adjustments(self) -> list[Adjustment]:
+        """Accepted changes no rebalance has traded back to target yet."""
+        return [a for a in self.adjustments() if a.rebalanced_by is None]
+
+    def mark_rebalanced(self, adjustment_ids: Iterable[int], run_id: str) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE adjustments SET rebalanced_by = ? WHERE id = ?",
+                           [(run_id, i) for i in adjustment_ids])
 
     # -- snapshots ---------------------------------------------------------------------------------
 
@@ -332,6 +426,9 @@ class Ledger:
         cur = self._conn.execute(sql, tuple(args))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+_OURS = f"substr(client_order_id, 1, {len(OUR_PREFIX)}) = '{OUR_PREFIX}'"
 
 
 def _run_record(r: dict[str, Any]) -> RunRecord:

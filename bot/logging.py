@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from bot.errors import ConfigError
+
 _SECRET_FIELDS = re.compile(r"(secret|password|token|apca-api-secret-key)", re.IGNORECASE)
 _KEY_FIELDS = re.compile(r"(api_?key|key_?id|apca-api-key-id)", re.IGNORECASE)
 REDACTED = "<redacted>"
@@ -58,14 +60,57 @@ class Redactor:
 def _open_private(path: Path) -> TextIO:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.chmod(path, 0o600)
+    if os.path.isfile(path):
+        os.chmod(path, 0o600)
     return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+
+class LogFile:
+    """The log stream. The first line must be written (else nothing is sent); later failures are kept, not
+    raised, so a full disk can never stop a run between an order and its record (the ledger is the journal)."""
+
+    def __init__(self, stream: TextIO, path: Path) -> None:
+        self.stream, self.path = stream, path
+        self.failure: OSError | None = None
+
+    def write(self, text: str) -> None:
+        if self.failure is None:
+            try:
+                self.stream.write(text)
+            except OSError as err:
+                self.failure = err
+
+    def flush(self) -> None:
+        if self.failure is None:
+            try:
+                self.stream.flush()
+            except OSError as err:
+                self.failure = err
+
+
+_current: list[LogFile] = []
+
+
+def log_failure() -> str | None:
+    """One line about a log write that failed during this process, if one did."""
+    for sink in _current:
+        if sink.failure is not None:
+            why = sink.failure.strerror or sink.failure
+            return f"could not write the log {sink.path} ({why}); the ledger has the run"
+    return None
 
 
 def configure_logging(log_dir: Path, *, redactor: Redactor, filename: str = "pairbot.jsonl") -> Path:
     """JSON lines to log_dir/filename (0600); nothing to the terminal (the CLI prints a summary)."""
     path = log_dir / filename
-    stream = _open_private(path)
+    try:
+        stream = _open_private(path)
+        stream.write("")
+        stream.flush()
+    except OSError as err:
+        raise ConfigError(f"log {path}: cannot write it ({err.strerror}; check paths.logs); nothing was sent") from None
+    sink = LogFile(stream, path)
+    _current[:] = [sink]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -75,9 +120,13 @@ def configure_logging(log_dir: Path, *, redactor: Redactor, filename: str = "pai
             redactor,
             structlog.processors.JSONRenderer(default=str),
         ],
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=structlog.WriteLoggerFactory(file=sink),  # type: ignore[arg-type]  # a TextIO's write/flush
         cache_logger_on_first_use=False,
     )
+    structlog.get_logger("pairbot").info("log_opened", pid=os.getpid())
+    if sink.failure is not None:
+        raise ConfigError(f"log {path}: cannot write it ({sink.failure.strerror}; check paths.logs and the disk); "
+                          "nothing was sent")
     return path
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -15,8 +17,18 @@ import structlog
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.mapping import NEW_YORK
 from bot.config import Config
-from bot.core.checks import Gates, Limits, Violation, gate_violations, ledger_breaks, risk_violations
+from bot.core.book import book_breaks, looks_like_reset, our_symbols, outside_trades, own_book
+from bot.core.checks import (
+    Gates,
+    Limits,
+    Violation,
+    gate_violations,
+    risk_violations,
+    unknown_assets,
+    unusable_quotes,
+)
 from bot.core.domain import (
+    OUR_PREFIX,
     AccountSnapshot,
     DriftReport,
     Fill,
@@ -29,17 +41,21 @@ from bot.core.domain import (
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.plan import PlanPolicy, plan_rebalance
 from bot.core.schedule import calendar_due, run_key
-from bot.errors import BotError, GateRefused, OrderRejected, ReconciliationBreak
+from bot.errors import BotError, ConfigError, GateRefused, Interrupted, OrderRejected, ReconciliationBreak
 from bot.ledger import Ledger
 from strategies.base import MarketView, Strategy
 
 log = structlog.get_logger("pairbot.runner")
 
-OUR_PREFIX = "pb-"
 Checkpoint = Callable[[str], None]
+StopRequest = Callable[[], int | None]  # the signal number once SIGINT or SIGTERM arrived, else None
 
 
 def _no_checkpoint(_name: str) -> None:
+    return None
+
+
+def _never() -> int | None:
     return None
 
 
@@ -53,6 +69,12 @@ class RunContext:
     now: Callable[[], datetime]
     sleep: Callable[[float], None]
     checkpoint: Checkpoint = _no_checkpoint  # test-only crash points (see tests/reliability)
+    stop_requested: StopRequest = _never  # polled at the safe points
+    config_path: Path = Path("config.yaml")  # named in the commands a refusal tells the user to run
+
+    def command(self, name: str) -> str:
+        where = "" if self.config_path == Path("config.yaml") else f" --config {self.config_path}"
+        return f"pairbot {name}{where}"
 
 
 @dataclass
@@ -80,13 +102,29 @@ class RunReport:
     executed: bool = False
     outcome: str = "done"
     exit_code: int = 0
+    kill_switch: Path | None = None  # the kill switch file, when it was present (a plan still runs)
+    adjustments: tuple[int, ...] = ()  # accepted changes this run trades back to target
+    error: BotError | None = None  # why the run stopped, when it did
+
+    @property
+    def decided(self) -> bool:
+        """A decision was reached and planned: the summary has something to show beyond the error line."""
+        return self.plan is not None or self.decision == "none" and self.error is None
 
 
 # -- the protocol --------------------------------------------------------------------------------------
 
 
 def rebalance_once(ctx: RunContext, *, execute: bool) -> RunReport:
-    """Reconcile, decide, plan, check, then (if execute) trade and verify. Raises BotError subclasses."""
+    """Reconcile, decide, plan, check, then (if execute) trade and verify. Raises the BotError that stopped it."""
+    report = run_protocol(ctx, execute=execute)
+    if report.error is not None:
+        raise report.error
+    return report
+
+
+def run_protocol(ctx: RunContext, *, execute: bool) -> RunReport:
+    """The same, but a stop is returned in report.error (with what happened before it), never raised."""
     report = RunReport(run_id=ctx.run_id)
     ctx.ledger.start_run(run_id=ctx.run_id, started_at=ctx.now(), mode=ctx.config.mode,
                          command="rebalance" if execute else "plan", strategy=ctx.config.strategy)
@@ -94,13 +132,15 @@ def rebalance_once(ctx: RunContext, *, execute: bool) -> RunReport:
     try:
         _protocol(ctx, report, execute=execute)
     except BotError as err:
-        report.outcome, report.exit_code = type(err).__name__, err.exit_code
+        report.error = err
+        if report.outcome != "incomplete":
+            report.outcome = err.outcome
+        report.exit_code = err.exit_code
         ctx.ledger.finish_run(ctx.run_id, finished_at=ctx.now(), outcome=report.outcome,
                               exit_code=report.exit_code, summary=summarize(report) | {"error": str(err)})
         log.warning("rebalance_finished", outcome=report.outcome, exit_code=err.exit_code, error=str(err),
                     decision=report.decision, requests=ctx.broker.request_count)
-        err.report = report  # type: ignore[attr-defined]  # the CLI prints what happened before the stop
-        raise
+        return report
     ctx.ledger.finish_run(ctx.run_id, finished_at=ctx.now(), outcome=report.outcome, exit_code=report.exit_code,
                           summary=summarize(report))
     log.info("rebalance_finished", **summarize(report), requests=ctx.broker.request_count)
@@ -108,12 +148,16 @@ def rebalance_once(ctx: RunContext, *, execute: bool) -> RunReport:
 
 
 def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
-    if ctx.config.paths.kill_switch.exists():
-        raise GateRefused(f"kill switch {ctx.config.paths.kill_switch} is present; remove it to trade")
+    kill = ctx.config.paths.kill_switch
+    report.kill_switch = kill if kill.exists() else None
+    if report.kill_switch and execute:
+        raise GateRefused(f"kill switch {kill} is present; remove it to trade ({ctx.command('plan')} still previews)")
+    _stop_point(ctx, "before reconciling")
     reconcile(ctx)
     ctx.checkpoint("after_reconcile")
-    universe = ctx.strategy.universe
-    snap = ctx.broker.snapshot(universe)
+    _stop_point(ctx, "after reconciling")
+    snap = _snapshot(ctx)
+    _check_inputs(ctx, snap)
     ctx.ledger.record_snapshot(ctx.run_id, "before", snap)
     report.before = snap
     today = snap.as_of.astimezone(NEW_YORK).date()
@@ -132,6 +176,38 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
         return
     _execute(ctx, report, plan)
     _verify(ctx, report, targets)
+
+
+def _stop_point(ctx: RunContext, where: str) -> None:
+    """A safe point: nothing is half-sent here. SIGINT or SIGTERM received earlier stops the run now."""
+    signum = ctx.stop_requested()
+    if signum is not None:
+        name = signal.Signals(signum).name
+        raise Interrupted(f"interrupted by {name}: stopped {where}, with no order half-sent; "
+                          "a rerun picks up where this one stopped", signal_number=signum)
+
+
+def _ours(ctx: RunContext) -> frozenset[Symbol]:
+    return our_symbols(ctx.strategy.universe, ctx.ledger.positions())
+
+
+def _snapshot(ctx: RunContext) -> AccountSnapshot:
+    """The account, with pairbot's positions apart from the user's (which are never traded or counted in drift)."""
+    ours = _ours(ctx)
+    return own_book(ctx.broker.snapshot(ours), ours)
+
+
+def _check_inputs(ctx: RunContext, snap: AccountSnapshot) -> None:
+    """Refuse before any arithmetic: symbols the broker does not know (exit 2), quotes no price can come from (3)."""
+    unknown = unknown_assets(snap, ctx.strategy.universe)
+    if unknown:
+        params = ctx.config.strategy_params()
+        where = [f"strategies.{ctx.config.strategy}.{k}: {v}" for k, v in params.items() if str(v).upper() in unknown]
+        named = "; ".join(where) if where else ", ".join(unknown)
+        raise ConfigError(f"{ctx.config_path}: {named}: the broker has no such asset; nothing was sent")
+    bad = unusable_quotes(snap, snap.positions.keys() | ctx.strategy.universe)
+    if bad:
+        raise GateRefused("; ".join(f"{v.code}: {v.message}" for v in bad) + "; nothing was sent")
 
 
 def _market_view(ctx: RunContext, snap: AccountSnapshot, today: date) -> MarketView:
@@ -160,10 +236,17 @@ def _decide(ctx: RunContext, report: RunReport, today: date, drift: DriftReport)
     bands = DriftBands(leg=sched.drift_band, gross=sched.gross_band, net=sched.net_band,
                        effective=sched.effective_band)
     breaches = drift_breaches(drift, bands)
+    accepted = ctx.ledger.pending_adjustments()
+    report.adjustments = tuple(a.id for a in accepted)
     if period is not None:
         report.decision, report.period = "calendar", period
         report.why = f"{sched.frequency} rebalance for {period} not done yet"
         decision_key = period
+    elif accepted:
+        report.decision = "accepted"
+        symbols = ", ".join(sorted({a.symbol for a in accepted}))
+        report.why = f"back to target after the accepted change in {symbols}"
+        decision_key = f"a{accepted[-1].id}"
     elif breaches:
         report.decision = "drift"
         report.why = "; ".join(breaches)
@@ -237,6 +320,15 @@ def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: Accoun
 
 def reconcile(ctx: RunContext) -> None:
     """Before anything else: adopt our orders, settle open ones, ingest fills, compare positions."""
+    learn_orders(ctx)
+    mine = open_orders_or_refuse(ctx)
+    _settle(ctx, mine, cancel_after=True)
+    _, outside = ingest_fills(ctx)
+    _compare_positions(ctx, outside=outside_trades(outside))
+
+
+def learn_orders(ctx: RunContext) -> None:
+    """Bind a new ledger to the account (adopting our orders the broker has), and resolve journaled intents."""
     ledger, broker = ctx.ledger, ctx.broker
     account = broker.account_number()
     if _bind_account(ledger, account):  # a new ledger: first learn which of our ids the broker has seen
@@ -248,18 +340,20 @@ def reconcile(ctx: RunContext) -> None:
             ledger.mark_intent(rec.client_order_id, "unsent")
         else:
             ledger.record_order(found, observed_at=ctx.now())
-    open_orders = broker.open_orders()
-    foreign = [o for o in open_orders if not o.client_order_id.startswith(OUR_PREFIX)
-               and o.symbol in ctx.strategy.universe]
+
+
+def open_orders_or_refuse(ctx: RunContext) -> list[OrderState]:
+    """pairbot's open orders (recorded); an open order someone else placed in pairbot's symbols refuses (exit 3)."""
+    open_orders = ctx.broker.open_orders()
+    ours = _ours(ctx)
+    foreign = [o for o in open_orders if not o.client_order_id.startswith(OUR_PREFIX) and o.symbol in ours]
     if foreign:
         raise GateRefused(f"open orders not placed by pairbot in {', '.join(sorted({o.symbol for o in foreign}))}; "
                           "cancel them or wait for them to finish")
-    ours = [o for o in open_orders if o.client_order_id.startswith(OUR_PREFIX)]
-    for o in ours:
-        ledger.record_order(o, observed_at=ctx.now())
-    _settle(ctx, ours, cancel_after=True)
-    ingest_fills(ctx)
-    _compare_positions(ctx)
+    mine = [o for o in open_orders if o.client_order_id.startswith(OUR_PREFIX)]
+    for o in mine:
+        ctx.ledger.record_order(o, observed_at=ctx.now())
+    return mine
 
 
 def adopt_orders(ctx: RunContext) -> int:
@@ -283,20 +377,57 @@ def _bind_account(ledger: Ledger, account_number: str) -> bool:
     return False
 
 
-def ingest_fills(ctx: RunContext) -> int:
+def ingest_fills(ctx: RunContext) -> tuple[int, tuple[Fill, ...]]:
+    """Journal the fills of pairbot's orders since the watermark; returns how many were new, and the fills of
+    orders pairbot did not place (never journaled: they only explain a difference)."""
     mark = ctx.ledger.fill_watermark()
     after = None if mark is None else mark - timedelta(seconds=2)  # overlap; ingestion is idempotent
     known = {o["order_id"]: o["client_order_id"] for o in ctx.ledger.orders()}
-    return ctx.ledger.ingest_fills(ctx.broker.fills(after=after, known=known), run_id=ctx.run_id)
+    fills = ctx.broker.fills(after=after, known=known)
+    outside = tuple(f for f in fills if not f.client_order_id.startswith(OUR_PREFIX))
+    return ctx.ledger.ingest_fills(fills, run_id=ctx.run_id), outside
 
 
-def _compare_positions(ctx: RunContext, snap: AccountSnapshot | None = None) -> None:
-    """Ledger-derived positions against the broker's (from `snap` when one was just read)."""
+@dataclass(frozen=True, slots=True)
+class BookDifference:
+    """pairbot's ledger against the broker for pairbot's symbols: the breaks, and the quantities behind them."""
+
+    breaks: tuple[Violation, ...]
+    ledger: dict[Symbol, Decimal]
+    broker: dict[Symbol, Decimal]
+    ours: frozenset[Symbol]
+
+    @property
+    def looks_like_reset(self) -> bool:
+        return looks_like_reset(self.ledger, self.broker, self.ours)
+
+    def changed(self) -> list[Symbol]:
+        return sorted(s for s in self.ours if self.ledger.get(s, Decimal(0)) != self.broker.get(s, Decimal(0)))
+
+
+def book_difference(ctx: RunContext, snap: AccountSnapshot | None = None, *,
+                    outside: dict[Symbol, Decimal] | None = None) -> BookDifference:
     held = snap.positions.values() if snap is not None else ctx.broker.positions()
     broker_positions = {p.symbol: p.qty for p in held}
-    breaks = ledger_breaks(ctx.ledger.positions(), broker_positions)
-    if breaks:
-        raise ReconciliationBreak("ledger and broker disagree: " + "; ".join(v.message for v in breaks))
+    ledger_positions = ctx.ledger.positions()
+    ours = our_symbols(ctx.strategy.universe, ledger_positions)
+    breaks = book_breaks(ledger_positions, broker_positions, ours=ours, outside=outside)
+    return BookDifference(breaks, ledger_positions, broker_positions, ours)
+
+
+def _compare_positions(ctx: RunContext, snap: AccountSnapshot | None = None, *,
+                       outside: dict[Symbol, Decimal] | None = None) -> None:
+    """pairbot's ledger positions against the broker's, for pairbot's symbols only (from `snap` when given)."""
+    diff = book_difference(ctx, snap, outside=outside)
+    if diff.breaks:
+        raise ReconciliationBreak(_break_message(ctx, diff.breaks, reset=diff.looks_like_reset))
+
+
+def _break_message(ctx: RunContext, breaks: Collection[Violation], *, reset: bool) -> str:
+    what = "; ".join(v.message for v in breaks)
+    hint = " (the broker holds none of pairbot's positions: a paper account reset?)" if reset else ""
+    return (f"the account changed outside pairbot: {what}{hint}; nothing was sent. If the broker is right, "
+            f"make it pairbot's with: {ctx.command('ledger accept')}")
 
 
 # -- execution ------------------------------------------------------------------------------------------
@@ -317,7 +448,7 @@ def _execute(ctx: RunContext, report: RunReport, plan: RebalancePlan) -> None:
     unfilled = _unfilled(report.outcomes)
     if unfilled:
         raise OrderRejected(f"reductions incomplete ({unfilled}); no increase was sent; rerun to top up")
-    snap = ctx.broker.snapshot(ctx.strategy.universe)
+    snap = _snapshot(ctx)
     ctx.ledger.record_snapshot(ctx.run_id, "between", snap)
     limits, gates = _limits(ctx.config)
     problems = risk_violations(replace(plan, orders=plan.increases), snap, limits, gates)
@@ -338,6 +469,8 @@ def _send_and_settle(ctx: RunContext, report: RunReport, orders: Sequence[OrderI
     sent: list[OrderState] = []
     rejected: list[str] = []
     for order in orders:
+        if ctx.stop_requested() is not None:
+            break  # the settle below still records what was sent; the stop is raised after it
         outcome = _send(ctx, order, key)
         report.outcomes.append(outcome)
         if outcome.state is None:
@@ -352,6 +485,7 @@ def _send_and_settle(ctx: RunContext, report: RunReport, orders: Sequence[OrderI
     ctx.checkpoint("after_ingest")
     if rejected:
         raise OrderRejected("; ".join(rejected))
+    _stop_point(ctx, f"after {len(sent)} of {len(orders)} order(s) of this step")
 
 
 def _send(ctx: RunContext, order: OrderIntent, key: str) -> OrderOutcome:
@@ -378,6 +512,8 @@ def _settle(ctx: RunContext, orders: Sequence[OrderState], *, cancel_after: bool
     bound = ctx.config.execution.fill_timeout_seconds
     final = _poll(ctx, orders, bound)
     stuck = [o for o in final.values() if not o.is_terminal]
+    if stuck and ctx.stop_requested() is not None:
+        _stop_point(ctx, f"while {len(stuck)} order(s) were still open (the next run settles them)")
     if stuck and cancel_after:
         for o in stuck:
             ctx.broker.cancel(o.order_id)
@@ -403,7 +539,7 @@ def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[s
             if state.is_terminal:
                 pending.remove(oid)
         ctx.checkpoint("mid_poll")
-        if not pending or ctx.now() >= deadline:
+        if not pending or ctx.now() >= deadline or ctx.stop_requested() is not None:
             break
         ctx.sleep(ctx.config.execution.poll_interval_seconds)
     return final
@@ -413,7 +549,7 @@ def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[s
 
 
 def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
-    snap = ctx.broker.snapshot(ctx.strategy.universe)
+    snap = _snapshot(ctx)
     _compare_positions(ctx, snap)
     ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
     report.after = snap
@@ -423,6 +559,8 @@ def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
     if unfilled:
         report.outcome, report.exit_code = "incomplete", OrderRejected.exit_code
         raise OrderRejected(f"incomplete: {unfilled}; rerun to top up")
+    if report.adjustments:
+        ctx.ledger.mark_rebalanced(report.adjustments, ctx.run_id)
     report.outcome = "done"
 
 

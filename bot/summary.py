@@ -55,13 +55,22 @@ def _fills(fills: list[Fill]) -> list[str]:
 
 def _book(snap: AccountSnapshot) -> list[str]:
     held = ", ".join(f"{s} {p.qty:+}" for s, p in sorted(snap.positions.items())) or "flat"
-    return [f"  positions {held}; equity {money(snap.equity)}; cash {money(snap.cash)}"]
+    lines = [f"  positions {held}; equity {money(snap.equity)}; cash {money(snap.cash)}"]
+    if snap.other_positions:
+        lines.append(f"  not pairbot's (never traded): {others(snap)}")
+    return lines
+
+
+def others(snap: AccountSnapshot) -> str:
+    return ", ".join(f"{s} {p.qty:+} ({money(p.market_value)})" for s, p in sorted(snap.other_positions.items()))
 
 
 def render(report: RunReport, *, header: str) -> str:
     reasons = report.why.split("; ")
     why = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
     lines = [header, f"decision: {report.decision} - {why}"]
+    if report.kill_switch is not None:
+        lines.append(f"kill switch ON ({report.kill_switch}): `pairbot rebalance` refuses to trade until it is removed")
     if report.plan is not None:
         lines += ["plan:", *_plan_table(report)]
         if report.plan.is_noop:

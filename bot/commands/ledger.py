@@ -1,29 +1,107 @@
-"""`pairbot ledger rebuild`: move a bad (or any) ledger aside and rebuild it from the broker's orders and fills."""
+"""`pairbot ledger accept | rebuild`: take a change made outside pairbot as its own, or rebuild a lost ledger."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
-from collections.abc import Callable
-from contextlib import ExitStack
+import socket
+import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
-from bot.app import new_run_id
-from bot.bootstrap import broker_for, endpoint_for
-from bot.config import load_config
-from bot.core.checks import ledger_breaks
-from bot.errors import ReconciliationBreak
-from bot.ledger import Ledger
-from bot.lock import exclusive_lock
-from bot.logging import Redactor, configure_logging
-from bot.runner import OUR_PREFIX
+from bot.app import App, open_app
+from bot.commands.rebalance import context_for, strategy_of
+from bot.core.book import outside_trades
+from bot.core.domain import is_ours
+from bot.errors import ConfigError, ReconciliationBreak
+from bot.ledger import Adjustment, Ledger
+from bot.runner import BookDifference, RunContext, book_difference, ingest_fills, learn_orders, open_orders_or_refuse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["rebuild"],
-                        help="rebuild: move the ledger aside (<name>.broken-<timestamp>) and rebuild it from the "
-                             "broker's orders (status=all) and FILL activities")
+    parser.add_argument("action", choices=["accept", "rebuild"],
+                        help="accept: journal the broker's quantities of pairbot's symbols as pairbot's own "
+                             "(after a hand trade, a transfer or a paper account reset); rebuild: move the ledger "
+                             "aside (<name>.broken-<timestamp>) and rebuild it from the broker's orders and fills")
+    parser.add_argument("--yes", action="store_true", help="accept without asking (for scripts)")
+    parser.add_argument("--reason", default="", help="why, recorded with each adjustment (accept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "accept":
+        return accept(args)
+    return rebuild(args)
+
+
+# -- accept -----------------------------------------------------------------------------------------------------
+
+
+def accept(args: argparse.Namespace) -> int:
+    with open_app(args.config) as app:
+        ctx = context_for(app, strategy_of(app), config_path=args.config)
+        diff = _current_difference(ctx)
+        print(f"pairbot ledger accept | mode {app.config.mode} | ledger {app.ledger.path}")
+        if not diff.breaks:
+            print("  nothing to accept: pairbot's ledger matches the broker for pairbot's symbols")
+            return 0
+        print(_difference_table(diff))
+        if not _confirmed(args, diff):
+            print("  nothing was changed")
+            return 0
+        adjustments = _journal(app, ctx, diff, reason=args.reason)
+        for a in adjustments:
+            print(f"  accepted {a.symbol}: {a.ledger_qty} -> {a.broker_qty} ({a.qty:+}) by {a.accepted_by}")
+        print(f"  the next `{ctx.command('rebalance')}` trades pairbot's book back to target")
+    return 0
+
+
+def _current_difference(ctx: RunContext) -> BookDifference:
+    """What reconciliation would compare, after learning pairbot's orders and fills (nothing is cancelled)."""
+    learn_orders(ctx)
+    if open_orders_or_refuse(ctx):
+        raise ConfigError(f"pairbot's own orders are still open; let `{ctx.command('rebalance')}` settle them first")
+    _, outside = ingest_fills(ctx)
+    return book_difference(ctx, outside=outside_trades(outside))
+
+
+def _difference_table(diff: BookDifference) -> str:
+    lines = [f"  {'symbol':<6} {'ledger':>12} {'broker':>12} {'change':>12}  what explains it"]
+    for v, sym in zip(diff.breaks, diff.changed(), strict=True):
+        mine, theirs = diff.ledger.get(sym, Decimal(0)), diff.broker.get(sym, Decimal(0))
+        why = v.message.partition(" (")[2].rstrip(")") or "nothing pairbot knows of"
+        lines.append(f"  {sym:<6} {mine:>12} {theirs:>12} {theirs - mine:>+12}  {why}")
+    if diff.looks_like_reset:
+        lines.append("  the broker holds none of pairbot's positions: a paper account reset, or a transfer out?")
+    return "\n".join(lines)
+
+
+def _confirmed(args: argparse.Namespace, diff: BookDifference) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("ledger accept: pass --yes to accept without a prompt (stdin is not a terminal)")
+    answer = input(f"  take the broker's quantities of {', '.join(diff.changed())} as pairbot's? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _journal(app: App, ctx: RunContext, diff: BookDifference, *, reason: str) -> list[Adjustment]:
+    now = datetime.now(UTC)
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    why = reason or "accepted with pairbot ledger accept"
+    app.ledger.start_run(run_id=app.run_id, started_at=now, mode=app.config.mode, command="ledger accept",
+                         strategy=app.config.strategy)
+    changes = [Adjustment(symbol=s, qty=diff.broker.get(s, Decimal(0)) - diff.ledger.get(s, Decimal(0)),
+                          ledger_qty=diff.ledger.get(s, Decimal(0)), broker_qty=diff.broker.get(s, Decimal(0)),
+                          reason=why, accepted_by=who, accepted_at=now) for s in diff.changed()]
+    app.ledger.accept(changes, run_id=app.run_id)
+    app.ledger.finish_run(app.run_id, finished_at=datetime.now(UTC), outcome="accepted", exit_code=0,
+                          summary={"accepted": {a.symbol: str(a.qty) for a in changes}, "by": who, "why": why})
+    return changes
+
+
+# -- rebuild ----------------------------------------------------------------------------------------------------
 
 
 def move_aside(path: Path, stamp: str) -> Path | None:
@@ -38,42 +116,35 @@ def move_aside(path: Path, stamp: str) -> Path | None:
     return moved
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    with ExitStack() as stack:
-        stack.enter_context(exclusive_lock(config.paths.state_dir / "pairbot.lock"))
-        redactor = Redactor()
-        configure_logging(config.paths.logs, redactor=redactor)
-        endpoint = stack.enter_context(endpoint_for(config))
-        redactor.add(secret=endpoint.secret_key, key_id=endpoint.api_key)
-        broker = broker_for(config, endpoint)
+def rebuild(args: argparse.Namespace) -> int:
+    with open_app(args.config, open_ledger=False) as app:
+        broker, config = app.broker, app.config
         account = broker.account_number()  # reach the broker before touching the file
         orders = broker.all_orders()
-        positions = {p.symbol: p.qty for p in broker.positions()}
-        path = config.ledger_path()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        moved = move_aside(path, stamp)
-        ledger = stack.enter_context(Ledger(path))
-        now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-        run_id = new_run_id(now())
-        ledger.start_run(run_id=run_id, started_at=now(), mode=config.mode, command="ledger rebuild",
-                         strategy=config.strategy)
-        ours = [o for o in orders if o.client_order_id.startswith(OUR_PREFIX)]
+        moved = move_aside(app.ledger.path, stamp)
+        ledger: Ledger = app.ledger.open()
+        ctx = context_for(app, strategy_of(app), config_path=args.config)
+        ledger.start_run(run_id=app.run_id, started_at=datetime.now(UTC), mode=config.mode,
+                         command="ledger rebuild", strategy=config.strategy)
+        ours = [o for o in orders if is_ours(o.client_order_id)]
         for o in ours:
-            ledger.record_order(o, observed_at=now())
-        known = {o.order_id: o.client_order_id for o in orders}
-        fills = ledger.ingest_fills(broker.fills(known=known), run_id=run_id)
+            ledger.record_order(o, observed_at=datetime.now(UTC))
         ledger.set_meta("account_number", account)
-        breaks = ledger_breaks(ledger.positions(), positions)
-        outcome = "rebuilt" if not breaks else "rebuilt_with_breaks"
-        ledger.finish_run(run_id, finished_at=now(), outcome=outcome, exit_code=6 if breaks else 0,
+        fills, _ = ingest_fills(ctx)
+        diff = book_difference(ctx)
+        ledger.finish_run(app.run_id, finished_at=datetime.now(UTC),
+                          outcome="rebuilt_with_breaks" if diff.breaks else "rebuilt",
+                          exit_code=6 if diff.breaks else 0,
                           summary={"orders": len(ours), "fills": fills, "moved_aside": str(moved) if moved else None})
         print(f"pairbot ledger rebuild | mode {config.mode} | account {account}")
         print(f"  {'moved the old ledger to ' + str(moved) if moved else 'no old ledger to move aside'}")
-        held = ", ".join(f"{s} {q:+}" for s, q in sorted(positions.items())) or "flat"
-        print(f"  new ledger {path}: {len(ours)} pairbot orders of {len(orders)}, {fills} fills; positions {held}")
-        if breaks:
-            raise ReconciliationBreak("rebuilt ledger still disagrees with the broker: "
-                                      + "; ".join(v.message for v in breaks))
-        print("  reconciliation: ledger positions equal broker positions")
+        held = ", ".join(f"{s} {q:+}" for s, q in sorted(ledger.positions().items())) or "flat"
+        print(f"  new ledger {ledger.path}: {len(ours)} pairbot orders of {len(orders)}, {fills} fills; "
+              f"pairbot's positions {held}")
+        if diff.breaks:
+            raise ReconciliationBreak("the rebuilt ledger still differs from the broker: "
+                                      + "; ".join(v.message for v in diff.breaks)
+                                      + f"; if the broker is right, run: {ctx.command('ledger accept')}")
+        print("  reconciliation: pairbot's positions equal the broker's")
     return 0

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
 
 from bot.app import App, crash_checkpoint, open_app
-from bot.errors import BotError, ConfigError
+from bot.errors import ConfigError
 from bot.notify import notify_run
-from bot.runner import RunContext, RunReport, rebalance_once
+from bot.runner import RunContext, StopRequest, run_protocol
 from bot.summary import render
 from strategies import build_strategy
 from strategies.base import Strategy
@@ -36,26 +41,44 @@ def header(app: App, *, execute: bool) -> str:
     return f"pairbot {verb} | mode {mode} ({where}) | strategy {app.config.strategy} | run {app.run_id}"
 
 
+def context_for(app: App, strategy: Strategy, *, config_path: Path,
+                stop_requested: StopRequest | None = None) -> RunContext:
+    """The run's context from the app: wall clock, real sleep, the crash matrix's hook (tests only)."""
+    return RunContext(config=app.config, strategy=strategy, broker=app.broker, ledger=app.ledger,
+                      run_id=app.run_id, now=lambda: datetime.now(UTC), sleep=time.sleep,
+                      checkpoint=crash_checkpoint(), stop_requested=stop_requested or (lambda: None),
+                      config_path=config_path)
+
+
+@contextmanager
+def stop_at_safe_points() -> Iterator[StopRequest]:
+    """SIGINT and SIGTERM ask the run to stop at its next safe point; a second one stops it at once."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if received:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        received.append(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def run(args: argparse.Namespace) -> int:
     execute = args._name == "rebalance" and not args.dry_run
-    with open_app(args.config) as app:
-        strategy = strategy_of(app)
-        ctx = RunContext(config=app.config, strategy=strategy, broker=app.broker, ledger=app.ledger,
-                         run_id=app.run_id, now=lambda: datetime.now(UTC), sleep=time.sleep,
-                         checkpoint=crash_checkpoint())
-        report: RunReport | None = None
-        error: BotError | None = None
-        try:
-            report = rebalance_once(ctx, execute=execute)
-        except BotError as err:
-            error = err
-            partial = getattr(err, "report", None)
-            if partial is not None:
-                print(render(partial, header=header(app, execute=execute)))
-            raise
-        finally:
-            if execute and (report is not None or error is not None):
-                notify_run(app.config, app.run_id, report or getattr(error, "report", None), error)
-        print(render(report, header=header(app, execute=execute)))
+    with open_app(args.config) as app, stop_at_safe_points() as stop:
+        ctx = context_for(app, strategy_of(app), config_path=args.config, stop_requested=stop)
+        report = run_protocol(ctx, execute=execute)
+        if execute:
+            notify_run(app.config, app.run_id, report, report.error)
+        if report.decided:
+            print(render(report, header=header(app, execute=execute)))
+        if report.error is not None:
+            raise report.error
         print(f"ledger {app.ledger.path} | log {app.log_path} | {app.broker.request_count} broker requests")
         return report.exit_code

@@ -110,21 +110,41 @@ def _short_violations(
 
 
 def _quote_violations(snapshot: AccountSnapshot, symbol: Symbol, gates: Gates) -> list[Violation]:
-    quote = snapshot.quotes.get(symbol)
-    if quote is None:
-        return [Violation("bad_quote", f"{symbol}: no quote")]
+    unusable = _unusable_quote(snapshot, symbol)
+    if unusable is not None:
+        return [unusable]
+    quote = snapshot.quotes[symbol]
     age = (snapshot.as_of - quote.as_of).total_seconds()
     if age > gates.max_quote_age_seconds:
         limit = gates.max_quote_age_seconds
         return [Violation("stale_quote", f"{symbol}: quote {age:.0f}s old (max {limit}s)")]
-    if quote.bid <= 0 or quote.ask <= 0 or quote.bid > quote.ask:
-        return [Violation("bad_quote", f"{symbol}: bid {quote.bid} ask {quote.ask}")]
     spread_bps = (quote.ask - quote.bid) / quote.mid * BPS
     if spread_bps > gates.max_spread_bps:
         return [
             Violation("wide_spread", f"{symbol}: spread {spread_bps:.1f} bps > {gates.max_spread_bps} bps")
         ]
     return []
+
+
+def _unusable_quote(snapshot: AccountSnapshot, symbol: Symbol) -> Violation | None:
+    quote = snapshot.quotes.get(symbol)
+    if quote is None:
+        return Violation("bad_quote", f"{symbol}: no quote")
+    if quote.bid <= 0 or quote.ask <= 0:
+        return Violation("bad_quote", f"{symbol}: no usable quote (bid {quote.bid}, ask {quote.ask})")
+    if quote.bid > quote.ask:
+        return Violation("bad_quote", f"{symbol}: crossed quote (bid {quote.bid} > ask {quote.ask})")
+    return None
+
+
+def unusable_quotes(snapshot: AccountSnapshot, symbols: Collection[Symbol]) -> tuple[Violation, ...]:
+    """Missing, zero or crossed quotes: no weight, drift or order can be computed from them."""
+    return tuple(v for sym in sorted(symbols) if (v := _unusable_quote(snapshot, sym)) is not None)
+
+
+def unknown_assets(snapshot: AccountSnapshot, symbols: Collection[Symbol]) -> tuple[Symbol, ...]:
+    """Symbols the broker has no asset for (a typo in config.yaml, or a delisted fund)."""
+    return tuple(sorted(s for s in symbols if s not in snapshot.assets))
 
 
 def post_trade_qty(snapshot: AccountSnapshot, plan: RebalancePlan) -> dict[Symbol, Decimal]:

@@ -14,6 +14,11 @@ Symbol = NewType("Symbol", str)
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+OUR_PREFIX = "pb-"  # every order pairbot places has a client order id that starts so; nothing else is ours
+
+
+def is_ours(client_order_id: str) -> bool:
+    return client_order_id.startswith(OUR_PREFIX)
 
 
 class Side(StrEnum):
@@ -175,6 +180,7 @@ class AccountSnapshot:
     clock: MarketClock
     assets: Mapping[Symbol, AssetInfo] = field(default_factory=dict)
     open_orders: tuple[OpenOrder, ...] = ()
+    other_positions: Mapping[Symbol, Position] = field(default_factory=dict)  # the user's, never traded
 
     def qty(self, symbol: Symbol) -> Decimal:
         pos = self.positions.get(symbol)

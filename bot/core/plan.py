@@ -8,6 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from bot.core.domain import (
     ONE,
+    OUR_PREFIX,
     ZERO,
     AccountSnapshot,
     OrderIntent,
@@ -74,7 +75,7 @@ def leg_steps(current: Decimal, target: Decimal) -> list[tuple[PositionIntent, D
 
 def client_order_id(run_key: str, symbol: Symbol, intent: PositionIntent, attempts: Mapping[str, int]) -> str:
     attempt = attempts.get(f"{run_key}-{symbol}-{intent.short_code}", 1)
-    coid = f"pb-{run_key}-{symbol}-{intent.short_code}-{attempt}"
+    coid = f"{OUR_PREFIX}{run_key}-{symbol}-{intent.short_code}-{attempt}"
     if len(coid) > MAX_CLIENT_ORDER_ID_LEN:
         raise ValueError(f"client_order_id {coid!r} is longer than {MAX_CLIENT_ORDER_ID_LEN} characters")
     return coid

@@ -19,6 +19,10 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def write_local(tmp_path: Path, text: str) -> Path:
+    return write(tmp_path, "mode: local\n" + text)
+
+
 def test_the_shipped_config_is_valid_and_runs_the_pair_locally() -> None:
     config = load_config(ROOT / "config.yaml")
 
@@ -27,8 +31,10 @@ def test_the_shipped_config_is_valid_and_runs_the_pair_locally() -> None:
     assert config.strategy_params()["gross"] == Decimal("1.0")
 
 
-def test_an_empty_file_means_every_default(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, "")).schedule.frequency == "quarterly"
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "- a list\n", "just a string\n", "strategy: pair\n"])
+def test_an_empty_truncated_or_non_mapping_file_is_refused_never_run_on_defaults(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match="empty|mapping|mode: missing"):
+        load_config(write(tmp_path, text))
 
 
 @pytest.mark.parametrize(
@@ -38,7 +44,7 @@ def test_an_empty_file_means_every_default(tmp_path: Path) -> None:
         ("limits: {max_grosss: 1}", "limits.max_grosss: unknown key"),
         ("schedule: {frequency: weekly}", "schedule.frequency: Input should be 'monthly', 'quarterly' or 'annual'"),
         ("strategies: {pair: {long_leg: QQQ, short_leg: QQQ}}", "must be different symbols"),
-        ("mode: paper\nlimits:\n\tmax_gross: 1\n", "line 3, column 1: YAML syntax error"),
+        ("limits:\n\tmax_gross: 1\n", "line 3, column 1: YAML syntax error"),
         ("notifications: {webhook_token: abc}", "notifications.webhook_token: looks like a credential"),
         ("strategies: {pair: {long_leg: %s}}" % ("PK" + "AAAABBBBCCCCDDDD11"),
          "strategies.pair.long_leg: looks like a credential"),
@@ -46,7 +52,7 @@ def test_an_empty_file_means_every_default(tmp_path: Path) -> None:
 )
 def test_a_bad_value_names_the_key_path(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        load_config(write(tmp_path, text))
+        load_config(write_local(tmp_path, text))
 
     assert message in str(err.value)
     assert str(err.value).startswith(str(tmp_path / "config.yaml"))

@@ -10,9 +10,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import MarketOrderRequest
 
 from bot.exchange import Fault, LocalExchange
 from tests.e2e.conftest import KEY, SECRET
@@ -65,18 +62,16 @@ def test_a_run_killed_anywhere_on_the_way_from_flat_converges_on_rerun(book: Boo
     crash_then_converge(book, point, PAIR)
 
 
-def seed_pair_book(ex: LocalExchange) -> None:
-    """A long IWM / short QQQ book made outside pairbot: its first run adopts these fills (empty ledger)."""
-    client = TradingClient(KEY, SECRET, paper=True, url_override=ex.base_url)
-    for symbol, side, qty in (("IWM", OrderSide.BUY, 200), ("QQQ", OrderSide.SELL, 80)):
-        client.submit_order(MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.DAY))
-    for _ in range(5):  # piecewise fills complete over a few requests
-        client.get_all_positions()
+def seed_pair_book(book: Book) -> None:
+    """pairbot's own long IWM / short QQQ book, from a clean run of the pair strategy."""
+    book.configure(strategy="pair")
+    seeded = book.rebalance()
+    assert seeded.code == 0, seeded.stdout + seeded.stderr
 
 
 @pytest.mark.parametrize(("variant", "point"), matrix(SWITCH))
 def test_a_run_killed_while_switching_strategy_converges_on_rerun(book: Book, variant: str, point: str) -> None:
-    seed_pair_book(book.ex)
+    seed_pair_book(book)
     book.configure(strategy="overlay")
 
     crash_then_converge(book, point, OVERLAY)
