@@ -125,6 +125,7 @@ def configure_logging(log_dir: Path, *, redactor: Redactor, filename: str = "pai
     )
     structlog.get_logger("pairbot").info("log_opened", pid=os.getpid())
     if sink.failure is not None:
+        _current.clear()
         raise ConfigError(f"log {path}: cannot write it ({sink.failure.strerror}; check paths.logs and the disk); "
                           "nothing was sent")
     return path

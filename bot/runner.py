@@ -156,12 +156,12 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     reconcile(ctx)
     ctx.checkpoint("after_reconcile")
     _stop_point(ctx, "after reconciling")
-    snap = _snapshot(ctx)
+    snap = snapshot(ctx)
     _check_inputs(ctx, snap)
     ctx.ledger.record_snapshot(ctx.run_id, "before", snap)
     report.before = snap
     today = snap.as_of.astimezone(NEW_YORK).date()
-    targets = ctx.strategy.target_weights(_market_view(ctx, snap, today))
+    targets = ctx.strategy.target_weights(market_view(ctx, snap))
     report.targets = dict(targets.weights)
     drift = measure_drift(targets, snap, ctx.strategy.vehicles)
     if not _decide(ctx, report, today, drift):
@@ -191,7 +191,7 @@ def _ours(ctx: RunContext) -> frozenset[Symbol]:
     return our_symbols(ctx.strategy.universe, ctx.ledger.positions())
 
 
-def _snapshot(ctx: RunContext) -> AccountSnapshot:
+def snapshot(ctx: RunContext) -> AccountSnapshot:
     """The account, with pairbot's positions apart from the user's (which are never traded or counted in drift)."""
     ours = _ours(ctx)
     return own_book(ctx.broker.snapshot(ours), ours)
@@ -210,7 +210,9 @@ def _check_inputs(ctx: RunContext, snap: AccountSnapshot) -> None:
         raise GateRefused("; ".join(f"{v.code}: {v.message}" for v in bad) + "; nothing was sent")
 
 
-def _market_view(ctx: RunContext, snap: AccountSnapshot, today: date) -> MarketView:
+def market_view(ctx: RunContext, snap: AccountSnapshot) -> MarketView:
+    """What the strategy sees today: the snapshot's marks and, if it asks, enough daily closes."""
+    today = snap.as_of.astimezone(NEW_YORK).date()
     prices = {s: snap.price(s) for s in ctx.strategy.universe if s in snap.quotes}
     days = ctx.strategy.needs_history_days
     closes = None
@@ -448,7 +450,7 @@ def _execute(ctx: RunContext, report: RunReport, plan: RebalancePlan) -> None:
     unfilled = _unfilled(report.outcomes)
     if unfilled:
         raise OrderRejected(f"reductions incomplete ({unfilled}); no increase was sent; rerun to top up")
-    snap = _snapshot(ctx)
+    snap = snapshot(ctx)
     ctx.ledger.record_snapshot(ctx.run_id, "between", snap)
     limits, gates = _limits(ctx.config)
     problems = risk_violations(replace(plan, orders=plan.increases), snap, limits, gates)
@@ -549,7 +551,7 @@ def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[s
 
 
 def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
-    snap = _snapshot(ctx)
+    snap = snapshot(ctx)
     _compare_positions(ctx, snap)
     ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
     report.after = snap

@@ -7,17 +7,17 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from bot.app import App, open_app
 from bot.broker.mapping import NEW_YORK
-from bot.commands.rebalance import strategy_of
+from bot.commands.rebalance import context_for, strategy_of
 from bot.core.domain import AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
-from bot.runner import history_symbols
-from bot.summary import _book_line, money, pct
-from strategies.base import MarketView
+from bot.runner import market_view, snapshot
+from bot.summary import _book_line, money, others, pct
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +32,7 @@ class Status:
     next_rebalance: str
     last_run: dict[str, Any] | None
     inception_equity: Decimal | None = None  # equity at the ledger's first snapshot
+    kill_switch: Path | None = None
 
     @property
     def pnl_since_inception(self) -> Decimal | None:
@@ -59,13 +60,10 @@ def pnl_by_symbol(fills: list[Fill], snap: AccountSnapshot) -> dict[Symbol, Deci
 
 def gather(app: App) -> Status:
     strategy = strategy_of(app)
-    snap = app.broker.snapshot(strategy.universe)
+    ctx = context_for(app, strategy, config_path=app.config_path)
+    snap = snapshot(ctx)
     today = snap.as_of.astimezone(NEW_YORK).date()
-    prices = {s: snap.price(s) for s in strategy.universe if s in snap.quotes}
-    closes = None
-    if strategy.needs_history_days:
-        closes = app.broker.daily_closes(history_symbols(strategy), today - timedelta(days=400), today)
-    targets = strategy.target_weights(MarketView(as_of=today, prices=prices, closes=closes))
+    targets = strategy.target_weights(market_view(ctx, snap))
     drift = measure_drift(targets, snap, strategy.vehicles)
     freq = app.config.schedule.frequency
     done = app.ledger.done_periods()
@@ -82,7 +80,9 @@ def gather(app: App) -> Status:
     last = None if not runs else {"run_id": runs[0].run_id, "started_at": runs[0].started_at,
                                    "command": runs[0].command, "decision": runs[0].decision,
                                    "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
-    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last, inception_equity(app))
+    kill = app.config.paths.kill_switch
+    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last, inception_equity(app),
+                  kill_switch=kill if kill.exists() else None)
 
 
 def _flags(snap: AccountSnapshot) -> str:
@@ -119,7 +119,11 @@ def render_text(app: App, st: Status) -> str:
     lines.append(f"P&L since inception: {'n/a (no snapshot yet)' if since is None else signed_money(since)}"
                  + ("" if st.inception_equity is None else f" (from equity {money(st.inception_equity)})")
                  + f"; of which the legs {signed_money(legs_total)} (realized + unrealized, from fills)")
+    if snap.other_positions:
+        lines.append(f"not pairbot's (never traded, left out of drift): {others(snap)}")
     lines.append(f"next calendar rebalance: {st.next_rebalance}")
+    if st.kill_switch is not None:
+        lines.append(f"kill switch ON ({st.kill_switch}): every rebalance exits 3 without trading until it is removed")
     if st.last_run:
         r = st.last_run
         lines.append(f"last run: {r['started_at'][:19]} {r['command']} -> {r['decision']}, {r['outcome']} "
@@ -160,6 +164,9 @@ def as_json(st: Status) -> dict[str, Any]:
                 "inception_equity": None if st.inception_equity is None else str(st.inception_equity),
                 "legs_total": str(sum(st.pnl_by_symbol.values(), Decimal(0)))},
         "next_rebalance": st.next_rebalance, "last_run": st.last_run,
+        "kill_switch": None if st.kill_switch is None else str(st.kill_switch),
+        "not_pairbots": {s: {"qty": str(p.qty), "value": str(p.market_value)}
+                         for s, p in sorted(snap.other_positions.items())},
     }
 
 

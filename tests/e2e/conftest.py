@@ -76,3 +76,62 @@ def exchange() -> Iterator[LocalExchange]:
 def paper_env(ex: LocalExchange) -> dict[str, str]:
     return {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": ex.base_url,
             "ALPACA_DATA_URL": ex.base_url}
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+    posts: int  # POST /v2/orders during the command
+
+    def one_line(self) -> str:
+        """A stop is one line on stderr starting 'pairbot: ', never a traceback."""
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("pairbot: "), self.err
+        assert "Traceback" not in self.err + self.out and "internal error" not in self.err, self.err
+        return lines[0]
+
+
+@dataclass
+class PaperBook:
+    """pairbot run in-process (bot.cli.main) in paper mode against a standalone local exchange over HTTP."""
+
+    workdir: Path
+    ex: LocalExchange
+    capsys: pytest.CaptureFixture[str]
+
+    def configure(self, **sections: Any) -> Path:
+        return Cli(self.workdir, {}).write_config(**{"mode": "paper", **sections})
+
+    def __call__(self, *args: str) -> Outcome:
+        from bot.cli import main
+
+        self.capsys.readouterr()
+        before = self.ex.requests.count("POST", "/v2/orders")
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        return Outcome(code, captured.out, captured.err, self.ex.requests.count("POST", "/v2/orders") - before)
+
+    def client(self) -> Any:
+        from alpaca.trading.client import TradingClient
+
+        return TradingClient(KEY, SECRET, paper=True, url_override=self.ex.base_url)
+
+    def hand_order(self, symbol: str, qty: int, side: str) -> None:
+        """An order placed by a person, not by pairbot (no pb- client order id), settled at once."""
+        body = {"symbol": symbol, "qty": str(qty), "side": side, "type": "market", "time_in_force": "day"}
+        self.client().post("/orders", body)
+        self.ex.settle()
+
+
+@pytest.fixture
+def paper(tmp_path: Path, exchange: LocalExchange, capsys: pytest.CaptureFixture[str],
+          monkeypatch: pytest.MonkeyPatch) -> PaperBook:
+    monkeypatch.chdir(tmp_path)
+    for name, value in paper_env(exchange).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PAIRBOT_LIVE_ACCOUNT", raising=False)
+    book = PaperBook(tmp_path, exchange, capsys)
+    book.configure()
+    return book

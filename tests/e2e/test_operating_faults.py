@@ -1,0 +1,189 @@
+"""Operating faults as a user meets them: one line on stderr, the documented exit code, no order, no traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+from pytest_mock import MockerFixture
+
+from bot.exchange import Fault, LocalExchange
+from tests.e2e.conftest import KEY, SECRET, PaperBook
+
+INTERNAL_WORDS = re.compile(r"\bNone\b|Traceback|(Config|Data)Error|GateRefused|ReconciliationBreak|OrderRejected")
+
+
+def quotes_fault(ex: LocalExchange, change: Callable[[dict[str, Any]], None]) -> Fault:
+    """The exchange's own latest quotes for the pair, altered, served with status 200."""
+    reply = requests.get(f"{ex.base_url}/v2/stocks/quotes/latest", params={"symbols": "IWM,QQQ"}, timeout=5,
+                         headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET})
+    body = reply.json()
+    change(body["quotes"])
+    return Fault("status", method="GET", path="/v2/stocks/quotes/latest", status=200, body=json.dumps(body))
+
+
+def zero_quote(quotes: dict[str, Any]) -> None:
+    quotes["QQQ"]["bp"] = quotes["QQQ"]["ap"] = 0
+
+
+def no_quote(quotes: dict[str, Any]) -> None:
+    del quotes["QQQ"]
+
+
+@pytest.mark.parametrize(("change", "says"), [(zero_quote, "QQQ: no usable quote (bid 0"),
+                                               (no_quote, "QQQ: no quote")], ids=["zero bid and ask", "no quote"])
+def test_an_unusable_quote_is_a_gate_refusal_naming_the_symbol(paper: PaperBook, change: Any, says: str) -> None:
+    paper.ex.faults.add(quotes_fault(paper.ex, change))
+
+    run = paper("rebalance")
+
+    assert run.code == 3 and run.posts == 0
+    assert says in run.one_line() and run.out == ""
+
+
+def test_an_unknown_symbol_in_the_config_is_exit_2_before_any_order(paper: PaperBook) -> None:
+    paper.configure(strategies={"pair": {"short_leg": "QQQQ"}})
+
+    run = paper("rebalance")
+
+    assert run.code == 2 and run.posts == 0
+    assert "strategies.pair.short_leg: QQQQ: the broker has no such asset" in run.one_line()
+
+
+# -- paths the run cannot write --------------------------------------------------------------------------------
+
+
+def freeze(path: Path) -> None:
+    """Make a directory or file unwritable even for root (chattr +i), or skip where the filesystem cannot."""
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make {path} immutable here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def frozen() -> Iterator[Callable[[Path], Path]]:
+    paths: list[Path] = []
+
+    def make(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        freeze(path)
+        paths.append(path)
+        return path
+
+    yield make
+    for path in paths:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+def test_a_read_only_state_dir_is_exit_2_naming_the_lock(paper: PaperBook, frozen: Any) -> None:
+    frozen(paper.workdir / ".state")
+
+    run = paper("rebalance")
+
+    assert run.code == 2 and run.posts == 0
+    assert ".state/pairbot.lock: cannot create it" in run.one_line() and "paths.state_dir" in run.err
+
+
+def test_a_read_only_ledger_dir_is_exit_6_naming_the_ledger(paper: PaperBook, frozen: Any) -> None:
+    frozen(paper.workdir / "books")
+    paper.configure(paths={"ledger": "books/ledger-{mode}.sqlite"})
+
+    run = paper("rebalance")
+
+    assert run.code == 6 and run.posts == 0
+    assert "ledger books/ledger-paper.sqlite" in run.one_line() and "refusing to trade" in run.err
+
+
+def test_a_read_only_log_dir_is_exit_2_naming_the_log(paper: PaperBook, frozen: Any) -> None:
+    frozen(paper.workdir / "logs")
+
+    run = paper("rebalance")
+
+    assert run.code == 2 and run.posts == 0
+    assert "log logs/pairbot.jsonl: cannot write it" in run.one_line()
+
+
+def test_a_full_disk_under_the_log_is_exit_2_before_anything_is_sent(paper: PaperBook) -> None:
+    (paper.workdir / "logs").mkdir()
+    (paper.workdir / "logs" / "pairbot.jsonl").symlink_to("/dev/full")
+
+    run = paper("rebalance")
+
+    assert run.code == 2 and run.posts == 0
+    assert "No space left on device" in run.one_line()
+
+
+class FullDisk(sqlite3.Connection):
+    """A real SQLite connection whose writes fail as SQLite fails them on a full disk (what a test cannot make),
+    from the first statement starting with `FullDisk.from_sql` on."""
+
+    from_sql = "INSERT"
+    hit = False
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        FullDisk.hit = FullDisk.hit or " ".join(sql.split()).startswith(FullDisk.from_sql)
+        if FullDisk.hit and sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().execute(sql, *args)
+
+
+@pytest.mark.parametrize(("from_sql", "posts"), [("INSERT INTO runs", 0), ("INSERT INTO orders", 1)],
+                         ids=["at the start of the run", "right after the first order was sent"])
+def test_a_full_disk_under_the_ledger_is_exit_6_and_the_rerun_converges(
+        paper: PaperBook, mocker: MockerFixture, from_sql: str, posts: int) -> None:
+    real_connect = sqlite3.connect
+    assert paper("rebalance", "--dry-run").code == 0
+    FullDisk.from_sql, FullDisk.hit = from_sql, False
+    mocker.patch("bot.ledger.sqlite3.connect", side_effect=lambda *a, **k: real_connect(*a, factory=FullDisk, **k))
+
+    run = paper("rebalance")
+    mocker.stopall()
+    rerun, quiet = paper("rebalance"), paper("rebalance")
+
+    assert run.code == 6 and run.posts == posts
+    assert "ledger .state/ledger-paper.sqlite: cannot write (database or disk is full" in run.one_line()
+    assert rerun.code == 0 and quiet.code == 0 and quiet.posts == 0, rerun.err + quiet.err
+    ids = [o.client_order_id for o in paper.client().get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL))]
+    assert len(ids) == len(set(ids)) == 2
+
+
+# -- what the user reads ---------------------------------------------------------------------------------------
+
+
+def test_a_refusal_before_the_decision_prints_only_its_line(paper: PaperBook) -> None:
+    (paper.workdir / ".state").mkdir(exist_ok=True)
+    (paper.workdir / ".state" / "KILL").touch()
+
+    run = paper("rebalance")
+
+    assert run.code == 3 and run.out == ""
+    assert "kill switch .state/KILL is present" in run.one_line() and "pairbot plan" in run.err
+
+
+def test_plan_works_under_the_kill_switch_and_says_it_is_on(paper: PaperBook) -> None:
+    (paper.workdir / ".state").mkdir(exist_ok=True)
+    (paper.workdir / ".state" / "KILL").touch()
+
+    plan = paper("plan")
+
+    assert plan.code == 0 and plan.posts == 0, plan.err
+    assert "kill switch ON (.state/KILL)" in plan.out and "buy" in plan.out
+
+
+def test_no_internal_name_or_none_reaches_what_a_user_reads(paper: PaperBook) -> None:
+    runs = [paper("plan"), paper("rebalance"), paper("rebalance"), paper("status")]
+    paper.ex.set_account_flags(trading_blocked=True)
+    paper.ex.reset()
+    runs += [paper("rebalance"), paper("ledger", "accept", "--yes"), paper("rebalance")]
+
+    for run in runs:
+        assert not INTERNAL_WORDS.search(run.out + run.err), run.out + run.err

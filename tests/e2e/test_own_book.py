@@ -1,0 +1,125 @@
+"""pairbot manages only its own book: what it did not buy is never traded, and a change made outside it in its
+own symbols stops the run with one line and a way out (`pairbot ledger accept`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+
+from tests.e2e.conftest import PaperBook
+
+
+def positions(book: PaperBook) -> dict[str, Decimal]:
+    return {p.symbol: Decimal(p.qty) for p in book.client().get_all_positions()}
+
+
+def ledger_fill_symbols(book: PaperBook) -> set[str]:
+    with sqlite3.connect(book.workdir / ".state" / "ledger-paper.sqlite") as db:
+        return {r[0] for r in db.execute("SELECT symbol FROM fills")}
+
+
+def test_a_position_bought_by_hand_before_the_first_run_is_never_traded_and_shown_apart(paper: PaperBook) -> None:
+    paper.hand_order("SPY", 10, "buy")
+
+    first, second = paper("rebalance"), paper("rebalance")
+    status = paper("status")
+
+    assert first.code == 0 and second.code == 0, first.err + second.err
+    assert positions(paper)["SPY"] == 10
+    assert "SPY" not in ledger_fill_symbols(paper)
+    assert "not pairbot's (never traded): SPY +10" in first.out
+    assert second.posts == 0 and "within band" in second.out
+    assert status.code == 0 and "not pairbot's" in status.out and "SPY" in status.out
+
+
+def test_a_hand_order_in_pairbots_symbol_stops_the_next_run_until_accepted_then_it_tops_up(paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+    short = positions(paper)["QQQ"]
+    paper.hand_order("QQQ", 10, "buy")
+
+    stopped = paper("rebalance")
+
+    assert stopped.code == 6 and stopped.posts == 0
+    line = stopped.one_line()
+    assert f"QQQ: ledger {short}, broker {short + 10} (+10 by orders pairbot did not place)" in line
+    assert "pairbot ledger accept" in line and "IWM" not in line
+
+    accepted = paper("ledger", "accept", "--yes", "--reason", "covered 10 by hand")
+    topped = paper("rebalance")
+    quiet = paper("rebalance")
+
+    assert accepted.code == 0 and "accepted QQQ" in accepted.out, accepted.err
+    assert topped.code == 0 and "decision: accepted" in topped.out, topped.out + topped.err
+    assert positions(paper)["QQQ"] == short
+    assert quiet.code == 0 and quiet.posts == 0 and "within band" in quiet.out
+
+
+def test_a_paper_account_reset_stops_the_run_until_accepted_then_the_book_is_rebuilt_to_target(
+        paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+    book = positions(paper)
+    paper.ex.reset()
+
+    stopped = paper("rebalance")
+    accepted = paper("ledger", "accept", "--yes")
+    rebuilt = paper("rebalance")
+    quiet = paper("rebalance")
+
+    assert stopped.code == 6 and stopped.posts == 0
+    line = stopped.one_line()
+    assert "IWM: ledger" in line and "QQQ: ledger" in line and "a paper account reset?" in line
+    assert accepted.code == 0 and "the broker holds none of pairbot's positions" in accepted.out
+    assert rebuilt.code == 0 and rebuilt.posts == 2, rebuilt.out + rebuilt.err
+    assert positions(paper) == book
+    assert quiet.code == 0 and quiet.posts == 0
+
+
+def test_accept_without_a_terminal_or_yes_changes_nothing_and_says_how(paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+    paper.hand_order("IWM", 5, "sell")
+
+    refused = paper("ledger", "accept")
+    still = paper("rebalance")
+
+    assert refused.code == 2 and "--yes" in refused.one_line()
+    assert still.code == 6
+
+
+def test_accept_with_nothing_to_accept_says_so(paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+
+    done = paper("ledger", "accept", "--yes")
+
+    assert done.code == 0 and "nothing to accept" in done.out
+
+
+def test_after_a_strategy_switch_the_old_legs_are_still_pairbots_to_close(paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+    paper.configure(strategy="replica")
+
+    moved = paper("rebalance")
+
+    assert moved.code == 0, moved.err
+    held = positions(paper)
+    assert "IWM" not in held and "QQQ" not in held and held["TNA"] > 0
+
+
+def test_switching_onto_a_symbol_the_user_holds_stops_until_the_user_says_it_is_pairbots(paper: PaperBook) -> None:
+    paper.hand_order("TNA", 3, "buy")
+    assert paper("rebalance").code == 0
+    paper.configure(strategy="replica")
+
+    stopped = paper("rebalance")
+
+    assert stopped.code == 6 and stopped.posts == 0
+    assert "TNA: ledger 0, broker 3 (+3 by orders pairbot did not place)" in stopped.one_line()
+
+
+def test_the_ledger_after_rebuild_holds_only_pairbots_orders_and_fills(paper: PaperBook) -> None:
+    paper.hand_order("SPY", 4, "buy")
+    assert paper("rebalance").code == 0
+
+    rebuilt = paper("ledger", "rebuild")
+
+    assert rebuilt.code == 0, rebuilt.err
+    assert ledger_fill_symbols(paper) == {"IWM", "QQQ"}
