@@ -180,10 +180,10 @@ def _header(window: TradingWindow, host: HostZone) -> list[str]:
              else "could not tell it from TZ, /etc/localtime or /etc/timezone; pass --host-tz if it is not UTC")
     return [
         f"# pairbot on weekdays. Host zone: {host.name} ({found}).",
-        "# Cron fires in the host's zone (Debian's and Ubuntu's cron ignore CRON_TZ), so there is one line for each",
-        "# offset between it and New York over the next two years; each run trades only inside its window",
-        f"# {window.describe()} and exits 0 outside it; it decides by itself whether a rebalance is due",
-        "# (holidays exit 3, harmlessly). Run `pairbot cron` again if the host moves to another zone.",
+        "# Cron fires in the host's zone (Debian's and Ubuntu's cron ignore a zone set in the crontab), so there is",
+        "# one line for each offset between it and New York over the next two years; each run trades only inside its",
+        f"# window {window.describe()} and exits 0 outside it; it decides by itself whether a rebalance is",
+        "# due (holidays exit 3, harmlessly). Run `pairbot cron` again if the host moves to another zone.",
     ]
 
 
