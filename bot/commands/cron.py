@@ -135,15 +135,15 @@ def host_zone(flag: str | None, *, environ: Mapping[str, str] = os.environ,
 def fire_time(window: TradingWindow | None, chosen: time | None, minutes_before_close: int) -> time:
     """When the run starts, New York: --time if given (inside the window), else the window's own time."""
     at = chosen if chosen is not None else window.fire_time() if window is not None else DEFAULT_AT
+    said = f"--time {at:%H:%M}" if chosen is not None else f"the run time {at:%H:%M} (from schedule.window)"
     if window is not None and not window.start <= at < window.end:
-        raise ConfigError(f"--time {at:%H:%M}: outside the trading window {window.describe()} (schedule.window); "
+        raise ConfigError(f"{said}: outside the trading window {window.describe()} (schedule.window); "
                           "choose a time inside it")
     latest_minutes = CLOSE.hour * 60 - minutes_before_close
     latest = time(latest_minutes // 60, latest_minutes % 60)
     if not OPEN < at <= latest:
-        raise ConfigError(f"{at:%H:%M} New York: choose a time after the {OPEN:%H:%M} open and no later than "
-                          f"{latest:%H:%M} New York ({minutes_before_close} minutes before the close, "
-                          "gates.min_minutes_before_close)")
+        raise ConfigError(f"{said}: choose a time after the {OPEN:%H:%M} open and no later than {latest:%H:%M} "
+                          f"New York ({minutes_before_close} minutes before the close, gates.min_minutes_before_close)")
     return at
 
 

@@ -251,6 +251,17 @@ class TestTheCommand:
         assert (code, out) == (2, "")
         assert err.count("\n") == 1 and "--time 15:50: outside the trading window 10:30-11:30 New York" in err
 
+    def test_a_window_whose_runs_the_close_gate_would_refuse_is_refused(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(schedule={"window": "15:30-16:00"}, gates={"min_minutes_before_close": 30})
+
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert "the run time 15:45 (from schedule.window): choose a time after the 09:30 open" in err
+        assert "no later than 15:30 New York (30 minutes before the close" in err
+
     def test_a_bad_window_is_refused_with_exit_2_and_one_line_naming_schedule_window(
             self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
         pairbot.write_config(schedule={"window": "10:30-12:00"})
