@@ -94,7 +94,8 @@ class Schedule(Section):
         if v is None or isinstance(v, TradingWindow):
             return v
         if not isinstance(v, str):
-            raise PydanticCustomError("window", f"expected {FORMAT}, or null")
+            unquoted = " (quote it: YAML reads an unquoted 10:30 as a number)" if isinstance(v, int) else ""
+            raise PydanticCustomError("window", f"expected {FORMAT}, or null{unquoted}")
         try:
             return TradingWindow.parse(v)
         except ValueError as err:  # one line without pydantic's "Value error, " prefix

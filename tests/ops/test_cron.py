@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import main
 from bot.commands.cron import SPAN_DAYS, HostZone, Job, crontab, host_zone
+from bot.config import parse_config
 from bot.core.window import TradingWindow
 from bot.errors import ConfigError
 from tests.ops.conftest import Pairbot
@@ -154,6 +155,22 @@ class TestTheCrontab:
             crontab(job(tmp_path), WINDOW, host("Australia/Lord_Howe"), start=date(2026, 1, 5))
 
 
+class TestScheduleWindowInConfig:
+    def test_the_default_is_half_past_ten_to_half_past_eleven_new_york(self) -> None:
+        assert parse_config({}).schedule.window == WINDOW
+
+    def test_null_means_no_window_and_text_is_parsed(self) -> None:
+        assert parse_config({"schedule": {"window": None}}).schedule.window is None
+        assert parse_config({"schedule": {"window": "13:00-13:30"}}).schedule.window == TradingWindow(
+            time(13, 0), time(13, 30))
+
+    def test_it_is_written_back_as_text_and_read_again(self) -> None:
+        dumped = parse_config({"schedule": {"window": "13:00-13:30"}}).model_dump()
+
+        assert dumped["schedule"]["window"] == "13:00-13:30"
+        assert parse_config(dumped).schedule.window == TradingWindow(time(13, 0), time(13, 30))
+
+
 class TestHostZone:
     def test_the_flag_wins_over_everything(self, tmp_path: Path) -> None:
         found = host_zone("Asia/Tokyo", environ={"TZ": "Europe/Berlin"}, localtime=tmp_path / "lt",
@@ -272,6 +289,14 @@ class TestTheCommand:
         assert err.count("\n") == 1
         assert err.startswith(f"pairbot: {pairbot.config}: schedule.window: the window is 90 minutes long")
         assert "Value error" not in err
+
+    def test_an_unquoted_time_that_yaml_reads_as_a_number_is_explained(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.config.write_text("schedule:\n  window: 10:30\n")
+
+        code, _, err = cron(pairbot, capsys)
+
+        assert code == 2 and "schedule.window: expected" in err and "YAML reads an unquoted 10:30 as a number" in err
 
     def test_a_null_window_is_refused_for_a_crontab_with_exit_2_and_one_line(
             self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
