@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from bot.core.window import FORMAT, TradingWindow
 from bot.errors import ConfigError
 
 
@@ -83,6 +85,25 @@ class Schedule(Section):
     gross_band: Decimal | None = Field(None, gt=0, le=4)
     net_band: Decimal | None = Field(None, gt=0, le=4)
     effective_band: Decimal | None = Field(None, gt=0, le=4)
+    # New York wall-clock hours a run may trade in; null: whenever the market is open (no host-zone crontab then)
+    window: TradingWindow | None = TradingWindow.parse("10:30-11:30")
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _parse_window(cls, v: object) -> object:
+        if v is None or isinstance(v, TradingWindow):
+            return v
+        if not isinstance(v, str):
+            unquoted = " (quote it: YAML reads an unquoted 10:30 as a number)" if isinstance(v, int) else ""
+            raise PydanticCustomError("window", f"expected {FORMAT}, or null{unquoted}")
+        try:
+            return TradingWindow.parse(v)
+        except ValueError as err:  # one line without pydantic's "Value error, " prefix
+            raise PydanticCustomError("window", str(err)) from None
+
+    @field_serializer("window")
+    def _window_text(self, v: TradingWindow | None) -> str | None:
+        return None if v is None else str(v)
 
 
 class Limits(Section):

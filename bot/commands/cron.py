@@ -1,21 +1,37 @@
-"""`pairbot cron`: a crontab line and a systemd service + timer that run `pairbot rebalance` on weekdays."""
+"""`pairbot cron`: crontab lines in the host's own zone, and a systemd service + timer, for `pairbot rebalance`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import load_config
+from bot.core.window import (
+    CLOSE,
+    NEW_YORK,
+    OPEN,
+    CronEntry,
+    Landing,
+    TradingWindow,
+    cron_entries,
+    cron_mismatch,
+)
 from bot.errors import ConfigError
 from bot.logging import configure_silent
 
-OPEN = time(9, 30)
-CLOSE = time(16, 0)
+SPAN_DAYS = 2 * 366  # the offsets to New York are computed day by day over the next two years
+DEFAULT_AT = time(10, 45)  # the timer's time when schedule.window is null
+LOCALTIME = Path("/etc/localtime")
+TIMEZONE_FILE = Path("/etc/timezone")
+USE_SYSTEMD = "use the systemd timer instead (pairbot cron --systemd): systemd understands time zones"
 
 
 def _hhmm(text: str) -> time:
@@ -27,18 +43,36 @@ def _hhmm(text: str) -> time:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time", type=_hhmm, default=time(10, 45), metavar="HH:MM",
-                        help="when to run, America/New_York, on weekdays (default: 10:45)")
+    parser.add_argument("--time", type=_hhmm, default=None, metavar="HH:MM",
+                        help="when the run starts, New York time, inside schedule.window "
+                             "(default: 15 minutes after the window opens, or half the window if that is shorter)")
+    parser.add_argument("--host-tz", default=None, metavar="ZONE",
+                        help="the zone this host's cron fires in, an IANA name such as Europe/Berlin "
+                             "(default: TZ, else /etc/localtime, else /etc/timezone, else UTC)")
+    parser.add_argument("--systemd", action="store_true",
+                        help="print only the systemd service and timer (they need no host zone)")
     parser.add_argument("--dir", type=Path, default=None,
                         help="the project directory the job runs in (default: the current directory)")
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
-    at: time
+class Job:
+    at: time  # New York
     project_dir: Path
     pairbot: str  # the command that starts pairbot, absolute
     config: Path
+
+    @property
+    def command(self) -> str:
+        rebalance = f"{self.pairbot} rebalance --config {shlex.quote(str(self.config))}"
+        return f"cd {shlex.quote(str(self.project_dir))} && mkdir -p logs && {rebalance} >> logs/cron.log 2>&1"
+
+
+@dataclass(frozen=True, slots=True)
+class HostZone:
+    zone: tzinfo
+    name: str
+    source: str | None  # where the name was found; None: it could not be told, and UTC is assumed
 
 
 def pairbot_command() -> str:
@@ -52,26 +86,122 @@ def pairbot_command() -> str:
     return f"{shlex.quote(sys.executable)} -m bot.cli"
 
 
-def check_time(at: time, minutes_before_close: int) -> None:
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def zone_key(text: str) -> str:
+    """An IANA name from a TZ value or a zoneinfo path: ":/usr/share/zoneinfo/posix/Europe/Berlin" → Europe/Berlin."""
+    key = text.strip().lstrip(":")
+    if "zoneinfo/" in key:
+        key = key.rsplit("zoneinfo/", 1)[1]
+    return key.removeprefix("posix/").removeprefix("right/")
+
+
+def _named(name: str, source: str) -> HostZone:
+    zone = _zone(zone_key(name))
+    if zone is None:
+        raise ConfigError(f"{source} {name!r}: not an IANA time zone name (e.g. Europe/Berlin or UTC); "
+                          "pass --host-tz ZONE")
+    return HostZone(zone, zone_key(name), source)
+
+
+def _system_names(localtime: Path, timezone_file: Path) -> Iterator[tuple[str, str]]:
+    """(zone name, where it was found) in the order the system is asked."""
+    if localtime.is_symlink() and "zoneinfo/" in (target := str(localtime.readlink())):
+        yield zone_key(target), str(localtime)
+    if timezone_file.is_file():
+        yield zone_key(timezone_file.read_text(encoding="utf-8", errors="replace")), str(timezone_file)
+
+
+def _from_system(localtime: Path, timezone_file: Path) -> HostZone | None:
+    found = ((_zone(name), name, source) for name, source in _system_names(localtime, timezone_file))
+    return next((HostZone(zone, name, source) for zone, name, source in found if zone is not None), None)
+
+
+def host_zone(flag: str | None, *, environ: Mapping[str, str] = os.environ,
+              localtime: Path = LOCALTIME, timezone_file: Path = TIMEZONE_FILE) -> HostZone:
+    """The zone cron fires in: --host-tz, else TZ, else the /etc/localtime link, else /etc/timezone, else UTC."""
+    if flag is not None:
+        return _named(flag, "--host-tz")
+    if environ.get("TZ", "").strip(" :"):
+        return _named(environ["TZ"], "TZ")
+    return _from_system(localtime, timezone_file) or HostZone(UTC, "UTC", None)
+
+
+def fire_time(window: TradingWindow | None, chosen: time | None, minutes_before_close: int) -> time:
+    """When the run starts, New York: --time if given (inside the window), else the window's own time."""
+    at = chosen if chosen is not None else window.fire_time() if window is not None else DEFAULT_AT
+    said = f"--time {at:%H:%M}" if chosen is not None else f"the run time {at:%H:%M} (from schedule.window)"
+    if window is not None and not window.start <= at < window.end:
+        raise ConfigError(f"{said}: outside the trading window {window.describe()} (schedule.window); "
+                          "choose a time inside it")
     latest_minutes = CLOSE.hour * 60 - minutes_before_close
     latest = time(latest_minutes // 60, latest_minutes % 60)
-    if not (OPEN < at <= latest):
-        raise ConfigError(f"--time {at:%H:%M}: choose a time after the 09:30 open and no later than {latest:%H:%M} "
+    if not OPEN < at <= latest:
+        raise ConfigError(f"{said}: choose a time after the {OPEN:%H:%M} open and no later than {latest:%H:%M} "
                           f"New York ({minutes_before_close} minutes before the close, gates.min_minutes_before_close)")
+    return at
 
 
-def crontab(s: Schedule) -> str:
-    rebalance = f"{s.pairbot} rebalance --config {shlex.quote(str(s.config))}"
-    return "\n".join([
-        "# pairbot: every weekday; it decides by itself whether a rebalance is due (holidays exit 3, harmlessly)",
-        "CRON_TZ=America/New_York",
-        f"{s.at.minute} {s.at.hour} * * 1-5  cd {shlex.quote(str(s.project_dir))} && mkdir -p logs && {rebalance} "
-        ">> logs/cron.log 2>&1",
-    ])
+def names_host_season(entries: Sequence[CronEntry]) -> bool:
+    """Whether New York's EST/EDT alone does not say which of the host's own seasons a landing is in."""
+    pairs = {(x.new_york_zone, x.host_zone) for e in entries for x in e.landings}
+    return len(pairs) > len({ny for ny, _ in pairs})
 
 
-def systemd_units(s: Schedule) -> str:
-    log = s.project_dir / "logs" / "cron.log"
+def _landing(landing: Landing, with_host: bool) -> str:
+    host = f" (host on {landing.host_zone})" if with_host else ""
+    return f"{landing.new_york_zone}{host}"
+
+
+def describe_entry(entry: CronEntry, host: HostZone, *, with_host: bool) -> str:
+    """`# 14:45 UTC = 10:45 New York in EDT; 09:45 EST is outside the window (the run exits 0)`."""
+    inside = [x for x in entry.landings if x.inside]
+    outside = [x for x in entry.landings if not x.inside]
+    days, ny_days = ("", "") if entry.day_names == "Mon-Fri" else (f" {entry.day_names}", " (Mon-Fri)")
+    said = [f"{t:%H:%M} New York{ny_days} in " + " and ".join(_landing(x, with_host) for x in inside
+                                                               if x.new_york == t)
+            for t in sorted({x.new_york for x in inside})]
+    line = f"# {entry.at:%H:%M}{days} {host.name}" + (" = " + ", ".join(said) if said else "")
+    if outside:
+        verb = "is" if len(outside) == 1 else "are"
+        runs = "the run exits" if len(outside) == 1 else "those runs exit"
+        shown = " and ".join(f"{x.new_york:%H:%M} {_landing(x, with_host)}" for x in outside)
+        line += f"; {shown} {verb} outside the window ({runs} 0)"
+    return line
+
+
+def _header(window: TradingWindow, host: HostZone) -> list[str]:
+    found = (f"from {host.source}" if host.source is not None
+             else "could not tell it from TZ, /etc/localtime or /etc/timezone; pass --host-tz if it is not UTC")
+    return [
+        f"# pairbot on weekdays. Host zone: {host.name} ({found}).",
+        "# Cron fires in the host's zone (Debian's and Ubuntu's cron ignore a zone set in the crontab), so there is",
+        "# one line for each offset between it and New York over the next two years; each run trades only inside its",
+        f"# window {window.describe()} and exits 0 outside it; it decides by itself whether a rebalance is",
+        "# due (holidays exit 3, harmlessly). Run `pairbot cron` again if the host moves to another zone.",
+    ]
+
+
+def crontab(job: Job, window: TradingWindow, host: HostZone, *, start: date, days: int = SPAN_DAYS) -> str:
+    """The crontab for [start, start + days), or ConfigError when no host-zone crontab gives one run a day."""
+    entries = cron_entries(window, host.zone, start=start, days=days, at=job.at)
+    problem = cron_mismatch(entries, window, host.zone, start=start, days=days)
+    if problem is not None:
+        raise ConfigError(f"host zone {host.name}: {problem}; {USE_SYSTEMD}")
+    with_host = names_host_season(entries)
+    lines = _header(window, host)
+    for entry in entries:
+        lines += [describe_entry(entry, host, with_host=with_host), f"{entry.fields}  {job.command}"]
+    return "\n".join(lines)
+
+
+def systemd_units(job: Job) -> str:
+    log = job.project_dir / "logs" / "cron.log"
     return "\n".join([
         "# ~/.config/systemd/user/pairbot.service  (or /etc/systemd/system/ with a User= line)",
         "[Unit]",
@@ -81,8 +211,8 @@ def systemd_units(s: Schedule) -> str:
         "",
         "[Service]",
         "Type=oneshot",
-        f"WorkingDirectory={s.project_dir}",
-        f"ExecStart={s.pairbot} rebalance --config {s.config}",
+        f"WorkingDirectory={job.project_dir}",
+        f"ExecStart={job.pairbot} rebalance --config {job.config}",
         "# 75: another run held the lock and nothing was sent",
         "SuccessExitStatus=75",
         f"StandardOutput=append:{log}",
@@ -93,7 +223,7 @@ def systemd_units(s: Schedule) -> str:
         "Description=pairbot rebalance on weekdays after the open",
         "",
         "[Timer]",
-        f"OnCalendar=Mon..Fri {s.at:%H:%M} America/New_York",
+        f"OnCalendar=Mon..Fri {job.at:%H:%M} America/New_York",
         "# no catch-up at boot: a missed calendar rebalance is caught up by the next weekday's run",
         "Persistent=false",
         "",
@@ -104,16 +234,29 @@ def systemd_units(s: Schedule) -> str:
     ])
 
 
+def _job(args: argparse.Namespace, at: time) -> Job:
+    project = (args.dir or Path.cwd()).resolve()
+    config_path = args.config if args.config.is_absolute() else Path.cwd() / args.config
+    return Job(at=at, project_dir=project, pairbot=pairbot_command(), config=config_path.resolve())
+
+
+def _print(sections: Sequence[tuple[str, str]]) -> None:
+    print("\n\n".join(f"# --- {title} ---\n{body}" for title, body in sections))
+
+
 def run(args: argparse.Namespace) -> int:
     configure_silent()
     config = load_config(args.config)
-    check_time(args.time, config.gates.min_minutes_before_close)
-    project = (args.dir or Path.cwd()).resolve()
-    config_path = args.config if args.config.is_absolute() else Path.cwd() / args.config
-    schedule = Schedule(at=args.time, project_dir=project, pairbot=pairbot_command(), config=config_path.resolve())
-    print("# --- crontab (crontab -e) ---")
-    print(crontab(schedule))
-    print()
-    print("# --- or systemd: a service and a timer ---")
-    print(systemd_units(schedule))
+    window = config.schedule.window
+    job = _job(args, fire_time(window, args.time, config.gates.min_minutes_before_close))
+    units = ("systemd: a service and a timer (recommended: systemd understands time zones)", systemd_units(job))
+    if args.systemd:
+        _print([units])
+        return 0
+    if window is None:
+        raise ConfigError(f"{args.config}: schedule.window is null, and a crontab in the host's zone needs a window "
+                          f"to tell its runs apart: set one (e.g. \"10:30-11:30\") or {USE_SYSTEMD}")
+    today = datetime.now(UTC).astimezone(NEW_YORK).date()
+    table = crontab(job, window, host_zone(args.host_tz), start=today)
+    _print([("crontab (crontab -e)", table), (f"or {units[0]}", units[1])])
     return 0

@@ -1,38 +1,324 @@
-"""`pairbot cron`: a crontab line and a systemd service + timer."""
+"""`pairbot cron`: crontab lines in the host's own zone that give one run a New York weekday, and a systemd timer."""
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot.cli import main
+from bot.commands.cron import SPAN_DAYS, HostZone, Job, crontab, host_zone
+from bot.config import parse_config
+from bot.core.window import TradingWindow
+from bot.errors import ConfigError
 from tests.ops.conftest import Pairbot
 
+NEW_YORK = ZoneInfo("America/New_York")
+WINDOW = TradingWindow(time(10, 30), time(11, 30))
+HOSTS = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
+# Printed on these days: winter, summer, the weeks when only the US clock has changed (2026-03-08..29 in spring,
+# 2026-10-25..11-01 in autumn: there Europe has changed first), and the days of the changes themselves.
+PRINTED_ON = (date(2026, 1, 12), date(2026, 3, 8), date(2026, 3, 20), date(2026, 3, 29), date(2026, 7, 13),
+              date(2026, 10, 25), date(2026, 10, 28), date(2026, 11, 1))
+PERIODS = {
+    "january": (date(2026, 1, 1), date(2026, 2, 1)),
+    "july": (date(2026, 7, 1), date(2026, 8, 1)),
+    "only the US clock has changed": (date(2026, 3, 8), date(2026, 3, 30)),
+    "only the EU clock has changed": (date(2026, 10, 25), date(2026, 11, 2)),
+    "around the 2027 changes": (date(2027, 3, 1), date(2027, 4, 5)),
+}
 
-def test_cron_prints_a_weekday_crontab_line_in_new_york_time_with_absolute_paths(pairbot: Pairbot) -> None:
-    done = pairbot.run("cron")
-
-    assert done.returncode == 0, done.stderr
-    line = next(x for x in done.stdout.splitlines() if x.startswith("45 10 * * 1-5"))
-    assert "CRON_TZ=America/New_York" in done.stdout
-    assert f"cd {pairbot.workdir.resolve()} && " in line
-    assert f"--config {pairbot.config.resolve()}" in line
-    assert line.endswith(">> logs/cron.log 2>&1")
-    assert str(Path(sys.prefix)) in line or sys.executable in line
-
-
-def test_cron_prints_a_systemd_service_and_timer_at_the_chosen_time(pairbot: Pairbot) -> None:
-    done = pairbot.run("cron", "--time", "11:05")
-
-    assert done.returncode == 0, done.stderr
-    assert "5 11 * * 1-5" in done.stdout
-    assert "OnCalendar=Mon..Fri 11:05 America/New_York" in done.stdout
-    assert "[Service]" in done.stdout and "Type=oneshot" in done.stdout and "[Timer]" in done.stdout
-    assert f"WorkingDirectory={pairbot.workdir.resolve()}" in done.stdout
+CronLine = tuple[int, int, frozenset[int]]  # minute, hour, cron weekdays (Sunday = 0)
 
 
-def test_cron_refuses_a_time_outside_trading_hours_with_exit_2(pairbot: Pairbot) -> None:
-    early = pairbot.run("cron", "--time", "08:00")
-    late = pairbot.run("cron", "--time", "15:50")
+def job(tmp_path: Path, at: time = time(10, 45)) -> Job:
+    return Job(at=at, project_dir=tmp_path, pairbot="/venv/bin/pairbot", config=tmp_path / "config.yaml")
 
-    assert early.returncode == 2 and "after the 09:30 open" in early.stderr
-    assert late.returncode == 2 and "15:30" in late.stderr
+
+def host(name: str) -> HostZone:
+    return HostZone(ZoneInfo(name), name, "--host-tz")
+
+
+def cron_days(field: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in field.split(","):
+        first, _, last = part.partition("-")
+        days.update(range(int(first), int(last or first) + 1))
+    return frozenset(d % 7 for d in days)
+
+
+def cron_lines(printed: str) -> list[CronLine]:
+    """The schedules of the crontab lines as cron reads them: `minute hour * * weekdays  command`."""
+    rows = [line.split()[:5] for line in printed.splitlines() if line[:1].isdigit()]
+    assert rows and all(r[2:4] == ["*", "*"] for r in rows)
+    return [(int(r[0]), int(r[1]), cron_days(r[4])) for r in rows]
+
+
+def days_between(first: date, end: date) -> Iterator[date]:
+    return (first + timedelta(days=n) for n in range((end - first).days))
+
+
+def runs_inside_the_window(lines: list[CronLine], zone: ZoneInfo, first: date, end: date) -> Counter[date]:
+    """Fire every line at its host wall time on every host day, as cron does; count the runs inside, by NY day."""
+    inside: Counter[date] = Counter()
+    for day in days_between(first - timedelta(days=1), end + timedelta(days=1)):
+        for minute, hour, weekdays in lines:
+            fired = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+            if day.isoweekday() % 7 in weekdays and WINDOW.contains(fired):
+                inside[fired.astimezone(NEW_YORK).date()] += 1
+    return inside
+
+
+def wrong_days(inside: Counter[date], first: date, end: date) -> list[tuple[date, int]]:
+    """New York days without exactly one run inside the window on a weekday, or with any on a weekend."""
+    return [(d, inside[d]) for d in days_between(first, end) if inside[d] != (1 if d.weekday() < 5 else 0)]
+
+
+def printed_lines(tmp_path: Path, zone: str, on: date) -> list[CronLine]:
+    return cron_lines(crontab(job(tmp_path), WINDOW, host(zone), start=on))
+
+
+class TestOneRunEachNewYorkWeekday:
+    @pytest.mark.parametrize("on", PRINTED_ON, ids=str)
+    @pytest.mark.parametrize("zone", HOSTS)
+    def test_over_the_two_years_it_covers_every_weekday_has_one_run_inside_and_weekends_none(
+            self, tmp_path: Path, zone: str, on: date) -> None:
+        end = on + timedelta(days=SPAN_DAYS)
+
+        inside = runs_inside_the_window(printed_lines(tmp_path, zone, on), ZoneInfo(zone), on, end)
+
+        assert wrong_days(inside, on, end) == []
+
+    @pytest.mark.parametrize("period", PERIODS)
+    @pytest.mark.parametrize("zone", HOSTS)
+    def test_in_winter_summer_and_the_weeks_between_the_us_and_eu_changes(
+            self, tmp_path: Path, zone: str, period: str) -> None:
+        first, end = PERIODS[period]
+
+        inside = runs_inside_the_window(printed_lines(tmp_path, zone, date(2026, 1, 5)), ZoneInfo(zone), first, end)
+
+        assert wrong_days(inside, first, end) == []
+        assert sum(inside[d] for d in days_between(first, end)) == sum(
+            1 for d in days_between(first, end) if d.weekday() < 5)
+
+    @pytest.mark.parametrize(
+        ("zone", "day", "line"),
+        [
+            ("UTC", date(2026, 1, 14), "45 15"),
+            ("UTC", date(2026, 7, 15), "45 14"),
+            ("Europe/Berlin", date(2026, 1, 14), "45 16"),
+            ("Europe/Berlin", date(2026, 3, 18), "45 15"),  # New York on EDT, Berlin still on CET
+            ("Europe/Berlin", date(2026, 7, 15), "45 16"),
+            ("Europe/Berlin", date(2026, 10, 28), "45 15"),  # Berlin back on CET, New York still on EDT
+            ("Asia/Tokyo", date(2026, 1, 14), "45 0"),
+            ("Asia/Tokyo", date(2026, 7, 15), "45 23"),
+        ],
+    )
+    def test_the_line_that_lands_inside_is_the_one_for_that_season(
+            self, tmp_path: Path, zone: str, day: date, line: str) -> None:
+        fired = datetime.combine(day, time(10, 45), tzinfo=NEW_YORK).astimezone(ZoneInfo(zone))
+
+        assert f"{fired.minute} {fired.hour}" == line
+        assert (fired.minute, fired.hour) in {(m, h) for m, h, _ in printed_lines(tmp_path, zone, date(2026, 1, 5))}
+
+    def test_a_tokyo_host_runs_the_winter_line_on_tuesday_to_saturday(self, tmp_path: Path) -> None:
+        lines = printed_lines(tmp_path, "Asia/Tokyo", date(2026, 1, 5))
+
+        assert sorted(lines) == [(45, 0, frozenset({2, 3, 4, 5, 6})), (45, 23, frozenset({1, 2, 3, 4, 5}))]
+
+
+class TestTheCrontab:
+    def test_each_line_says_what_new_york_time_it_is_in_which_season(self, tmp_path: Path) -> None:
+        printed = crontab(job(tmp_path), WINDOW, host("UTC"), start=date(2026, 1, 5))
+
+        assert "# 14:45 UTC = 10:45 New York in EDT; 09:45 EST is outside the window (the run exits 0)" in printed
+        assert "# 15:45 UTC = 10:45 New York in EST; 11:45 EDT is outside the window (the run exits 0)" in printed
+
+    def test_in_berlin_the_comment_names_the_hosts_season_too(self, tmp_path: Path) -> None:
+        printed = crontab(job(tmp_path), WINDOW, host("Europe/Berlin"), start=date(2026, 1, 5))
+
+        assert ("# 16:45 Europe/Berlin = 10:45 New York in EDT (host on CEST) and EST (host on CET); "
+                "11:45 EDT (host on CET) is outside the window (the run exits 0)") in printed
+
+    def test_it_names_the_host_zone_and_where_that_came_from(self, tmp_path: Path) -> None:
+        printed = crontab(job(tmp_path), WINDOW, host("Asia/Tokyo"), start=date(2026, 1, 5))
+
+        assert "Host zone: Asia/Tokyo (from --host-tz)" in printed
+
+    def test_a_zone_whose_lines_would_run_twice_a_day_is_refused_for_the_systemd_timer(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match=r"Australia/Lord_Howe: on .* 2 of these .* use the systemd timer"):
+            crontab(job(tmp_path), WINDOW, host("Australia/Lord_Howe"), start=date(2026, 1, 5))
+
+
+class TestScheduleWindowInConfig:
+    def test_the_default_is_half_past_ten_to_half_past_eleven_new_york(self) -> None:
+        assert parse_config({}).schedule.window == WINDOW
+
+    def test_null_means_no_window_and_text_is_parsed(self) -> None:
+        assert parse_config({"schedule": {"window": None}}).schedule.window is None
+        assert parse_config({"schedule": {"window": "13:00-13:30"}}).schedule.window == TradingWindow(
+            time(13, 0), time(13, 30))
+
+    def test_it_is_written_back_as_text_and_read_again(self) -> None:
+        dumped = parse_config({"schedule": {"window": "13:00-13:30"}}).model_dump()
+
+        assert dumped["schedule"]["window"] == "13:00-13:30"
+        assert parse_config(dumped).schedule.window == TradingWindow(time(13, 0), time(13, 30))
+
+
+class TestHostZone:
+    def test_the_flag_wins_over_everything(self, tmp_path: Path) -> None:
+        found = host_zone("Asia/Tokyo", environ={"TZ": "Europe/Berlin"}, localtime=tmp_path / "lt",
+                          timezone_file=tmp_path / "tz")
+
+        assert (found.name, found.source) == ("Asia/Tokyo", "--host-tz")
+
+    @pytest.mark.parametrize("tz", ["Europe/Berlin", ":Europe/Berlin", ":/usr/share/zoneinfo/Europe/Berlin"])
+    def test_then_the_tz_variable_in_any_of_its_spellings(self, tmp_path: Path, tz: str) -> None:
+        found = host_zone(None, environ={"TZ": tz}, localtime=tmp_path / "lt", timezone_file=tmp_path / "tz")
+
+        assert (found.name, found.source) == ("Europe/Berlin", "TZ")
+
+    def test_then_the_zone_etc_localtime_links_to(self, tmp_path: Path) -> None:
+        (tmp_path / "localtime").symlink_to("/usr/share/zoneinfo/posix/America/Chicago")
+        (tmp_path / "timezone").write_text("Asia/Tokyo\n")
+
+        found = host_zone(None, environ={}, localtime=tmp_path / "localtime", timezone_file=tmp_path / "timezone")
+
+        assert (found.name, found.source) == ("America/Chicago", str(tmp_path / "localtime"))
+
+    def test_then_etc_timezone(self, tmp_path: Path) -> None:
+        (tmp_path / "localtime").write_bytes(b"TZif")
+        (tmp_path / "timezone").write_text("Asia/Tokyo\n")
+
+        found = host_zone(None, environ={"TZ": ""}, localtime=tmp_path / "localtime",
+                          timezone_file=tmp_path / "timezone")
+
+        assert (found.name, found.source) == ("Asia/Tokyo", str(tmp_path / "timezone"))
+
+    def test_else_utc_and_the_crontab_says_it_could_not_tell(self, tmp_path: Path) -> None:
+        found = host_zone(None, environ={}, localtime=tmp_path / "lt", timezone_file=tmp_path / "tz")
+
+        assert (found.name, found.source) == ("UTC", None)
+        assert "could not tell it from TZ, /etc/localtime or /etc/timezone; pass --host-tz" in crontab(
+            job(tmp_path), WINDOW, found, start=date(2026, 1, 5))
+
+    @pytest.mark.parametrize(("flag", "env"), [("Mars/Olympus", {}), (None, {"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"})])
+    def test_a_name_that_is_not_an_iana_zone_is_refused(self, tmp_path: Path, flag: str | None,
+                                                         env: dict[str, str]) -> None:
+        with pytest.raises(ConfigError, match="not an IANA time zone name"):
+            host_zone(flag, environ=env, localtime=tmp_path / "lt", timezone_file=tmp_path / "tz")
+
+
+def cron(pairbot: Pairbot, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["cron", "--config", str(pairbot.config), "--dir", str(pairbot.workdir), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestTheCommand:
+    def test_on_a_utc_host_it_prints_host_zone_lines_and_no_cron_tz(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert code == 0, err
+        assert "CRON_TZ" not in out
+        lines = [x for x in out.splitlines() if x[:1].isdigit()]
+        assert [x.split("  ")[0] for x in lines] in (["45 14 * * 1-5", "45 15 * * 1-5"],
+                                                    ["45 15 * * 1-5", "45 14 * * 1-5"])
+        for line in lines:
+            assert f"cd {pairbot.workdir.resolve()} && mkdir -p logs && " in line
+            assert f"rebalance --config {pairbot.config.resolve()} >> logs/cron.log 2>&1" in line
+            assert str(Path(sys.prefix)) in line or sys.executable in line
+
+    def test_it_prints_the_systemd_timer_as_the_recommended_way(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, _ = cron(pairbot, capsys, "--host-tz", "Europe/Berlin")
+
+        assert code == 0
+        assert "recommended: systemd understands time zones" in out
+        assert "OnCalendar=Mon..Fri 10:45 America/New_York" in out
+        assert "[Service]" in out and "Type=oneshot" in out and "[Timer]" in out
+        assert f"WorkingDirectory={pairbot.workdir.resolve()}" in out
+
+    def test_the_window_in_config_sets_the_time(self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(schedule={"window": "13:00-13:20"})
+
+        code, out, _ = cron(pairbot, capsys, "--host-tz", "America/New_York")
+
+        assert code == 0
+        assert "10 13 * * 1-5  cd " in out and "OnCalendar=Mon..Fri 13:10 America/New_York" in out
+
+    def test_time_moves_the_run_inside_the_window(self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, _ = cron(pairbot, capsys, "--host-tz", "UTC", "--time", "11:05")
+
+        assert code == 0
+        assert "5 15 * * 1-5  cd " in out and "5 16 * * 1-5  cd " in out
+        assert "OnCalendar=Mon..Fri 11:05 America/New_York" in out
+
+    def test_a_time_outside_the_window_is_refused_with_exit_2_and_one_line(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC", "--time", "15:50")
+
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1 and "--time 15:50: outside the trading window 10:30-11:30 New York" in err
+
+    def test_a_window_whose_runs_the_close_gate_would_refuse_is_refused(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(schedule={"window": "15:30-16:00"}, gates={"min_minutes_before_close": 30})
+
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert "the run time 15:45 (from schedule.window): choose a time after the 09:30 open" in err
+        assert "no later than 15:30 New York (30 minutes before the close" in err
+
+    def test_a_bad_window_is_refused_with_exit_2_and_one_line_naming_schedule_window(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(schedule={"window": "10:30-12:00"})
+
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert err.startswith(f"pairbot: {pairbot.config}: schedule.window: the window is 90 minutes long")
+        assert "Value error" not in err
+
+    def test_an_unquoted_time_that_yaml_reads_as_a_number_is_explained(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.config.write_text("schedule:\n  window: 10:30\n")
+
+        code, _, err = cron(pairbot, capsys)
+
+        assert code == 2 and "schedule.window: expected" in err and "YAML reads an unquoted 10:30 as a number" in err
+
+    def test_a_null_window_is_refused_for_a_crontab_with_exit_2_and_one_line(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(schedule={"window": None})
+
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1 and "schedule.window is null" in err and "needs a window" in err
+
+    def test_a_null_window_still_gets_a_systemd_timer(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(schedule={"window": None})
+
+        code, out, _ = cron(pairbot, capsys, "--systemd")
+
+        assert code == 0
+        assert "OnCalendar=Mon..Fri 10:45 America/New_York" in out and "crontab" not in out
+
+    def test_a_host_zone_it_cannot_serve_is_refused_with_exit_2_and_one_line(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, err = cron(pairbot, capsys, "--host-tz", "Australia/Lord_Howe")
+
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1 and "pairbot cron --systemd" in err
