@@ -40,7 +40,8 @@ from bot.core.domain import (
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.plan import PlanPolicy, plan_rebalance
-from bot.core.schedule import calendar_due, run_key
+from bot.core.schedule import decide, run_key
+from bot.core.window import TradingWindow, refusal
 from bot.errors import BotError, ConfigError, GateRefused, Interrupted, OrderRejected, ReconciliationBreak
 from bot.ledger import Ledger
 from strategies.base import MarketView, Strategy
@@ -70,6 +71,7 @@ class RunContext:
     sleep: Callable[[float], None]
     checkpoint: Checkpoint = _no_checkpoint  # test-only crash points (see tests/reliability)
     stop_requested: StopRequest = _never  # polled at the safe points
+    window: TradingWindow | None = None  # New York hours a rebalance may trade in; None: whenever the market is open
     config_path: Path = Path("config.yaml")  # named in the commands a refusal tells the user to run
 
     def command(self, name: str) -> str:
@@ -152,6 +154,8 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     report.kill_switch = kill if kill.exists() else None
     if report.kill_switch and execute:
         raise GateRefused(f"kill switch {kill} is present; remove it to trade ({ctx.command('plan')} still previews)")
+    if execute and _outside_window(ctx, report):
+        return
     _stop_point(ctx, "before reconciling")
     reconcile(ctx)
     ctx.checkpoint("after_reconcile")
@@ -176,6 +180,18 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
         return
     _execute(ctx, report, plan)
     _verify(ctx, report, targets)
+
+
+def _outside_window(ctx: RunContext, report: RunReport) -> bool:
+    """Cron fires in the host's zone, some entries outside the window: those runs record it and send nothing."""
+    if ctx.window is None:
+        return False
+    why = refusal(ctx.broker.clock().as_of, ctx.window)
+    if why is None:
+        return False
+    report.decision, report.why, report.outcome = "none", why, "outside_window"
+    ctx.ledger.record_decision(ctx.run_id, decision="none", period=None, run_key=None, why=why)
+    return True
 
 
 def _stop_point(ctx: RunContext, where: str) -> None:
@@ -234,35 +250,24 @@ def config_fingerprint(config: Config) -> str:
 
 def _decide(ctx: RunContext, report: RunReport, today: date, drift: DriftReport) -> bool:
     sched = ctx.config.schedule
-    period = calendar_due(today, sched.frequency, ctx.ledger.done_periods())
-    bands = DriftBands(leg=sched.drift_band, gross=sched.gross_band, net=sched.net_band,
-                       effective=sched.effective_band)
-    breaches = drift_breaches(drift, bands)
     accepted = ctx.ledger.pending_adjustments()
-    report.adjustments = tuple(a.id for a in accepted)
-    if period is not None:
-        report.decision, report.period = "calendar", period
-        report.why = f"{sched.frequency} rebalance for {period} not done yet"
-        decision_key = period
-    elif accepted:
-        report.decision = "accepted"
-        symbols = ", ".join(sorted({a.symbol for a in accepted}))
-        report.why = f"back to target after the accepted change in {symbols}"
-        decision_key = f"a{accepted[-1].id}"
-    elif breaches:
-        report.decision = "drift"
-        report.why = "; ".join(breaches)
-        decision_key = f"d{today:%Y%m%d}"
-    else:
-        report.decision = "none"
-        report.why = (f"within band: largest leg drift {drift.max_abs_leg_drift * 100:.2f} pts "
-                      f"<= {sched.drift_band * 100:.2f} pts; {period or 'this period'} already rebalanced")
-        ctx.ledger.record_decision(ctx.run_id, decision="none", period=None, run_key=None, why=report.why)
-        return False
-    report.run_key = run_key(decision_key, config_fingerprint(ctx.config))
+    decision = decide(today=today, frequency=sched.frequency, done_periods=ctx.ledger.done_periods(),
+                      accepted=[(a.id, a.symbol) for a in accepted],
+                      breaches=drift_breaches(drift, bands_of(ctx.config)),
+                      max_leg_drift=drift.max_abs_leg_drift, leg_band=sched.drift_band)
+    report.decision, report.period, report.why = decision.kind, decision.period, decision.why
+    report.adjustments = tuple(a.id for a in accepted) if decision.trades else ()
+    if decision.key is not None:
+        report.run_key = run_key(decision.key, config_fingerprint(ctx.config))
     ctx.ledger.record_decision(ctx.run_id, decision=report.decision, period=report.period,
                                run_key=report.run_key, why=report.why)
-    return True
+    return decision.trades
+
+
+def bands_of(config: Config) -> DriftBands:
+    sched = config.schedule
+    return DriftBands(leg=sched.drift_band, gross=sched.gross_band, net=sched.net_band,
+                      effective=sched.effective_band)
 
 
 def _attempts(ledger: Ledger, key: str) -> dict[str, int]:

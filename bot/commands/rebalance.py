@@ -12,6 +12,8 @@ from pathlib import Path
 from types import FrameType
 
 from bot.app import App, crash_checkpoint, open_app
+from bot.config import Config
+from bot.core.window import TradingWindow
 from bot.errors import ConfigError
 from bot.notify import notify_run
 from bot.runner import RunContext, StopRequest, run_protocol
@@ -47,7 +49,14 @@ def context_for(app: App, strategy: Strategy, *, config_path: Path,
     return RunContext(config=app.config, strategy=strategy, broker=app.broker, ledger=app.ledger,
                       run_id=app.run_id, now=lambda: datetime.now(UTC), sleep=time.sleep,
                       checkpoint=crash_checkpoint(), stop_requested=stop_requested or (lambda: None),
-                      config_path=config_path)
+                      config_path=config_path, window=trading_window(app.config))
+
+
+def trading_window(config: Config) -> TradingWindow | None:
+    """The configured window, except on the embedded demo exchange's always-open clock, which has no hours."""
+    if config.mode == "local" and config.local.clock == "always-open":
+        return None
+    return config.schedule.window
 
 
 @contextmanager

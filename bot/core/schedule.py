@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 FREQUENCIES = ("monthly", "quarterly", "annual")
 MAX_RUN_KEY_LEN = 24  # "pb-" + run key + "-SYMBL-bto-NN" must stay within Alpaca's 48 characters
@@ -58,3 +60,44 @@ def run_key(decision_key: str, config_fingerprint: str) -> str:
     if len(key) > MAX_RUN_KEY_LEN:
         raise ValueError(f"run key {key!r} is longer than {MAX_RUN_KEY_LEN} characters")
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether to rebalance now and why: calendar, accepted (a change a person took as pairbot's), drift, none."""
+
+    kind: str
+    why: str
+    key: str | None = None  # names the decision in run keys; None when there is nothing to do
+    period: str | None = None  # the calendar period, for kind "calendar"
+
+    @property
+    def trades(self) -> bool:
+        return self.key is not None
+
+
+def decide(
+    *,
+    today: date,
+    frequency: str,
+    done_periods: Collection[str],
+    accepted: Sequence[tuple[int, str]],
+    breaches: Sequence[str],
+    max_leg_drift: Decimal,
+    leg_band: Decimal,
+) -> Decision:
+    """The decision rule shared by the run and its previews: calendar first, then accepted changes, then drift.
+
+    accepted: (adjustment id, symbol) of changes not yet traded back to target.
+    """
+    period = calendar_due(today, frequency, done_periods)
+    if period is not None:
+        return Decision("calendar", f"{frequency} rebalance for {period} not done yet", period, period)
+    if accepted:
+        symbols = ", ".join(sorted({s for _, s in accepted}))
+        return Decision("accepted", f"back to target after the accepted change in {symbols}",
+                        f"a{max(i for i, _ in accepted)}")
+    if breaches:
+        return Decision("drift", "; ".join(breaches), f"d{today:%Y%m%d}")
+    return Decision("none", f"within band: largest leg drift {max_leg_drift * 100:.2f} pts "
+                            f"<= {leg_band * 100:.2f} pts; {period_key(today, frequency)} already rebalanced")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -17,6 +20,15 @@ import yaml
 from bot.exchange import ExchangeSettings, LocalExchange
 
 KEY, SECRET = "PKTESTE2E0000001", "e2e-secret-not-real"
+NEW_YORK = ZoneInfo("America/New_York")
+IN_WINDOW = datetime(2026, 12, 2, 10, 45, tzinfo=NEW_YORK)  # a Wednesday, inside the default 10:30-11:30 window
+
+
+def trading_hours(start: datetime = IN_WINDOW) -> Callable[[], datetime]:
+    """A clock for a standalone exchange: from `start`, moving at the pace of the wall clock. Paper-mode runs
+    check the trading window against the broker's clock, so these tests never depend on the time of day."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
 @dataclass
@@ -66,7 +78,7 @@ def cli(tmp_path: Path) -> Cli:
 @pytest.fixture
 def exchange() -> Iterator[LocalExchange]:
     """A standalone local exchange the test can inspect, for paper mode pointed at loopback."""
-    ex = LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET,
+    ex = LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=trading_hours(),
                                         starting_cash=Decimal("100000"), partial_fill_probability=0.0))
     ex.start()
     yield ex

@@ -7,7 +7,7 @@ import os
 from decimal import Decimal
 
 from bot.exchange import ExchangeSettings, LocalExchange
-from tests.e2e.conftest import KEY, SECRET, Cli, paper_env
+from tests.e2e.conftest import KEY, SECRET, Cli, paper_env, trading_hours
 
 
 def test_a_run_while_the_lock_is_held_exits_75_and_sends_nothing(cli: Cli, exchange: LocalExchange) -> None:
@@ -26,7 +26,8 @@ def test_a_run_while_the_lock_is_held_exits_75_and_sends_nothing(cli: Cli, excha
 
 
 def test_five_runs_started_at_once_trade_exactly_once(cli: Cli) -> None:
-    settings = ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, starting_cash=Decimal("100000"),
+    settings = ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=trading_hours(),
+                                starting_cash=Decimal("100000"),
                                 fill_latency_seconds=1.5)
     with LocalExchange(settings) as ex:
         cli.write_config(mode="paper")

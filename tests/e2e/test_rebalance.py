@@ -10,7 +10,7 @@ from pathlib import Path
 from alpaca.trading.client import TradingClient
 
 from bot.exchange import ExchangeSettings, LocalExchange
-from tests.e2e.conftest import KEY, SECRET, Cli
+from tests.e2e.conftest import KEY, SECRET, Cli, trading_hours
 
 
 def ledger_rows(cli: Cli, sql: str) -> list[tuple[object, ...]]:
@@ -84,7 +84,8 @@ def test_ledger_fills_equal_the_exchange_fills(cli: Cli) -> None:
     cli.write_config(local={"partial_fill_probability": 0.5, "seed": 11})
     assert cli.run("rebalance").returncode == 0
 
-    settings = ExchangeSettings(state_path=cli.workdir / ".state" / "exchange.sqlite", api_key=KEY, secret_key=SECRET)
+    settings = ExchangeSettings(state_path=cli.workdir / ".state" / "exchange.sqlite", api_key=KEY, secret_key=SECRET,
+                                now=trading_hours())
     with LocalExchange(settings) as ex:
         client = TradingClient(KEY, SECRET, paper=True, url_override=ex.base_url)
         activities = client.get("/account/activities/FILL", {"direction": "asc", "page_size": 100})

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.exchange import ExchangeSettings, LocalExchange
+from tests.e2e.conftest import trading_hours
 from tests.ops.conftest import Pairbot
 
 KEY, SECRET = "PK" + "DOCTOR0000000000AB", "doctor-secret-not-real"  # built: no key-shaped literal in git
@@ -20,7 +21,7 @@ def lines(out: str) -> dict[str, str]:
 
 @pytest.fixture
 def exchange() -> Iterator[LocalExchange]:
-    ex = LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET))
+    ex = LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=trading_hours()))
     ex.start()
     yield ex
     ex.stop()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.exchange import ExchangeSettings, LocalExchange
-from tests.e2e.conftest import KEY, SECRET, Cli, cli, paper_env  # noqa: F401 - fixtures re-exported
+from tests.e2e.conftest import KEY, SECRET, Cli, cli, paper_env, trading_hours  # noqa: F401 - fixtures re-exported
 from tests.reliability import invariants
 
 FAST_EXECUTION = {"read_timeout_seconds": 0.75, "connect_timeout_seconds": 1, "fill_timeout_seconds": 2,
@@ -96,7 +96,7 @@ class Book:
 
 
 def make_exchange(**overrides: Any) -> LocalExchange:
-    settings = ExchangeSettings(**{"state_path": None, "api_key": KEY, "secret_key": SECRET,
+    settings = ExchangeSettings(**{"state_path": None, "api_key": KEY, "secret_key": SECRET, "now": trading_hours(),
                                    "starting_cash": Decimal("100000"), "partial_fill_probability": 0.0,
                                    **overrides})
     return LocalExchange(settings)
