@@ -18,6 +18,8 @@ from bot.errors import ReconciliationBreak
 
 SCHEMA_VERSION = 2
 
+MEMORY = Path(":memory:")  # Ledger(MEMORY): an empty ledger that lives and dies with the process
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -121,14 +123,21 @@ def leg_key(run_key: str, symbol: str, intent_code: str) -> str:
 class Ledger:
     """One SQLite file per mode and account. Every write commits before the call returns."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly  # doctor's view: opened mode=ro, never created nor migrated
         self._db: sqlite3.Connection | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def open(self) -> Ledger:
         """Create or open the file, check its schema and integrity; refuse a bad ledger."""
+        if self.readonly:
+            return self._open_readonly()
+        if self.path == MEMORY:
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            self._check_or_create(existed=False)
+            return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             existed = self.path.exists() and self.path.stat().st_size > 0
@@ -146,6 +155,15 @@ class Ledger:
         except OSError as err:
             self.close()
             raise ReconciliationBreak(f"ledger {self.path}: {err.strerror or err}; refusing to trade") from None
+        return self
+
+    def _open_readonly(self) -> Ledger:
+        try:
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+            self._check_or_create(existed=True)
+        except sqlite3.DatabaseError as err:
+            self.close()
+            raise self._unusable(err) from None
         return self
 
     def _unusable(self, err: sqlite3.DatabaseError) -> ReconciliationBreak:
@@ -175,7 +193,8 @@ class Ledger:
                     f"ledger {self.path}: schema version {version}, this pairbot reads 1 to {SCHEMA_VERSION}; "
                     "refusing to trade"
                 )
-            self._migrate(int(version))
+            if not self.readonly:
+                self._migrate(int(version))
         else:
             db.executescript(_SCHEMA)
             with self.transaction():
@@ -386,6 +405,8 @@ class Ledger:
                 )
 
     def adjustments(self) -> list[Adjustment]:
+        if self.readonly and not self._has_table("adjustments"):  # a version-1 ledger seen read-only
+            return []
         return [
             Adjustment(symbol=Symbol(r["symbol"]), qty=Decimal(r["qty"]), ledger_qty=Decimal(r["ledger_qty"]),
                        broker_qty=Decimal(r["broker_qty"]), reason=r["reason"], accepted_by=r["accepted_by"],
@@ -421,6 +442,10 @@ class Ledger:
         return self._rows("SELECT * FROM snapshots ORDER BY id")
 
     # -- helpers -----------------------------------------------------------------------------------
+
+    def _has_table(self, name: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self._conn.execute(sql, (name,)).fetchone() is not None
 
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[dict[str, Any]]:
         cur = self._conn.execute(sql, tuple(args))

@@ -40,10 +40,10 @@ from bot.core.domain import (
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.plan import PlanPolicy, plan_rebalance
-from bot.core.schedule import decide, run_key
+from bot.core.schedule import Decision, decide, run_key
 from bot.core.window import TradingWindow, refusal
 from bot.errors import BotError, ConfigError, GateRefused, Interrupted, OrderRejected, ReconciliationBreak
-from bot.ledger import Ledger
+from bot.ledger import Adjustment, Ledger
 from strategies.base import MarketView, Strategy
 
 log = structlog.get_logger("pairbot.runner")
@@ -249,12 +249,7 @@ def config_fingerprint(config: Config) -> str:
 
 
 def _decide(ctx: RunContext, report: RunReport, today: date, drift: DriftReport) -> bool:
-    sched = ctx.config.schedule
-    accepted = ctx.ledger.pending_adjustments()
-    decision = decide(today=today, frequency=sched.frequency, done_periods=ctx.ledger.done_periods(),
-                      accepted=[(a.id, a.symbol) for a in accepted],
-                      breaches=drift_breaches(drift, bands_of(ctx.config)),
-                      max_leg_drift=drift.max_abs_leg_drift, leg_band=sched.drift_band)
+    decision, accepted = decision_for(ctx, today, drift)
     report.decision, report.period, report.why = decision.kind, decision.period, decision.why
     report.adjustments = tuple(a.id for a in accepted) if decision.trades else ()
     if decision.key is not None:
@@ -262,6 +257,24 @@ def _decide(ctx: RunContext, report: RunReport, today: date, drift: DriftReport)
     ctx.ledger.record_decision(ctx.run_id, decision=report.decision, period=report.period,
                                run_key=report.run_key, why=report.why)
     return decision.trades
+
+
+def decision_for(ctx: RunContext, today: date, drift: DriftReport) -> tuple[Decision, list[Adjustment]]:
+    """The decision on this drift today, from what the ledger says is done and accepted (reads, never writes)."""
+    sched = ctx.config.schedule
+    accepted = ctx.ledger.pending_adjustments()
+    decision = decide(today=today, frequency=sched.frequency, done_periods=ctx.ledger.done_periods(),
+                      accepted=[(a.id, a.symbol) for a in accepted],
+                      breaches=drift_breaches(drift, bands_of(ctx.config)),
+                      max_leg_drift=drift.max_abs_leg_drift, leg_band=sched.drift_band)
+    return decision, accepted
+
+
+def preview(ctx: RunContext, snap: AccountSnapshot) -> tuple[Decision, DriftReport]:
+    """What a rebalance would decide on this snapshot, for status and doctor."""
+    targets = ctx.strategy.target_weights(market_view(ctx, snap))
+    drift = measure_drift(targets, snap, ctx.strategy.vehicles)
+    return decision_for(ctx, snap.as_of.astimezone(NEW_YORK).date(), drift)[0], drift
 
 
 def bands_of(config: Config) -> DriftBands:

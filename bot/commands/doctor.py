@@ -7,24 +7,27 @@ import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from bot.bootstrap import Endpoint, broker_for, endpoint_for, remote_endpoint
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.mapping import NEW_YORK
+from bot.commands.rebalance import trading_window
 from bot.config import Config, load_config
-from bot.core.checks import ledger_breaks
-from bot.core.domain import AccountSnapshot, Symbol
+from bot.core.book import book_breaks, our_symbols
+from bot.core.domain import AccountSnapshot, Symbol, is_ours
+from bot.core.window import next_start
 from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak
-from bot.ledger import SCHEMA_VERSION
+from bot.ledger import MEMORY, SCHEMA_VERSION, Ledger
 from bot.lock import exclusive_lock
 from bot.logging import configure_silent, mask_key
-from bot.runner import history_symbols
+from bot.runner import RunContext, market_view, preview, snapshot
+from bot.summary import others
 from bot.tradelog import open_readonly
 from strategies import build_strategy
-from strategies.base import MarketView, Strategy
+from strategies.base import Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,46 +138,69 @@ def check_ledger(path: Path) -> Check:
     return passed("ledger", f"{path}: integrity ok, schema {SCHEMA_VERSION}, {runs} run(s), {fills} fill(s)")
 
 
-def ledger_positions(path: Path) -> tuple[dict[Symbol, Decimal], set[str], str | None]:
-    """Signed qty per symbol from the ledger's fills, the fill ids, and the latest fill time."""
-    out: dict[Symbol, Decimal] = {}
+def check_reconciliation(path: Path, broker: AlpacaBroker, strategy: Strategy) -> Check:
+    """pairbot's ledger (read-only) plus its fills the ledger has not ingested yet, against the broker's positions
+    of pairbot's symbols; the user's own positions are not compared."""
+    ledger_positions: dict[Symbol, Decimal] = {}
     ids: set[str] = set()
-    last: str | None = None
-    if not path.exists():
-        return out, ids, last
-    with open_readonly(path) as db:
-        for activity_id, symbol, side, qty, filled_at in db.execute(
-                "SELECT activity_id, symbol, side, qty, filled_at FROM fills ORDER BY filled_at"):
-            signed = Decimal(qty) if side == "buy" else -Decimal(qty)
-            out[Symbol(symbol)] = out.get(Symbol(symbol), Decimal(0)) + signed
-            ids.add(activity_id)
-            last = filled_at
-    return out, ids, last
-
-
-def check_reconciliation(path: Path, broker: AlpacaBroker) -> Check:
-    """Ledger positions plus fills the broker has that the ledger has not ingested yet, against the broker's."""
-    positions, ids, _ = ledger_positions(path)
-    pending = [f for f in broker.fills() if f.activity_id not in ids]
+    known: dict[str, str] = {}
+    if path.exists():
+        with Ledger(path, readonly=True) as ledger:
+            ledger_positions = ledger.positions()
+            ids = {f.activity_id for f in ledger.fills()}
+            known = {o["order_id"]: o["client_order_id"] for o in ledger.orders()}
+    pending = [f for f in broker.fills(known=known) if is_ours(f.client_order_id) and f.activity_id not in ids]
     for f in pending:
-        positions[f.symbol] = positions.get(f.symbol, Decimal(0)) + f.signed_qty
+        ledger_positions[f.symbol] = ledger_positions.get(f.symbol, Decimal(0)) + f.signed_qty
     held = {p.symbol: p.qty for p in broker.positions()}
-    breaks = ledger_breaks({s: q for s, q in positions.items() if q != 0}, held)
+    ours = our_symbols(strategy.universe, ledger_positions)
+    breaks = book_breaks(ledger_positions, held, ours=ours)
     if breaks:
-        return failed("reconcile", "ledger and broker disagree: " + "; ".join(v.message for v in breaks), 6)
-    book = ", ".join(f"{s} {q:+}" for s, q in sorted(held.items())) or "flat"
-    note = f" ({len(pending)} broker fill(s) not in the ledger yet; the next run ingests them)" if pending else ""
-    return passed("reconcile", f"ledger matches the broker: {book}{note}")
+        return failed("reconcile", "ledger and broker disagree: " + "; ".join(v.message for v in breaks)
+                      + "; if the broker is right: pairbot ledger accept", 6)
+    book = ", ".join(f"{s} {held[s]:+}" for s in sorted(ours) if s in held) or "flat"
+    note = f" ({len(pending)} fill(s) not in the ledger yet; the next run ingests them)" if pending else ""
+    return passed("reconcile", f"pairbot's book matches the broker: {book}{note}")
 
 
-def short_legs(strategy: Strategy, broker: AlpacaBroker, snap: AccountSnapshot) -> set[Symbol]:
-    today = snap.as_of.astimezone(NEW_YORK).date()
-    prices = {s: snap.price(s) for s in strategy.universe if s in snap.quotes}
-    closes = None
-    if strategy.needs_history_days:
-        closes = broker.daily_closes(history_symbols(strategy), today - timedelta(days=400), today)
-    targets = strategy.target_weights(MarketView(as_of=today, prices=prices, closes=closes))
+def short_legs(ctx: RunContext, snap: AccountSnapshot) -> set[Symbol]:
+    targets = ctx.strategy.target_weights(market_view(ctx, snap))
     return {s for s, w in targets.weights.items() if w < 0}
+
+
+def check_book(snap: AccountSnapshot) -> Check:
+    mine = ", ".join(f"{s} {p.qty:+}" for s, p in sorted(snap.positions.items())) or "flat"
+    theirs = f"; not pairbot's (never traded): {others(snap)}" if snap.other_positions else ""
+    return passed("book", f"pairbot's positions {mine}{theirs}")
+
+
+def check_kill_switch(config: Config) -> Check:
+    kill = config.paths.kill_switch
+    if kill.exists():
+        return failed("kill switch", f"{kill} is present: every rebalance exits 3 without trading until it is "
+                                     "removed (pairbot plan still previews)", 3)
+    return passed("kill switch", f"off ({kill} absent)")
+
+
+def check_next_run(ctx: RunContext, snap: AccountSnapshot) -> Check:
+    decision, drift = preview(ctx, snap)
+    would = {"calendar": f"a calendar rebalance ({decision.why})", "accepted": f"a rebalance {decision.why}",
+             "drift": f"a drift rebalance ({decision.why})",
+             "none": f"nothing unless drift grows (largest leg {drift.max_abs_leg_drift * 100:.2f} pts)"}
+    return passed("next run", f"{next_run_text(ctx, snap)}; it would make {would[decision.kind]}")
+
+
+def next_run_text(ctx: RunContext, snap: AccountSnapshot) -> str:
+    """When the next trading run may happen, in New York and on this host."""
+    window = ctx.window
+    if window is None:
+        return "whenever it is run while the market is open (no schedule.window)"
+    today = snap.as_of.astimezone(NEW_YORK).date()
+    sessions = [s.day for s in ctx.broker.sessions(today, today + timedelta(days=14))]
+    at = next_start(snap.as_of, window, sessions) if not window.contains(snap.as_of) else snap.as_of
+    host = at.astimezone()
+    return (f"window {window.describe()}; next {'now' if at == snap.as_of else 'at'} "
+            f"{at.astimezone(NEW_YORK):%a %Y-%m-%d %H:%M} New York ({host:%H:%M %Z} on this host)")
 
 
 # -- the sequence -----------------------------------------------------------------------------------------
@@ -189,13 +215,25 @@ def broker_checks(config: Config, config_path: Path, endpoint: Endpoint) -> list
         strategy = build_strategy(config.strategy, config.strategy_params())
     except ValueError as err:
         return [*checks, failed("strategy", f"{config_path}: strategies.{config.strategy}: {err}", 2)]
-    snap = broker.snapshot(strategy.universe)
-    shorts = attempt("short legs", lambda: Check("short legs", True, ", ".join(short_legs(strategy, broker, snap))))
-    short_set = {Symbol(s) for s in shorts.detail.split(", ") if s} if shorts.ok else set()
-    checks += [attempt("clock", lambda: check_clock(broker, snap)), check_account(snap, short_set)]
-    checks.append(check_shorts(snap, short_set) if shorts.ok else shorts)
-    checks.append(attempt("reconcile", lambda: check_reconciliation(config.ledger_path(), broker)))
+    ctx = doctor_context(config, config_path, broker, strategy)
+    with ctx.ledger:
+        snap = snapshot(ctx)
+        shorts = attempt("short legs", lambda: Check("short legs", True, ", ".join(short_legs(ctx, snap))))
+        short_set = {Symbol(s) for s in shorts.detail.split(", ") if s} if shorts.ok else set()
+        checks += [attempt("clock", lambda: check_clock(broker, snap)), check_account(snap, short_set)]
+        checks.append(check_shorts(snap, short_set) if shorts.ok else shorts)
+        checks += [check_book(snap), attempt("next run", lambda: check_next_run(ctx, snap))]
+    checks.append(attempt("reconcile", lambda: check_reconciliation(config.ledger_path(), broker, strategy)))
     return checks
+
+
+def doctor_context(config: Config, config_path: Path, broker: AlpacaBroker, strategy: Strategy) -> RunContext:
+    """A run's context over the ledger opened read-only (an absent ledger reads as empty, in memory)."""
+    path = config.ledger_path()
+    ledger = Ledger(path, readonly=True) if path.exists() else Ledger(MEMORY)
+    return RunContext(config=config, strategy=strategy, broker=broker, ledger=ledger, run_id="doctor",
+                      now=lambda: datetime.now(UTC), sleep=lambda _s: None, config_path=config_path,
+                      window=trading_window(config))
 
 
 def diagnose(config_path: Path) -> list[Check]:
@@ -226,7 +264,7 @@ def diagnose(config_path: Path) -> list[Check]:
         except Exception as err:
             checks.append(from_error("broker", err))
     checks.insert(len(checks) - 1 if checks[-1].name == "reconcile" else len(checks), ledger)
-    return checks
+    return [*checks, check_kill_switch(config)]
 
 
 def exit_code(checks: list[Check]) -> int:

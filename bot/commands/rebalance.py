@@ -24,6 +24,8 @@ from strategies.base import Strategy
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="plan and check only; send no order")
+    parser.add_argument("--outside-window", action="store_true",
+                        help="trade now even outside schedule.window (a run by hand; the market must be open)")
 
 
 def strategy_of(app: App) -> Strategy:
@@ -82,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     execute = args._name == "rebalance" and not args.dry_run
     with open_app(args.config) as app, stop_at_safe_points() as stop:
         ctx = context_for(app, strategy_of(app), config_path=args.config, stop_requested=stop)
+        if getattr(args, "outside_window", False):
+            ctx.window = None
         report = run_protocol(ctx, execute=execute)
         if execute:
             notify_run(app.config, app.run_id, report, report.error)
