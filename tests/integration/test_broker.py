@@ -13,14 +13,14 @@ from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
-from tenacity import wait_none
 
-from bot.broker.alpaca import AlpacaBroker, AlpacaSettings, read_retry
 from bot.broker.bars import bar_params, read_daily_bars
 from bot.core.domain import OrderIntent, PositionIntent, Symbol
 from bot.errors import BrokerUnavailable, ConfigError, OrderRejected
 from bot.exchange import ExchangeSettings, LocalExchange
 from bot.exchange.faults import Fault
+
+from .conftest import broker_for
 
 KEY, SECRET = "PKTESTBROKER00001", "broker-secret"
 
@@ -29,13 +29,6 @@ KEY, SECRET = "PKTESTBROKER00001", "broker-secret"
 def exchange() -> Iterator[LocalExchange]:
     with LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET)) as ex:
         yield ex
-
-
-def broker_for(ex: LocalExchange, *, secret: str = SECRET, read_timeout: float = 2.0,
-               attempts: int = 3) -> AlpacaBroker:
-    settings = AlpacaSettings(api_key=KEY, secret_key=secret, base_url=ex.base_url, data_url=ex.base_url,
-                              connect_timeout=1.0, read_timeout=read_timeout, read_attempts=attempts)
-    return AlpacaBroker(settings, retry=read_retry(attempts, wait=wait_none()))
 
 
 def buy(symbol: str = "IWM", qty: str = "10", coid: str = "pb-t-IWM-bto-1") -> OrderIntent:

@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
-from tenacity import wait_none
 
-from bot.broker.alpaca import AlpacaBroker, AlpacaSettings, read_retry
+from bot.broker.alpaca import AlpacaBroker
 from bot.core.domain import OrderIntent, PositionIntent, Symbol
 from bot.errors import BrokerUnavailable
 from bot.exchange import ExchangeSettings, Fault, LocalExchange
+
+from .conftest import broker_for
 
 KEY, SECRET = "PKTESTMALFORMED01", "malformed-secret"
 
@@ -20,12 +21,6 @@ KEY, SECRET = "PKTESTMALFORMED01", "malformed-secret"
 def exchange() -> Iterator[LocalExchange]:
     with LocalExchange(ExchangeSettings(api_key=KEY, secret_key=SECRET)) as ex:
         yield ex
-
-
-def broker_for(ex: LocalExchange) -> AlpacaBroker:
-    settings = AlpacaSettings(api_key=KEY, secret_key=SECRET, base_url=ex.base_url, data_url=ex.base_url,
-                              connect_timeout=1.0, read_timeout=2.0)
-    return AlpacaBroker(settings, retry=read_retry(2, wait=wait_none()))
 
 
 def answer(ex: LocalExchange, path: str, body: str, *, method: str = "GET", html: bool = False) -> None:
@@ -66,7 +61,7 @@ def test_a_reply_that_does_not_read_is_broker_unavailable_in_one_line(exchange: 
     answer(exchange, path, body, html=body.startswith("<"))
 
     with pytest.raises(BrokerUnavailable) as caught:
-        read(broker_for(exchange))
+        read(broker_for(exchange, attempts=2))
 
     assert str(caught.value) == message
     assert "\n" not in str(caught.value) and caught.value.__cause__ is None

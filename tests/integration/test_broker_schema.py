@@ -12,13 +12,14 @@ import pydantic
 import pytest
 from alpaca.trading.client import TradingClient
 from structlog.testing import capture_logs
-from tenacity import wait_none
 
-from bot.broker.alpaca import AlpacaBroker, AlpacaSettings, read_retry
+from bot.broker.alpaca import AlpacaBroker
 from bot.core.domain import OrderIntent, OrderState, PositionIntent, Symbol
 from bot.exchange import ExchangeSettings, LocalExchange
 from bot.exchange.generations import DRIFT_FIELDS, DRIFT_VALUES
 from bot.exchange.state import REVIEW_STATUS
+
+from .conftest import broker_for
 
 KEY, SECRET = "PKTESTSCHEMA00001", "schema-secret"
 NOW = datetime(2024, 3, 5, 15, 0, tzinfo=ZoneInfo("America/New_York"))  # a Tuesday
@@ -32,12 +33,6 @@ def exchange(request: pytest.FixtureRequest) -> Iterator[LocalExchange]:
     with LocalExchange(settings) as ex:
         ex.set_asset_flags("SPY", easy_to_borrow=False)
         yield ex
-
-
-def broker_for(ex: LocalExchange) -> AlpacaBroker:
-    settings = AlpacaSettings(api_key=KEY, secret_key=SECRET, base_url=ex.base_url, data_url=ex.base_url,
-                              connect_timeout=1.0, read_timeout=2.0)
-    return AlpacaBroker(settings, retry=read_retry(3, wait=wait_none()))
 
 
 def order(symbol: str, intent: PositionIntent, qty: str) -> OrderIntent:
