@@ -127,8 +127,8 @@ class AlpacaBroker:
         return self._read(what, call)
 
     def positions(self) -> tuple[Position, ...]:
-        return tuple(mapping.to_position(p) for p in self._seen_all("position", self._get("get positions",
-                                                                                             "/positions")))
+        raw = self._get("get positions", "/positions")
+        return tuple(mapping.to_position(p) for p in self._seen_all("position", raw))
 
     def _account(self) -> mapping.AccountReading:
         return mapping.to_account(self._seen("account", self._get("get account", "/account")))
