@@ -1,17 +1,17 @@
-"""Pure translation between alpaca-py's models (or raw JSON) and pairbot's domain values."""
+"""Pure, tolerant translation of Alpaca's JSON into pairbot's domain values.
+
+Missing deprecated fields, new fields and unknown enum values never crash; a reply without a field we
+truly need (an order's id, a position's symbol or qty) is BrokerUnavailable with one line.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from alpaca.trading.enums import PositionSide
-from alpaca.trading.models import Asset, Calendar, Clock, TradeAccount
-from alpaca.trading.models import Order as AlpacaOrder
-from alpaca.trading.models import Position as AlpacaPosition
 
 from bot.core.domain import (
     AccountState,
@@ -26,76 +26,186 @@ from bot.core.domain import (
     Side,
     Symbol,
 )
+from bot.errors import BrokerUnavailable
 
 NEW_YORK = ZoneInfo("America/New_York")
+Json = Mapping[str, Any]
+
+
+def unexpected(what: str) -> BrokerUnavailable:
+    return BrokerUnavailable(f"unexpected reply from the broker: {what}")
+
+
+def _shape(raw: object) -> str:
+    if raw is None:
+        return "empty"
+    if isinstance(raw, list):
+        return "a list"
+    if isinstance(raw, Mapping):
+        return "an object"
+    return "text" if isinstance(raw, str) else f"a {type(raw).__name__}"
+
+
+def as_object(raw: object, kind: str) -> Json:
+    if not isinstance(raw, Mapping):
+        raise unexpected(f"{kind} is {_shape(raw)}, not an object")
+    return raw
+
+
+def as_objects(raw: object, kind: str) -> list[Json]:
+    """A JSON list of objects of one kind (e.g. the positions list: kind "position")."""
+    if not isinstance(raw, list):
+        raise unexpected(f"the {kind} list is {_shape(raw)}, not a list")
+    return [as_object(item, kind) for item in raw]
+
+
+def required(obj: Json, field: str, kind: str) -> Any:
+    value = obj.get(field)
+    if value is None or value == "":
+        raise unexpected(f"{kind} without {field}")
+    return value
 
 
 def dec(value: object, default: str = "0") -> Decimal:
-    """Alpaca sends decimals as strings (and sometimes numbers); never go through float."""
+    """Alpaca sends decimals as strings (data prices as numbers); never go through float arithmetic."""
     if value is None or value == "":
         return Decimal(default)
+    if isinstance(value, bool):
+        raise InvalidOperation(f"{value!r} is not a number")
     return Decimal(str(value))
+
+
+def number(obj: Json, field: str, kind: str, *, need: bool = False, default: str = "0") -> Decimal:
+    value = required(obj, field, kind) if need else obj.get(field)
+    try:
+        out = dec(value, default)
+    except InvalidOperation:
+        raise unexpected(f"{kind}.{field} is not a number: {value!r}") from None
+    if not out.is_finite():
+        raise unexpected(f"{kind}.{field} is not a finite number: {value!r}")
+    return out
 
 
 def utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
-def to_position(raw: AlpacaPosition) -> Position:
-    sign = -1 if raw.side == PositionSide.SHORT else 1  # sign from side, whatever qty's string says
-    return Position(
-        symbol=Symbol(raw.symbol),
-        qty=abs(dec(raw.qty)) * sign,
-        market_value=abs(dec(raw.market_value)) * sign,
-        avg_entry_price=dec(raw.avg_entry_price),
+def moment(obj: Json, field: str, kind: str) -> datetime:
+    value = required(obj, field, kind)
+    try:
+        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        raise unexpected(f"{kind}.{field} is not a timestamp: {value!r}") from None
+
+
+def flag(obj: Json, field: str) -> bool:
+    """A boolean flag; anything but JSON true (missing included) is false."""
+    return obj.get(field) is True
+
+
+def to_position(raw: object) -> Position:
+    obj = as_object(raw, "position")
+    symbol = str(required(obj, "symbol", "position"))
+    qty = number(obj, "qty", "position", need=True)
+    side = obj.get("side")
+    # the sign comes from side, whatever qty's string says; an unknown side leaves it to qty's sign
+    sign = -1 if side == "short" else 1 if side == "long" else (-1 if qty < 0 else 1)
+    return Position(symbol=Symbol(symbol), qty=abs(qty) * sign,
+                    market_value=abs(number(obj, "market_value", "position")) * sign,
+                    avg_entry_price=number(obj, "avg_entry_price", "position"))
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReading:
+    """GET /v2/account in domain terms: the flags and the three amounts a snapshot needs."""
+
+    state: AccountState
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+
+
+def to_account(raw: object) -> AccountReading:
+    obj = as_object(raw, "account")
+    state = AccountState(
+        account_number=str(required(obj, "account_number", "account")),
+        status=str(obj.get("status") or "UNKNOWN"),
+        trading_blocked=flag(obj, "trading_blocked"),
+        account_blocked=flag(obj, "account_blocked"),
+        trade_suspended_by_user=flag(obj, "trade_suspended_by_user"),
+        shorting_enabled=flag(obj, "shorting_enabled"),
     )
+    return AccountReading(state=state, equity=number(obj, "equity", "account", need=True),
+                          cash=number(obj, "cash", "account", need=True),
+                          buying_power=number(obj, "buying_power", "account", need=True))
 
 
-def to_account_state(raw: TradeAccount) -> AccountState:
-    status = raw.status.value if hasattr(raw.status, "value") else str(raw.status)
-    return AccountState(
-        account_number=raw.account_number,
-        status=str(status),
-        trading_blocked=bool(raw.trading_blocked),
-        account_blocked=bool(raw.account_blocked),
-        trade_suspended_by_user=bool(raw.trade_suspended_by_user),
-        shorting_enabled=bool(raw.shorting_enabled),
-    )
+def is_easy_to_borrow(obj: Json) -> bool:
+    """borrow_status ETB (2026 schema); else the deprecated easy_to_borrow; neither: not easy to borrow."""
+    status = obj.get("borrow_status")
+    if status is not None:
+        return bool(status == "ETB")
+    return obj.get("easy_to_borrow") is True
 
 
-def to_clock(raw: Clock) -> MarketClock:
-    return MarketClock(as_of=utc(raw.timestamp), is_open=raw.is_open, next_open=utc(raw.next_open),
-                       next_close=utc(raw.next_close))
+def to_asset(raw: object, symbol: str) -> AssetInfo:
+    obj = as_object(raw, "asset")
+    return AssetInfo(symbol=Symbol(str(obj.get("symbol") or symbol)), tradable=flag(obj, "tradable"),
+                     shortable=flag(obj, "shortable"), easy_to_borrow=is_easy_to_borrow(obj),
+                     fractionable=flag(obj, "fractionable"))
 
 
-def to_session(raw: Calendar) -> Session:
-    """alpaca-py builds naive New York datetimes for the calendar: localize, then go to UTC."""
-    day = raw.date if isinstance(raw.date, date) else date.fromisoformat(str(raw.date))
-    return Session(day=day, open=_ny(day, raw.open), close=_ny(day, raw.close))
+def to_clock(raw: object) -> MarketClock:
+    obj = as_object(raw, "clock")
+    is_open = required(obj, "is_open", "clock")
+    if not isinstance(is_open, bool):
+        raise unexpected(f"clock.is_open is not true or false: {is_open!r}")
+    return MarketClock(as_of=moment(obj, "timestamp", "clock"), is_open=is_open,
+                       next_open=moment(obj, "next_open", "clock"), next_close=moment(obj, "next_close", "clock"))
 
 
-def _ny(day: date, value: datetime | time) -> datetime:
-    t = value.time() if isinstance(value, datetime) else value
+def to_session(raw: object) -> Session:
+    """Calendar times are New York wall-clock "HH:MM" without a zone: localize, then go to UTC."""
+    obj = as_object(raw, "calendar day")
+    try:
+        day = date.fromisoformat(str(required(obj, "date", "calendar day"))[:10])
+        opens = time.fromisoformat(str(required(obj, "open", "calendar day")))
+        closes = time.fromisoformat(str(required(obj, "close", "calendar day")))
+    except ValueError:
+        raise unexpected(f"calendar day with an unreadable date or time: {dict(obj)!r}"[:200]) from None
+    return Session(day=day, open=_ny(day, opens), close=_ny(day, closes))
+
+
+def _ny(day: date, t: time) -> datetime:
     return datetime.combine(day, t, tzinfo=NEW_YORK).astimezone(UTC)
 
 
-def to_asset(raw: Asset) -> AssetInfo:
-    return AssetInfo(symbol=Symbol(raw.symbol), tradable=raw.tradable, shortable=raw.shortable,
-                     easy_to_borrow=raw.easy_to_borrow, fractionable=raw.fractionable)
+def _side(obj: Json, kind: str, *, need: bool = False) -> Side:
+    """buy or sell (a short sale is a sell); an order with no side (a multi-leg order) reads as buy."""
+    value = required(obj, "side", kind) if need else obj.get("side")
+    if value in (None, ""):
+        return Side.BUY
+    if value in ("buy", "sell", "sell_short"):
+        return Side.SELL if value != "buy" else Side.BUY
+    raise unexpected(f"{kind} {obj.get('id', '')} with side {value!r}, neither buy nor sell")
 
 
-def to_order_state(raw: AlpacaOrder) -> OrderState:
-    side = raw.side.value if raw.side is not None else "buy"
+def to_order_state(raw: object) -> OrderState:
+    """An unknown status is kept as its string: only the known terminal ones count as done."""
+    obj = as_object(raw, "order")
+    order_id = str(required(obj, "id", "order"))
+    submitted = "submitted_at" if obj.get("submitted_at") else "created_at"
+    price = obj.get("filled_avg_price")
     return OrderState(
-        order_id=str(raw.id),
-        client_order_id=raw.client_order_id,
-        symbol=Symbol(raw.symbol or ""),
-        side=Side(side),
-        qty=dec(raw.qty),
-        filled_qty=dec(raw.filled_qty),
-        filled_avg_price=None if raw.filled_avg_price in (None, "") else dec(raw.filled_avg_price),
-        status=raw.status.value if hasattr(raw.status, "value") else str(raw.status),
-        submitted_at=utc(raw.submitted_at),
+        order_id=order_id,
+        client_order_id=str(obj.get("client_order_id") or ""),
+        symbol=Symbol(str(obj.get("symbol") or "")),
+        side=_side(obj, "order"),
+        qty=number(obj, "qty", "order"),
+        filled_qty=number(obj, "filled_qty", "order"),
+        filled_avg_price=None if price in (None, "") else number(obj, "filled_avg_price", "order"),
+        status=str(required(obj, "status", "order")),
+        submitted_at=moment(obj, submitted, "order"),
     )
 
 
@@ -104,19 +214,75 @@ def to_open_order(state: OrderState) -> OpenOrder:
                      side=state.side, qty=state.qty, filled_qty=state.filled_qty, status=state.status)
 
 
-def to_quote(symbol: str, raw: Any) -> Quote:
-    return Quote(symbol=Symbol(symbol), bid=dec(raw.bid_price), ask=dec(raw.ask_price), as_of=utc(raw.timestamp))
+def to_quote(symbol: str, raw: object) -> Quote | None:
+    """A latest quote as given (a zero or crossed bid/ask included); None when it lacks a price or a time."""
+    obj = as_object(raw, "quote")
+    if any(obj.get(f) in (None, "") for f in ("bp", "ap", "t")):
+        return None
+    return Quote(symbol=Symbol(symbol), bid=number(obj, "bp", "quote"), ask=number(obj, "ap", "quote"),
+                 as_of=moment(obj, "t", "quote"))
 
 
-def fill_from_activity(raw: Mapping[str, Any], client_order_id: str) -> Fill:
-    """One FILL activity (raw JSON from /v2/account/activities) as a domain Fill."""
+def activity_order_id(obj: Json) -> str:
+    return str(required(obj, "order_id", "fill activity"))
+
+
+def fill_from_activity(raw: object, client_order_id: str) -> Fill:
+    """One FILL activity (GET /v2/account/activities) as a domain Fill."""
+    obj = as_object(raw, "fill activity")
+    qty = number(obj, "qty", "fill activity", need=True)
+    if qty <= 0:
+        raise unexpected(f"fill activity {obj.get('id')} with qty {qty}")
     return Fill(
-        activity_id=str(raw["id"]),
-        order_id=str(raw["order_id"]),
+        activity_id=str(required(obj, "id", "fill activity")),
+        order_id=activity_order_id(obj),
         client_order_id=client_order_id,
-        symbol=Symbol(str(raw["symbol"])),
-        side=Side(str(raw["side"]).replace("sell_short", "sell")),
-        qty=dec(raw["qty"]),
-        price=dec(raw["price"]),
-        filled_at=utc(datetime.fromisoformat(str(raw["transaction_time"]).replace("Z", "+00:00"))),
+        symbol=Symbol(str(required(obj, "symbol", "fill activity"))),
+        side=_side(obj, "fill activity", need=True),
+        qty=qty,
+        price=number(obj, "price", "fill activity", need=True),
+        filled_at=moment(obj, "transaction_time", "fill activity"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DailyBar:
+    """One daily bar; its session is the New York date of its timestamp."""
+
+    symbol: str
+    timestamp: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+    @property
+    def session(self) -> date:
+        return self.timestamp.astimezone(NEW_YORK).date()
+
+
+def to_bar(symbol: str, raw: object) -> DailyBar:
+    """t and c are needed; a missing open, high or low reads as the close, a missing volume as 0."""
+    obj = as_object(raw, "bar")
+    close = number(obj, "c", "bar", need=True)
+    o, h, lo = (number(obj, f, "bar", default=str(close)) for f in ("o", "h", "l"))
+    return DailyBar(symbol=symbol.upper(), timestamp=moment(obj, "t", "bar"), open=o, high=h, low=lo, close=close,
+                    volume=number(obj, "v", "bar"))
+
+
+def bars_page(raw: object) -> tuple[dict[str, list[Json]], str | None]:
+    """One page of GET /v2/stocks/bars: the bar objects per symbol, and the next page's token."""
+    obj = as_object(raw, "bars reply")
+    bars = obj.get("bars") or {}
+    rows = {str(sym): as_objects(items or [], "bar") for sym, items in as_object(bars, "bars").items()}
+    token = obj.get("next_page_token")
+    if token is not None and not isinstance(token, str):
+        raise unexpected(f"next_page_token is {_shape(token)}")
+    return rows, token or None
+
+
+def latest_quotes(raw: object) -> dict[str, Json]:
+    """GET /v2/stocks/quotes/latest: the quote object per symbol (symbols without data are absent)."""
+    quotes = as_object(raw, "quotes reply").get("quotes") or {}
+    return {str(sym): as_object(q, "quote") for sym, q in as_object(quotes, "quotes").items()}

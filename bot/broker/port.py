@@ -8,11 +8,17 @@ from typing import Protocol
 
 import pandas as pd
 
-from bot.core.domain import AccountSnapshot, Fill, OrderIntent, OrderState, Session, Symbol
+from bot.core.domain import AccountSnapshot, AssetInfo, Fill, OrderIntent, OrderState, Session, Symbol
 
 
 class Broker(Protocol):
-    def snapshot(self, symbols: Collection[Symbol]) -> AccountSnapshot: ...
+    def snapshot(self, symbols: Collection[Symbol]) -> AccountSnapshot:
+        """A symbol the broker does not know is absent from the snapshot's assets (and quotes)."""
+        ...
+
+    def asset(self, symbol: str) -> AssetInfo | None:
+        """None when the broker does not know the symbol."""
+        ...
 
     def sessions(self, start: date, end: date) -> tuple[Session, ...]: ...
 

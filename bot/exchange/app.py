@@ -12,6 +12,7 @@ from typing import Any
 from bot.exchange.clock import ReplayClock, make_clock
 from bot.exchange.engine import Engine
 from bot.exchange.faults import FaultPlan
+from bot.exchange.generations import REVIEW_REQUESTS
 from bot.exchange.market import PriceBook
 from bot.exchange.server import Dispatcher, ExchangeHTTPServer, RequestLog
 from bot.exchange.settings import ExchangeSettings
@@ -42,7 +43,8 @@ class LocalExchange:
         self.clock = make_clock(settings.clock, now=settings.now, replay_day=replay_day)
         self.engine = Engine(self.store, self.book, self.clock, seed=settings.seed,
                              partial_fill_probability=settings.partial_fill_probability,
-                             fill_latency_seconds=settings.fill_latency_seconds)
+                             fill_latency_seconds=settings.fill_latency_seconds,
+                             review_requests=REVIEW_REQUESTS if settings.schema == "drift" else 0)
         self._server: ExchangeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -61,12 +63,13 @@ class LocalExchange:
         if self._server is not None:
             return self.base_url
         dispatcher = Dispatcher(engine=self.engine, lock=self.lock, faults=self.faults, requests=self.requests,
-                                keys=self.keys, label=self.book.label)
+                                keys=self.keys, label=self.book.label, schema=self.settings.schema)
         self._server = ExchangeHTTPServer((self.settings.host, self.settings.port), dispatcher, self.book.label)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="local-exchange", daemon=True)
         self._thread.start()
-        log.info("local exchange on %s (prices: %s, clock: %s)", self.base_url, self.book.label, self.clock.mode)
+        log.info("local exchange on %s (prices: %s, clock: %s, schema: %s)", self.base_url, self.book.label,
+                 self.clock.mode, self.settings.schema)
         return self.base_url
 
     def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""Market time for the exchange: always-open (demo), nyse (XNYS calendar) and replay (driven date)."""
+"""Market time for the exchange: always-open (demo, every day), nyse (XNYS calendar), replay (driven date)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 ET = ZoneInfo("America/New_York")
-REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
+DAY_END = time(23, 59)  # the always-open calendar's close: Alpaca's calendar has no "24:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,13 @@ class MarketClock:
 
 
 class AlwaysOpenClock(MarketClock):
-    """The demo default: open now and always, closing "in six hours"; a session is an ET day."""
+    """The demo default, open whatever the wall clock says (weekends included), and consistent with itself.
+
+    Each New York day is one session, 00:00 to 23:59 in the calendar (Alpaca's HH:MM; the clock treats it
+    as running to the next midnight, when day orders expire), so the calendar never calls a day closed
+    that the clock calls open. ``next_close`` is always "now + 6 h", so a client reading minutes-to-close
+    from the clock always has time to trade; ``next_open`` is the session after the one that close falls in.
+    """
 
     mode = "always-open"
 
@@ -113,15 +119,11 @@ class AlwaysOpenClock(MarketClock):
         return (at + timedelta(hours=6)).astimezone(ET)
 
     def next_open(self, at: datetime) -> datetime:
-        day = self.next_close(at).date() + timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return datetime.combine(day, REGULAR_OPEN, ET)
+        return datetime.combine(self.next_close(at).date() + timedelta(days=1), time(0), ET)
 
     def calendar(self, start: date, end: date) -> list[CalendarDay]:
         days = (start + timedelta(days=i) for i in range((end - start).days + 1))
-        return [CalendarDay(d, datetime.combine(d, REGULAR_OPEN, ET), datetime.combine(d, REGULAR_CLOSE, ET))
-                for d in days if d.weekday() < 5]
+        return [CalendarDay(d, datetime.combine(d, time(0), ET), datetime.combine(d, DAY_END, ET)) for d in days]
 
 
 class NyseClock(MarketClock):

@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from bot.exchange.clock import MarketClock
 from bot.exchange.market import Mark, PriceBook
 from bot.exchange.models import num, ts
-from bot.exchange.state import ZERO, Order, Store
+from bot.exchange.state import REVIEW_STATUS, ZERO, Order, Store
 
 SHORT_BUFFER = Decimal("1.03")
 MARGIN_MINIMUM = Decimal(2000)
@@ -38,9 +38,10 @@ class Engine:
     """Owns the rules that need prices and time; every method runs under the exchange lock."""
 
     def __init__(self, store: Store, book: PriceBook, clock: MarketClock, *, seed: int,
-                 partial_fill_probability: float, fill_latency_seconds: float) -> None:
+                 partial_fill_probability: float, fill_latency_seconds: float, review_requests: int = 0) -> None:
         self.store, self.book, self.clock = store, book, clock
         self.seed = seed
+        self.review_requests = review_requests  # drift schema: requests a new order spends in REVIEW_STATUS
         self.partial_fill_probability = partial_fill_probability
         self.fill_latency_seconds = fill_latency_seconds
 
@@ -113,8 +114,11 @@ class Engine:
                 return self._fill(order, at, request, allow_partial=False)
             order.status, order.canceled_at = "canceled", at
             return True
-        if not self.clock.is_open(at) or self.clock.order_session(at) < order.session:
+        reviewed = self._end_review(order, request)
+        if order.status == REVIEW_STATUS:
             return False
+        if not self.clock.is_open(at) or self.clock.order_session(at) < order.session:
+            return reviewed
         changed = order.status == "accepted"
         if changed:
             order.status = "new"
@@ -127,6 +131,14 @@ class Engine:
             order.hold_polls -= 1
             return True
         return self._fill(order, at, request, allow_partial=True) or changed
+
+    @staticmethod
+    def _end_review(order: Order, request: int) -> bool:
+        """A reviewed order goes on as a queued (accepted) one; the next lines open it when the market is."""
+        if order.status != REVIEW_STATUS or request <= order.review_until:
+            return False
+        order.status = "accepted"
+        return True
 
     def _fill(self, order: Order, at: datetime, request: int, *, allow_partial: bool) -> bool:
         mark = self.mark(order.symbol, at)

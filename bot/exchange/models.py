@@ -1,4 +1,5 @@
-"""Alpaca JSON shapes: orders, positions, account, assets, clock, calendar, errors."""
+"""Alpaca JSON shapes as Alpaca serves them today (REFERENCE.md Part C1): orders, positions, account,
+assets, clock, calendar, errors. generations.py turns them into the legacy or the drift schema."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def position_json(symbol: str, qty: Decimal, avg: Decimal, price: Decimal, previ
         "unrealized_pl": num(upl), "unrealized_plpc": num(_ratio(upl, abs(cost_basis))),
         "unrealized_intraday_pl": num(intraday), "unrealized_intraday_plpc": num(_ratio(intraday, last_value)),
         "current_price": num(price), "lastday_price": num(previous),
-        "change_today": num(_ratio(price - previous, previous)),
+        "change_today": num(_ratio(price - previous, previous)), "swap_rate": "0", "avg_entry_swap_rate": "0",
     }
 
 
@@ -105,13 +106,15 @@ def _ratio(a: Decimal, b: Decimal) -> Decimal:
 
 
 def asset_json(symbol: str, flags: dict[str, bool], name: str) -> JSON:
+    """The store keeps borrowability as the flag easy_to_borrow; Alpaca now says borrow_status ETB or HTB."""
+    increment = "0.000000001" if flags["fractionable"] else "1"
     return {
         "id": asset_id(symbol), "class": "us_equity", "exchange": EXCHANGES.get(symbol, "ARCA"),
         "symbol": symbol, "name": name, "status": "active" if flags["tradable"] else "inactive",
         "tradable": flags["tradable"], "marginable": flags["marginable"], "shortable": flags["shortable"],
-        "easy_to_borrow": flags["easy_to_borrow"], "fractionable": flags["fractionable"],
+        "borrow_status": "ETB" if flags["easy_to_borrow"] else "HTB", "fractionable": flags["fractionable"],
         "maintenance_margin_requirement": 30, "margin_requirement_long": "30", "margin_requirement_short": "30",
-        "attributes": [],
+        "min_order_size": increment, "min_trade_increment": increment, "price_increment": "0.01", "attributes": [],
     }
 
 

@@ -62,7 +62,7 @@ def get_bars(ctx: Ctx, _: re.Match[str]) -> Reply:
             if count == limit:
                 next_token = _encode_token(*last)
                 break
-            bars.setdefault(symbol, []).append(row)
+            bars.setdefault(symbol, []).append(ctx.render("bar", row))
             count, last = count + 1, (symbol, row["t"])
         if next_token:
             break
@@ -100,8 +100,8 @@ def latest_quotes(ctx: Ctx, _: re.Match[str]) -> Reply:
     for symbol in _symbols(ctx):
         mark = ctx.engine.mark(symbol, ctx.at)
         if mark is not None:
-            out[symbol] = {"t": ts(ctx.at), "ax": "V", "ap": float(mark.ask), "as": 1, "bx": "V",
-                           "bp": float(mark.bid), "bs": 1, "c": ["R"], "z": "B"}
+            out[symbol] = ctx.render("quote", {"t": ts(ctx.at), "ax": "V", "ap": float(mark.ask), "as": 1, "bx": "V",
+                                               "bp": float(mark.bid), "bs": 1, "c": ["R"], "z": "B"})
     return 200, {"quotes": out}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.exchange.engine import Engine
 from bot.exchange.faults import Fault
+from bot.exchange.generations import render
 from bot.exchange.models import (
     JSON,
     ApiError,
@@ -40,6 +41,14 @@ class Ctx:
     body: Any
     faults: list[Fault]
     label: str
+    schema: str = "today"
+
+    def render(self, kind: str, obj: JSON) -> JSON:
+        """One object in the schema generation this exchange serves."""
+        return render(kind, obj, self.schema)
+
+    def order(self, order: Order) -> JSON:
+        return self.render("order", order_json(order))
 
 
 Handler = Callable[[Ctx, "re.Match[str]"], Reply]
@@ -48,7 +57,7 @@ Handler = Callable[[Ctx, "re.Match[str]"], Reply]
 def get_account(ctx: Ctx, _: re.Match[str]) -> Reply:
     n = ctx.engine.account_numbers(ctx.at)
     flags = ctx.engine.store.account_flags()
-    return 200, {
+    return 200, ctx.render("account", {
         "id": account_id(ctx.label), "account_number": f"PA-LOCAL-{ctx.label.upper()}", "status": flags["status"],
         "crypto_status": "INACTIVE", "currency": "USD", "buying_power": num(n.buying_power),
         "regt_buying_power": num(n.buying_power), "non_marginable_buying_power": num(n.non_marginable_buying_power),
@@ -63,14 +72,14 @@ def get_account(ctx: Ctx, _: re.Match[str]) -> Reply:
         "transfers_blocked": bool(flags["transfers_blocked"]), "account_blocked": bool(flags["account_blocked"]),
         "trade_suspended_by_user": bool(flags["trade_suspended_by_user"]),
         "created_at": "2024-01-02T15:04:05.123456Z", "balance_asof": ctx.at.date().isoformat(),
-    }
+    })
 
 
 def _position(ctx: Ctx, symbol: str, qty: Decimal, avg: Decimal) -> JSON:
     mark = ctx.engine.mark(symbol, ctx.at)
     price, previous = (mark.price, mark.previous) if mark else (avg, avg)
     held = ctx.engine.held_for_orders(symbol, "sell" if qty > 0 else "buy")
-    return position_json(symbol, qty, avg, price, previous, held)
+    return ctx.render("position", position_json(symbol, qty, avg, price, previous, held))
 
 
 def list_positions(ctx: Ctx, _: re.Match[str]) -> Reply:
@@ -105,7 +114,7 @@ def _close(ctx: Ctx, symbol: str, qty: Decimal, how: dict[str, str]) -> Order:
 
 def close_position(ctx: Ctx, m: re.Match[str]) -> Reply:
     sym, qty, _ = _find_position(ctx, m["symbol"])
-    return 200, order_json(_close(ctx, sym, qty, ctx.query))
+    return 200, ctx.order(_close(ctx, sym, qty, ctx.query))
 
 
 def close_all_positions(ctx: Ctx, _: re.Match[str]) -> Reply:
@@ -116,7 +125,7 @@ def close_all_positions(ctx: Ctx, _: re.Match[str]) -> Reply:
     for sym, (qty, _avg) in ctx.engine.store.positions().items():
         try:
             order = _close(ctx, sym, qty, {})
-            out.append({"symbol": sym, "status": 200, "order_id": order.id, "body": order_json(order)})
+            out.append({"symbol": sym, "status": 200, "order_id": order.id, "body": ctx.order(order)})
         except ApiError as err:
             out.append({"symbol": sym, "status": err.status, "body": err.body() | {"symbol": sym}})
     return 207, out
@@ -132,7 +141,7 @@ def post_order(ctx: Ctx, _: re.Match[str]) -> Reply:
             order.fault = fault.kind
     if ctx.faults:
         ctx.engine.store.save_order(order)
-    return 200, order_json(order)
+    return 200, ctx.order(order)
 
 
 def list_orders(ctx: Ctx, _: re.Match[str]) -> Reply:
@@ -151,7 +160,7 @@ def list_orders(ctx: Ctx, _: re.Match[str]) -> Reply:
               and (symbols is None or o.symbol in symbols) and (side is None or o.side == side)]
     if q.get("direction", "desc") != "asc":
         picked.reverse()
-    return 200, [order_json(o) for o in picked[:limit]]
+    return 200, [ctx.order(o) for o in picked[:limit]]
 
 
 def _order(ctx: Ctx, order_id: str) -> Order:
@@ -162,14 +171,14 @@ def _order(ctx: Ctx, order_id: str) -> Order:
 
 
 def get_order(ctx: Ctx, m: re.Match[str]) -> Reply:
-    return 200, order_json(_order(ctx, m["id"]))
+    return 200, ctx.order(_order(ctx, m["id"]))
 
 
 def get_order_by_client_id(ctx: Ctx, _: re.Match[str]) -> Reply:
     order = ctx.engine.store.order(client_order_id=ctx.query.get("client_order_id", ""))
     if order is None:
         raise not_found("order not found")
-    return 200, order_json(order)
+    return 200, ctx.order(order)
 
 
 def cancel_order(ctx: Ctx, m: re.Match[str]) -> Reply:
@@ -186,25 +195,26 @@ def cancel_all_orders(ctx: Ctx, _: re.Match[str]) -> Reply:
     out: list[JSON] = []
     for order in ctx.engine.store.open_orders():
         ctx.engine.cancel(order, ctx.at)
-        out.append({"id": order.id, "status": 200, "body": order_json(order)})
+        out.append({"id": order.id, "status": 200, "body": ctx.order(order)})
     return 207, out
 
 
 def get_clock(ctx: Ctx, _: re.Match[str]) -> Reply:
     clock = ctx.engine.clock
-    return 200, clock_json(ctx.at, clock.is_open(ctx.at), clock.next_open(ctx.at), clock.next_close(ctx.at))
+    return 200, ctx.render("clock", clock_json(ctx.at, clock.is_open(ctx.at), clock.next_open(ctx.at),
+                                               clock.next_close(ctx.at)))
 
 
 def get_calendar(ctx: Ctx, _: re.Match[str]) -> Reply:
     today = ctx.at.date()
     start = _day(ctx.query.get("start")) or today - timedelta(days=365)
     end = _day(ctx.query.get("end")) or today + timedelta(days=365)
-    return 200, [calendar_json(d) for d in ctx.engine.clock.calendar(start, end)]
+    return 200, [ctx.render("calendar", calendar_json(d)) for d in ctx.engine.clock.calendar(start, end)]
 
 
 def _asset(ctx: Ctx, symbol: str) -> JSON:
     suffix = " (synthetic prices)" if ctx.label == "synthetic" else " (CSV replay)"
-    return asset_json(symbol, ctx.engine.store.asset_flags(symbol), symbol + suffix)
+    return ctx.render("asset", asset_json(symbol, ctx.engine.store.asset_flags(symbol), symbol + suffix))
 
 
 def get_asset(ctx: Ctx, m: re.Match[str]) -> Reply:
@@ -228,8 +238,9 @@ def list_activities(ctx: Ctx, m: re.Match[str]) -> Reply:
         day = datetime.combine(_day(q["date"]) or date.today(), datetime.min.time(), UTC)
         after, until = day - timedelta(microseconds=1), day + timedelta(days=1)
     size = max(1, min(_int(q.get("page_size"), 100), 100))
-    return 200, ctx.engine.store.activities_page(after=after, until=until, ascending=q.get("direction") == "asc",
-                                                 page_token=q.get("page_token"), limit=size)
+    page = ctx.engine.store.activities_page(after=after, until=until, ascending=q.get("direction") == "asc",
+                                            page_token=q.get("page_token"), limit=size)
+    return 200, [ctx.render("activity", a) for a in page]
 
 
 def _dec(raw: str, what: str) -> Decimal:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.exchange.engine import MARGIN_MINIMUM, Engine
 from bot.exchange.models import forbidden, num, unprocessable
-from bot.exchange.state import ZERO, Order
+from bot.exchange.state import REVIEW_STATUS, ZERO, Order
 
 MAX_CLIENT_ORDER_ID = 48
 ASSET_REFUSAL = 42210000
@@ -184,11 +184,13 @@ def _check_short(engine: Engine, req: OrderRequest, asset: dict[str, bool], at: 
 def _new_order(engine: Engine, req: OrderRequest, intent: str, at: datetime) -> Order:
     session = engine.clock.order_session(at)
     is_open = engine.clock.is_open(at) and session == engine.clock.order_session(at)
+    request = int(engine.store.get_meta("requests") or 0)
+    status = REVIEW_STATUS if engine.review_requests else "new" if is_open else "accepted"
     return Order(
         id=str(uuid.uuid4()), client_order_id=req.client_order_id, symbol=req.symbol, side=req.side,
         type=req.type, time_in_force=req.time_in_force, qty=req.qty, notional=req.notional,
         limit_price=req.limit_price, position_intent=intent, extended_hours=req.extended_hours,
-        status="new" if is_open else "accepted", session=session, created_at=at, submitted_at=at,
-        updated_at=at, submitted_wall=time.time(), eligible_request=int(engine.store.get_meta("requests") or 0) + 1,
+        status=status, session=session, created_at=at, submitted_at=at, updated_at=at,
+        submitted_wall=time.time(), eligible_request=request + 1, review_until=request + engine.review_requests,
         expires_at=engine.clock.session_close(session) if req.time_in_force == "day" else None,
     )

@@ -12,8 +12,11 @@ from pathlib import Path
 
 from bot.errors import BotError, ConfigError
 from bot.exchange.app import LocalExchange
+from bot.exchange.generations import SCHEMA_MODES
 from bot.exchange.settings import CLOCK_MODES, ExchangeSettings
 from bot.net import is_loopback_host
+
+DEFAULT_KEY, DEFAULT_SECRET = "PKLOCAL", "local-secret"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state", type=Path, default=None, help="SQLite state file (default: in memory)")
     p.add_argument("--prices", default="synthetic", help="'synthetic' or a directory of <SYMBOL>.csv")
     p.add_argument("--clock", choices=CLOCK_MODES, default="always-open")
+    p.add_argument("--schema", choices=SCHEMA_MODES, default="today",
+                   help="Alpaca JSON generation: today (default), legacy (easy_to_borrow, PDT fields), "
+                        "drift (today plus fields and values no client knows yet)")
     p.add_argument("--faults", type=Path, default=None, help="JSON or YAML fault script")
     p.add_argument("--cash", default="100000", help="starting cash of a fresh account")
     p.add_argument("--reset", action="store_true", help="wipe the state file to a fresh account")
@@ -42,10 +48,27 @@ def settings_from_args(args: argparse.Namespace) -> ExchangeSettings:
     prices: str | Path = "synthetic" if args.prices == "synthetic" else Path(args.prices)
     return ExchangeSettings(
         state_path=args.state, host=args.host, port=args.port, prices=prices, clock=args.clock,
-        faults_path=args.faults, starting_cash=cash, reset=args.reset, seed=args.seed,
-        api_key=os.environ.get("ALPACA_API_KEY", "PKLOCAL"),
-        secret_key=os.environ.get("ALPACA_SECRET_KEY", "local-secret"),
+        faults_path=args.faults, starting_cash=cash, reset=args.reset, seed=args.seed, schema=args.schema,
+        api_key=os.environ.get("ALPACA_API_KEY") or DEFAULT_KEY,
+        secret_key=os.environ.get("ALPACA_SECRET_KEY") or DEFAULT_SECRET,
     )
+
+
+def usage_lines(exchange: LocalExchange, settings: ExchangeSettings, env: dict[str, str]) -> list[str]:
+    """How to reach this exchange: the key id it accepts (not masked: a local test server), its secret's
+    source, and the lines that point paper mode at it."""
+    url = exchange.base_url
+    from_env = bool(env.get("ALPACA_SECRET_KEY"))
+    secret_says = ("the value of ALPACA_SECRET_KEY" if from_env
+                   else f"the default {DEFAULT_SECRET!r} (ALPACA_SECRET_KEY is not set)")
+    secret = '"$ALPACA_SECRET_KEY"' if from_env else DEFAULT_SECRET
+    return [
+        f"accepts key id {settings.api_key}; the secret is {secret_says}",
+        "point paper mode at it:",
+        f"  export ALPACA_API_KEY={settings.api_key} ALPACA_SECRET_KEY={secret} ALPACA_BASE_URL={url} "
+        f"ALPACA_DATA_URL={url}",
+        "  and set `mode: paper` in config.yaml",
+    ]
 
 
 def serve_main(argv: list[str] | None = None, *, stop: threading.Event | None = None) -> int:
@@ -65,7 +88,8 @@ def serve_main(argv: list[str] | None = None, *, stop: threading.Event | None = 
         label = ("SYNTHETIC prices (seeded random walks, not market data)" if exchange.prices_label == "synthetic"
                  else f"CSV replay prices from {settings.prices}")
         print(f"pairbot local exchange on {exchange.base_url} | {label} | clock {settings.clock} | "
-              f"state {settings.state_path or 'in memory'}", file=sys.stderr, flush=True)
+              f"schema {settings.schema} | state {settings.state_path or 'in memory'}", file=sys.stderr)
+        print("\n".join(usage_lines(exchange, settings, dict(os.environ))), file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             (stop or threading.Event()).wait()
     finally:

@@ -98,9 +98,9 @@ class Dispatcher:
     """Turns one HTTP request into one Reply (or None: drop the connection)."""
 
     def __init__(self, *, engine: Engine, lock: threading.RLock, faults: FaultPlan, requests: RequestLog,
-                 keys: tuple[str, str], label: str) -> None:
+                 keys: tuple[str, str], label: str, schema: str = "today") -> None:
         self.engine, self.lock, self.faults, self.requests = engine, lock, faults, requests
-        self.keys, self.label = keys, label
+        self.keys, self.label, self.schema = keys, label, schema
 
     def dispatch(self, method: str, raw_path: str, headers: Headers, body: bytes) -> Reply | None:
         split = urlsplit(raw_path)
@@ -141,7 +141,7 @@ class Dispatcher:
             with self.lock, self.engine.store.transaction():
                 at = self.engine.clock.now()
                 self.engine.settle(at)
-                ctx = Ctx(self.engine, at, params, payload, order_faults, self.label)
+                ctx = Ctx(self.engine, at, params, payload, order_faults, self.label, self.schema)
                 try:
                     status, out = handler(ctx, match)
                 except ApiError as err:

@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from bot.exchange.generations import SCHEMA_MODES, SchemaMode
+
 ClockMode = Literal["always-open", "nyse", "replay"]
 CLOCK_MODES: tuple[str, ...] = ("always-open", "nyse", "replay")
 
@@ -34,10 +36,13 @@ class ExchangeSettings:
     faults_path: Path | None = None  # JSON or YAML fault script loaded at start
     reset: bool = False  # wipe the state file to a fresh account at start
     symbols: tuple[str, ...] = field(default=())  # restrict the tradable universe; () = every priced symbol
+    schema: SchemaMode = "today"  # the Alpaca JSON generation served: today | legacy | drift (generations.py)
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:
             raise ValueError(f"clock must be one of {CLOCK_MODES}, got {self.clock!r}")
+        if self.schema not in SCHEMA_MODES:
+            raise ValueError(f"schema must be one of {SCHEMA_MODES}, got {self.schema!r}")
         if not 0.0 <= self.partial_fill_probability <= 1.0:
             raise ValueError("partial_fill_probability must be within [0, 1]")
         if self.half_spread_bps < 0 or self.starting_cash < 0 or self.fill_latency_seconds < 0:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 ZERO = Decimal(0)
-OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled", "pending_new", "pending_cancel", "held"})
+REVIEW_STATUS = "pending_risk_review"  # drift schema: a status no client knows; the order waits in it, unfillable
+OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled", "pending_new", "pending_cancel", "held",
+                           REVIEW_STATUS})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +71,7 @@ class Order:
     expires_at: datetime | None = None
     hold_polls: int = 0  # fault "stuck": requests to wait before any fill
     fault: str = ""  # partial_then_expire | late_fill_after_cancel | reject_later | expire_next
+    review_until: int = 0  # drift schema: in REVIEW_STATUS up to and including this request number
     fills: int = 0
     seq: int = field(default=0, compare=False)
 

@@ -1,7 +1,8 @@
-"""Daily bars from Alpaca's market data API through alpaca-py, as price frames, cached on disk.
+"""Daily bars from Alpaca's market data API through alpaca-py's transport, as price frames, cached on disk.
 
 Bars are requested with adjustment=all (splits and dividends), so close is already a total-return
-close and adj_close equals it. alpaca-py pages through the results itself.
+close and adj_close equals it. The replies are read as JSON, page by page, and mapped tolerantly
+(bot.broker.bars), not through alpaca-py's strict Bar model.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-from alpaca.data.models import BarSet
-from alpaca.data.requests import StockBarsRequest
 
+from bot.broker.bars import bar_params, read_daily_bars
+from bot.broker.mapping import DailyBar
 from bot.errors import BrokerUnavailable, ConfigError, DataError
 from bot.history.cache import Coverage, FrameCache
 from bot.history.frame import COLUMNS
@@ -24,23 +25,18 @@ DEFAULT_CACHE = Path(".state/history")
 
 
 class BarClient(Protocol):
-    """The part of alpaca-py's StockHistoricalDataClient this source uses."""
+    """The part of alpaca-py's StockHistoricalDataClient this source uses: RESTClient.get (raw JSON)."""
 
-    def get_stock_bars(self, request_params: StockBarsRequest) -> BarSet | dict[str, Any]: ...
+    def get(self, path: str, data: dict[str, str] | None = None) -> Any: ...
 
 
-def bars_to_frames(data: Mapping[str, Sequence[object]]) -> dict[str, pd.DataFrame]:
-    """alpaca-py Bar lists per symbol -> price frames (tz-naive session dates, float64 columns)."""
+def bars_to_frames(data: Mapping[str, Sequence[DailyBar]]) -> dict[str, pd.DataFrame]:
+    """Daily bars per symbol -> price frames (tz-naive session dates, float64 columns)."""
     out: dict[str, pd.DataFrame] = {}
     for symbol, bars in data.items():
-        rows = [
-            (b.timestamp, b.open, b.high, b.low, b.close, b.close, b.volume)  # type: ignore[attr-defined]
-            for b in bars
-        ]
-        frame = pd.DataFrame(rows, columns=["date", *COLUMNS])
-        stamps = pd.to_datetime(frame["date"], utc=True).dt.tz_convert("America/New_York")
-        frame.index = pd.DatetimeIndex(stamps.dt.tz_localize(None).dt.normalize(), name="date")
-        frame = frame.drop(columns="date").astype("float64")
+        rows = [(pd.Timestamp(b.session), b.open, b.high, b.low, b.close, b.close, b.volume) for b in bars]
+        frame = pd.DataFrame(rows, columns=["date", *COLUMNS]).set_index("date")
+        frame = frame.astype("float64")
         out[symbol.upper()] = frame[~frame.index.duplicated(keep="last")].sort_index()
     return out
 
@@ -81,23 +77,16 @@ class AlpacaHistory:
 
     def _fetch(self, symbols: list[str], start: date, end: date) -> dict[str, pd.DataFrame]:
         from alpaca.common.exceptions import APIError
-        from alpaca.data.enums import Adjustment, DataFeed
-        from alpaca.data.timeframe import TimeFrame
+        from alpaca.data.enums import DataFeed
 
         try:
-            feed = DataFeed(self._feed)
+            DataFeed(self._feed)
         except ValueError:
             raise ConfigError(f"unknown Alpaca data feed {self._feed!r}") from None
-        request = StockBarsRequest(
-            symbol_or_symbols=symbols,
-            timeframe=TimeFrame.Day,
-            start=datetime(start.year, start.month, start.day),
-            end=datetime(end.year, end.month, end.day, 23, 59),
-            adjustment=Adjustment.ALL,
-            feed=feed,
-        )
+        params = bar_params(symbols, start=datetime(start.year, start.month, start.day),
+                            end=datetime(end.year, end.month, end.day, 23, 59), feed=self._feed)
         try:
-            barset = self._client.get_stock_bars(request)
+            bars = read_daily_bars(lambda path, query: self._client.get(path, query), params)
         except APIError as err:
             status = err.status_code or 0
             if status == 429 or status >= 500:
@@ -105,10 +94,7 @@ class AlpacaHistory:
             raise DataError(f"alpaca bars {status}: {err}".splitlines()[0]) from err
         except OSError as err:
             raise BrokerUnavailable(f"alpaca bars: {err}".splitlines()[0]) from err
-        data = getattr(barset, "data", None)
-        if not isinstance(data, Mapping):
-            raise DataError("alpaca bars: unexpected response (no bar data)")
-        return bars_to_frames(data)
+        return bars_to_frames(bars)
 
 
 def alpaca_frames(

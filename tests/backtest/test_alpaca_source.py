@@ -1,4 +1,4 @@
-"""The Alpaca history source through real alpaca-py models, a fake client and the on-disk cache."""
+"""The Alpaca history source: raw bar JSON as alpaca-py's RESTClient.get returns it, a fake client, the cache."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import date
 import pandas as pd
 import pytest
 from alpaca.common.exceptions import APIError
-from alpaca.data.enums import Adjustment
-from alpaca.data.models import BarSet
 
 from bot.errors import BrokerUnavailable
 from bot.history.alpaca_source import AlpacaHistory
@@ -22,17 +20,18 @@ def bar(day: str, close: float) -> dict[str, object]:
 
 
 class FakeBars:
-    """Serves canned bars like StockHistoricalDataClient.get_stock_bars, and records the requests."""
+    """Serves canned bar JSON like StockHistoricalDataClient.get("/stocks/bars", params), and records the queries."""
 
     def __init__(self, bars: dict[str, list[dict[str, object]]], error: Exception | None = None) -> None:
         self.bars, self.error, self.requests = bars, error, []
 
-    def get_stock_bars(self, request_params):
-        self.requests.append(request_params)
+    def get(self, path, data=None):
+        assert path == "/stocks/bars"
+        self.requests.append(data)
         if self.error is not None:
             raise self.error
-        wanted = request_params.symbol_or_symbols
-        return BarSet({s: b for s, b in self.bars.items() if s in wanted})
+        wanted = data["symbols"].split(",")
+        return {"bars": {s: b for s, b in self.bars.items() if s in wanted}, "next_page_token": None}
 
 
 BARS = {"IWM": [bar("2024-01-02", 200.0), bar("2024-01-03", 198.5)], "QQQ": [bar("2024-01-02", 400.0)]}
@@ -56,7 +55,7 @@ class TestAlpacaHistory:
         AlpacaHistory(client, feed="sip").frames(["IWM"], date(2024, 1, 1), date(2024, 1, 5))
 
         request = client.requests[0]
-        assert request.adjustment == Adjustment.ALL and request.feed.value == "sip"
+        assert request["adjustment"] == "all" and request["feed"] == "sip" and request["timeframe"] == "1Day"
 
     def test_a_second_read_of_a_covered_range_comes_from_the_cache(self, tmp_path):
         client = FakeBars(BARS)

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
-from tenacity import wait_none
 
-from bot.broker.alpaca import AlpacaBroker, AlpacaSettings, read_retry
+from bot.broker.bars import bar_params, read_daily_bars
 from bot.core.domain import OrderIntent, PositionIntent, Symbol
 from bot.errors import BrokerUnavailable, ConfigError, OrderRejected
 from bot.exchange import ExchangeSettings, LocalExchange
 from bot.exchange.faults import Fault
+
+from .conftest import broker_for
 
 KEY, SECRET = "PKTESTBROKER00001", "broker-secret"
 
@@ -26,13 +29,6 @@ KEY, SECRET = "PKTESTBROKER00001", "broker-secret"
 def exchange() -> Iterator[LocalExchange]:
     with LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET)) as ex:
         yield ex
-
-
-def broker_for(ex: LocalExchange, *, secret: str = SECRET, read_timeout: float = 2.0,
-               attempts: int = 3) -> AlpacaBroker:
-    settings = AlpacaSettings(api_key=KEY, secret_key=secret, base_url=ex.base_url, data_url=ex.base_url,
-                              connect_timeout=1.0, read_timeout=read_timeout, read_attempts=attempts)
-    return AlpacaBroker(settings, retry=read_retry(attempts, wait=wait_none()))
 
 
 def buy(symbol: str = "IWM", qty: str = "10", coid: str = "pb-t-IWM-bto-1") -> OrderIntent:
@@ -145,3 +141,19 @@ def test_fills_are_read_across_pages_with_our_client_order_ids(exchange: LocalEx
 
     assert len({f.activity_id for f in fills}) == len(fills) >= 105
     assert {f.client_order_id for f in fills} == {f"pb-t-IWM-bto-{i}" for i in range(105)}
+
+
+def test_daily_bars_are_read_page_by_page_until_the_token_runs_out(exchange: LocalExchange) -> None:
+    client = StockHistoricalDataClient(KEY, SECRET, url_override=exchange.base_url)
+    tokens: list[str | None] = []
+
+    def get(path: str, query: dict[str, str]) -> object:
+        tokens.append(query.get("page_token"))
+        return client.get(path, query)
+
+    params = bar_params(["QQQ", "IWM"], start=datetime(2024, 1, 1), end=datetime(2024, 1, 31, 23, 59), feed="iex")
+    bars = read_daily_bars(get, params | {"limit": "7"})
+
+    sessions = [d.date() for d in exchange.book.bars("IWM", date(2024, 1, 1), date(2024, 1, 31)).index]
+    assert tokens[0] is None and len(tokens) == 6 and len(set(tokens)) == 6
+    assert [b.session for b in bars["IWM"]] == [b.session for b in bars["QQQ"]] == sessions

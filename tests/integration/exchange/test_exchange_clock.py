@@ -1,8 +1,9 @@
-"""Clock modes: NYSE holidays and early closes from exchange_calendars, and the replay driver."""
+"""Clock modes: always-open (every day, consistent with its calendar), NYSE holidays and early closes from
+exchange_calendars, and the replay driver."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from alpaca.data.requests import StockLatestTradeRequest
@@ -12,7 +13,35 @@ from alpaca.trading.requests import GetCalendarRequest, MarketOrderRequest
 from bot.exchange import Fault
 from bot.history.frame import synthetic_history
 
-from .conftest import MakeExchange, data_client, trading_client
+from .conftest import ET, MakeExchange, data_client, trading_client
+
+
+@pytest.mark.parametrize("day", [date(2024, 3, 5), date(2024, 3, 9)], ids=["Tuesday", "Saturday"])
+@pytest.mark.parametrize("hour", [time(9, 0), time(12, 0), time(15, 45), time(17, 0)],
+                         ids=["09:00", "12:00", "15:45", "17:00"])
+def test_the_always_open_clock_is_open_at_any_hour_and_its_calendar_has_that_day(make_exchange: MakeExchange,
+                                                                                 day: date, hour: time) -> None:
+    now = datetime.combine(day, hour, ET)
+    client = trading_client(make_exchange(clock="always-open", now=lambda: now))
+
+    clock = client.get_clock()
+    sessions = client.get_calendar(GetCalendarRequest(start=day, end=day))
+
+    assert clock.is_open and clock.timestamp == now
+    assert clock.next_close - clock.timestamp == timedelta(hours=6)
+    assert clock.next_open > clock.next_close
+    assert [s.date for s in sessions] == [day]
+    assert sessions[0].open <= now.replace(tzinfo=None) < sessions[0].close
+
+
+def test_the_always_open_clock_fills_a_saturday_order_on_the_saturday(make_exchange: MakeExchange) -> None:
+    ex = make_exchange(clock="always-open", now=lambda: datetime(2024, 3, 9, 17, 0, tzinfo=ET))
+    client = trading_client(ex)
+
+    placed = client.submit_order(MarketOrderRequest(symbol="IWM", qty=1, side="buy", time_in_force="day"))
+
+    assert placed.status == OrderStatus.NEW
+    assert client.get_order_by_id(placed.id).status == OrderStatus.FILLED
 
 
 def test_the_nyse_calendar_skips_thanksgiving_and_closes_early_the_day_after(make_exchange: MakeExchange) -> None:

@@ -25,24 +25,66 @@ def test_serve_refuses_a_non_loopback_host(capsys: pytest.CaptureFixture[str]) -
     assert "not a loopback address" in capsys.readouterr().err
 
 
+def serving(argv: list[str], key: str, secret: str) -> tuple[TradingClient, threading.Event, threading.Thread]:
+    """Start serve_main in a thread; return a client once the port answers."""
+    port, stop = free_port(), threading.Event()
+    runner = threading.Thread(target=serve_main, args=(["--port", str(port), *argv],), kwargs={"stop": stop})
+    runner.start()
+    client = TradingClient(key, secret, paper=True, url_override=f"http://127.0.0.1:{port}")
+    for _ in range(100):
+        try:
+            client.get_clock()
+            break
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.05)
+    return client, stop, runner
+
+
 def test_serve_runs_a_shared_state_exchange_until_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALPACA_API_KEY", raising=False)
     monkeypatch.delenv("ALPACA_SECRET_KEY", raising=False)
-    port, stop = free_port(), threading.Event()
-    runner = threading.Thread(target=serve_main, args=(["--port", str(port), "--state", str(tmp_path / "x.db"),
-                                                        "--cash", "5000", "--reset"],), kwargs={"stop": stop})
-    runner.start()
+    client, stop, runner = serving(["--state", str(tmp_path / "x.db"), "--cash", "5000", "--reset"],
+                                   "PKLOCAL", "local-secret")
     try:
-        client = TradingClient("PKLOCAL", "local-secret", paper=True, url_override=f"http://127.0.0.1:{port}")
-        for _ in range(100):
-            try:
-                account = client.get_account()
-                break
-            except Exception:  # noqa: BLE001 - not listening yet
-                time.sleep(0.05)
-        assert account.cash == "5000"
+        assert client.get_account().cash == "5000"
     finally:
         stop.set()
         runner.join(timeout=5)
     assert "SYNTHETIC" in capsys.readouterr().err
+
+
+def test_serve_says_which_key_it_accepts_and_how_to_point_paper_mode_at_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALPACA_API_KEY", raising=False)
+    monkeypatch.delenv("ALPACA_SECRET_KEY", raising=False)
+    client, stop, runner = serving([], "PKLOCAL", "local-secret")
+    stop.set()
+    runner.join(timeout=5)
+    url = client._base_url
+
+    err = capsys.readouterr().err
+
+    assert "schema today" in err
+    assert "accepts key id PKLOCAL; the secret is the default 'local-secret' (ALPACA_SECRET_KEY is not set)" in err
+    assert (f"export ALPACA_API_KEY=PKLOCAL ALPACA_SECRET_KEY=local-secret ALPACA_BASE_URL={url} "
+            f"ALPACA_DATA_URL={url}") in err
+    assert "`mode: paper` in config.yaml" in err
+
+
+def test_serve_takes_the_keys_from_the_environment_and_does_not_print_the_secret(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPACA_API_KEY", "PKMINE0000000001")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "not-to-be-printed")
+    client, stop, runner = serving(["--schema", "legacy"], "PKMINE0000000001", "not-to-be-printed")
+    try:
+        assert client.get_asset("QQQ").easy_to_borrow is True  # legacy: alpaca-py's strict model reads it
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+
+    err = capsys.readouterr().err
+
+    assert "schema legacy" in err
+    assert "accepts key id PKMINE0000000001; the secret is the value of ALPACA_SECRET_KEY" in err
+    assert 'ALPACA_SECRET_KEY="$ALPACA_SECRET_KEY"' in err and "not-to-be-printed" not in err
