@@ -16,8 +16,8 @@ import pandas as pd
 
 from bot.backtest import BacktestSettings, run_backtest
 from bot.bootstrap import Endpoint, broker_for
-from bot.broker.mapping import NEW_YORK
 from bot.config import Config
+from bot.core.domain import NEW_YORK
 from bot.errors import BotError, DataError
 from bot.exchange import ExchangeSettings, LocalExchange
 from bot.ledger import Ledger

@@ -15,7 +15,6 @@ from typing import Any
 import structlog
 
 from bot.broker.alpaca import AlpacaBroker
-from bot.broker.mapping import NEW_YORK
 from bot.config import Config
 from bot.core.book import book_breaks, looks_like_reset, our_symbols, outside_trades, own_book
 from bot.core.checks import (
@@ -28,6 +27,7 @@ from bot.core.checks import (
     unusable_quotes,
 )
 from bot.core.domain import (
+    NEW_YORK,
     OUR_PREFIX,
     AccountSnapshot,
     DriftReport,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
-from bot.core.domain import AccountSnapshot, BookMeasures, Fill, Symbol
-from bot.runner import RunReport
+from bot.core.domain import NEW_YORK, AccountSnapshot, BookMeasures, Fill, Symbol
+from bot.core.window import next_start
+from bot.runner import RunContext, RunReport, preview
 
 
 def pct(x: Decimal) -> str:
@@ -92,3 +94,26 @@ def render(report: RunReport, *, header: str) -> str:
         lines += ["book:", *_book(report.before)]
     lines.append(f"outcome: {report.outcome} (exit {report.exit_code})")
     return "\n".join(lines)
+
+
+def next_run(ctx: RunContext, snap: AccountSnapshot) -> str:
+    """When the next trading run may happen (New York and host time), and what it would do now."""
+    decision, drift = preview(ctx, snap)
+    would = {"calendar": f"a calendar rebalance ({decision.why})", "accepted": f"a rebalance {decision.why}",
+             "drift": f"a drift rebalance ({decision.why})",
+             "none": f"no trade unless drift grows (largest leg {drift.max_abs_leg_drift * 100:.2f} pts)"}
+    return f"{_next_start(ctx, snap)}; it would make {would[decision.kind]}"
+
+
+def _next_start(ctx: RunContext, snap: AccountSnapshot) -> str:
+    window = ctx.window
+    if window is None:
+        return "any time it is run while the market is open (no trading window)"
+    if window.contains(snap.as_of):
+        at, when = snap.as_of, "now"
+    else:
+        today = snap.as_of.astimezone(NEW_YORK).date()
+        sessions = [s.day for s in ctx.broker.sessions(today, today + timedelta(days=14))]
+        at, when = next_start(snap.as_of, window, sessions), "next"
+    return (f"window {window.describe()}, {when} {at.astimezone(NEW_YORK):%a %Y-%m-%d %H:%M} New York "
+            f"({at.astimezone():%H:%M %Z} on this host)")

@@ -149,8 +149,10 @@ class AlpacaBroker:
         account = self._account()
         positions = self.positions()
         clock = self.clock()
-        wanted = sorted(set(symbols) | {p.symbol for p in positions})
         assets = {Symbol(s): a for s in sorted(symbols) if (a := self.asset(s)) is not None}
+        held = {p.symbol for p in positions}
+        # Quotes for the symbols asked about only: a position of the user's (an option, a coin) is not ours to price.
+        wanted = sorted(s for s in set(symbols) if s in assets or s in held)
         return AccountSnapshot(
             as_of=clock.as_of, equity=account.equity, cash=account.cash, buying_power=account.buying_power,
             positions={p.symbol: p for p in positions}, quotes=self.quotes(wanted), account=account.state,

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.core.domain import (
+    NEW_YORK,
     AccountState,
     AssetInfo,
     Fill,
@@ -28,7 +28,6 @@ from bot.core.domain import (
 )
 from bot.errors import BrokerUnavailable
 
-NEW_YORK = ZoneInfo("America/New_York")
 Json = Mapping[str, Any]
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import load_config
+from bot.core.domain import NEW_YORK
 from bot.core.window import (
     CLOSE,
-    NEW_YORK,
     OPEN,
     CronEntry,
     Landing,

@@ -13,18 +13,16 @@ from pathlib import Path
 
 from bot.bootstrap import Endpoint, broker_for, endpoint_for, remote_endpoint
 from bot.broker.alpaca import AlpacaBroker
-from bot.broker.mapping import NEW_YORK
 from bot.commands.rebalance import trading_window
 from bot.config import Config, load_config
 from bot.core.book import book_breaks, our_symbols
-from bot.core.domain import AccountSnapshot, Symbol, is_ours
-from bot.core.window import next_start
+from bot.core.domain import NEW_YORK, AccountSnapshot, Symbol, is_ours
 from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak
 from bot.ledger import MEMORY, SCHEMA_VERSION, Ledger
 from bot.lock import exclusive_lock
 from bot.logging import configure_silent, mask_key
-from bot.runner import RunContext, market_view, preview, snapshot
-from bot.summary import others
+from bot.runner import RunContext, market_view, snapshot
+from bot.summary import next_run, others
 from bot.tradelog import open_readonly
 from strategies import build_strategy
 from strategies.base import Strategy
@@ -81,7 +79,10 @@ def check_keys(config: Config, endpoint: Endpoint | None) -> Check:
                           f"data {ep.data_url}")
 
 
-def check_clock(broker: AlpacaBroker, snap: AccountSnapshot) -> Check:
+def check_clock(broker: AlpacaBroker, snap: AccountSnapshot, *, always_open: bool = False) -> Check:
+    if always_open:
+        return passed("clock", f"broker time {snap.as_of:%Y-%m-%d %H:%M} UTC; the embedded demo clock is always "
+                               "open (local.clock: nyse for real hours)")
     today = snap.as_of.astimezone(NEW_YORK).date()
     sessions = [s for s in broker.sessions(today, today + timedelta(days=14)) if s.close > snap.as_of]
     state = "open" if snap.clock.is_open else "closed"
@@ -183,24 +184,7 @@ def check_kill_switch(config: Config) -> Check:
 
 
 def check_next_run(ctx: RunContext, snap: AccountSnapshot) -> Check:
-    decision, drift = preview(ctx, snap)
-    would = {"calendar": f"a calendar rebalance ({decision.why})", "accepted": f"a rebalance {decision.why}",
-             "drift": f"a drift rebalance ({decision.why})",
-             "none": f"nothing unless drift grows (largest leg {drift.max_abs_leg_drift * 100:.2f} pts)"}
-    return passed("next run", f"{next_run_text(ctx, snap)}; it would make {would[decision.kind]}")
-
-
-def next_run_text(ctx: RunContext, snap: AccountSnapshot) -> str:
-    """When the next trading run may happen, in New York and on this host."""
-    window = ctx.window
-    if window is None:
-        return "whenever it is run while the market is open (no schedule.window)"
-    today = snap.as_of.astimezone(NEW_YORK).date()
-    sessions = [s.day for s in ctx.broker.sessions(today, today + timedelta(days=14))]
-    at = next_start(snap.as_of, window, sessions) if not window.contains(snap.as_of) else snap.as_of
-    host = at.astimezone()
-    return (f"window {window.describe()}; next {'now' if at == snap.as_of else 'at'} "
-            f"{at.astimezone(NEW_YORK):%a %Y-%m-%d %H:%M} New York ({host:%H:%M %Z} on this host)")
+    return passed("next run", next_run(ctx, snap))
 
 
 # -- the sequence -----------------------------------------------------------------------------------------
@@ -220,11 +204,13 @@ def broker_checks(config: Config, config_path: Path, endpoint: Endpoint) -> list
         snap = snapshot(ctx)
         shorts = attempt("short legs", lambda: Check("short legs", True, ", ".join(short_legs(ctx, snap))))
         short_set = {Symbol(s) for s in shorts.detail.split(", ") if s} if shorts.ok else set()
-        checks += [attempt("clock", lambda: check_clock(broker, snap)), check_account(snap, short_set)]
+        demo = config.mode == "local" and config.local.clock == "always-open"
+        checks += [attempt("clock", lambda: check_clock(broker, snap, always_open=demo)),
+                   check_account(snap, short_set)]
         checks.append(check_shorts(snap, short_set) if shorts.ok else shorts)
         checks += [check_book(snap), attempt("next run", lambda: check_next_run(ctx, snap))]
     checks.append(attempt("reconcile", lambda: check_reconciliation(config.ledger_path(), broker, strategy)))
-    return checks
+    return [*checks, passed("schema", broker.schema_seen().summary())]
 
 
 def doctor_context(config: Config, config_path: Path, broker: AlpacaBroker, strategy: Strategy) -> RunContext:
@@ -263,7 +249,8 @@ def diagnose(config_path: Path) -> list[Check]:
             checks += broker_checks(config, config_path, endpoint)
         except Exception as err:
             checks.append(from_error("broker", err))
-    checks.insert(len(checks) - 1 if checks[-1].name == "reconcile" else len(checks), ledger)
+    names = [c.name for c in checks]
+    checks.insert(names.index("reconcile") if "reconcile" in names else len(checks), ledger)
     return [*checks, check_kill_switch(config)]
 
 

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import App, open_app
-from bot.broker.mapping import NEW_YORK
 from bot.commands.rebalance import context_for, strategy_of
-from bot.core.domain import AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
+from bot.core.domain import NEW_YORK, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
 from bot.runner import market_view, snapshot
-from bot.summary import _book_line, money, others, pct
+from bot.summary import _book_line, money, next_run, others, pct
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +32,8 @@ class Status:
     last_run: dict[str, Any] | None
     inception_equity: Decimal | None = None  # equity at the ledger's first snapshot
     kill_switch: Path | None = None
+    next_run: str = ""
+    schema: str = ""
 
     @property
     def pnl_since_inception(self) -> Decimal | None:
@@ -82,7 +83,8 @@ def gather(app: App) -> Status:
                                    "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
     kill = app.config.paths.kill_switch
     return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last, inception_equity(app),
-                  kill_switch=kill if kill.exists() else None)
+                  kill_switch=kill if kill.exists() else None, next_run=next_run(ctx, snap),
+                  schema=app.broker.schema_seen().summary())
 
 
 def _flags(snap: AccountSnapshot) -> str:
@@ -120,8 +122,9 @@ def render_text(app: App, st: Status) -> str:
                  + ("" if st.inception_equity is None else f" (from equity {money(st.inception_equity)})")
                  + f"; of which the legs {signed_money(legs_total)} (realized + unrealized, from fills)")
     if snap.other_positions:
-        lines.append(f"not pairbot's (never traded, left out of drift): {others(snap)}")
+        lines.append(f"not pairbot's (never traded): {others(snap)}; left out of drift and targets")
     lines.append(f"next calendar rebalance: {st.next_rebalance}")
+    lines.append(f"next run: {st.next_run}")
     if st.kill_switch is not None:
         lines.append(f"kill switch ON ({st.kill_switch}): every rebalance exits 3 without trading until it is removed")
     if st.last_run:
@@ -130,6 +133,7 @@ def render_text(app: App, st: Status) -> str:
                      f"(exit {r['exit_code']}): {r['why']}")
     else:
         lines.append("last run: none yet")
+    lines.append(f"broker schema: {st.schema}")
     return "\n".join(lines)
 
 
@@ -165,6 +169,7 @@ def as_json(st: Status) -> dict[str, Any]:
                 "legs_total": str(sum(st.pnl_by_symbol.values(), Decimal(0)))},
         "next_rebalance": st.next_rebalance, "last_run": st.last_run,
         "kill_switch": None if st.kill_switch is None else str(st.kill_switch),
+        "next_run": st.next_run, "broker_schema": st.schema,
         "not_pairbots": {s: {"qty": str(p.qty), "value": str(p.market_value)}
                          for s, p in sorted(snap.other_positions.items())},
     }

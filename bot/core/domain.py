@@ -9,11 +9,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import NewType
+from zoneinfo import ZoneInfo
 
 Symbol = NewType("Symbol", str)
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+NEW_YORK = ZoneInfo("America/New_York")  # the market's zone: sessions, windows and period keys are New York dates
 OUR_PREFIX = "pb-"  # every order pairbot places has a client order id that starts so; nothing else is ours
 
 

@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
-NEW_YORK = ZoneInfo("America/New_York")
+from bot.core.domain import NEW_YORK
+
 OPEN = time(9, 30)
 CLOSE = time(16, 0)
 MAX_LENGTH_MINUTES = 60

@@ -130,6 +130,10 @@ class PaperBook:
 
         return TradingClient(KEY, SECRET, paper=True, url_override=self.ex.base_url)
 
+    def positions(self) -> dict[str, Decimal]:
+        """The broker's positions, read as raw JSON (alpaca-py's models cannot read every schema mode)."""
+        return {p["symbol"]: Decimal(p["qty"]) for p in self.client().get("/positions")}
+
     def hand_order(self, symbol: str, qty: int, side: str) -> None:
         """An order placed by a person, not by pairbot (no pb- client order id), settled at once."""
         body = {"symbol": symbol, "qty": str(qty), "side": side, "type": "market", "time_in_force": "day"}

@@ -10,7 +10,7 @@ from tests.e2e.conftest import PaperBook
 
 
 def positions(book: PaperBook) -> dict[str, Decimal]:
-    return {p.symbol: Decimal(p.qty) for p in book.client().get_all_positions()}
+    return book.positions()
 
 
 def ledger_fill_symbols(book: PaperBook) -> set[str]:

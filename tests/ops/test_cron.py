@@ -157,15 +157,15 @@ class TestTheCrontab:
 
 class TestScheduleWindowInConfig:
     def test_the_default_is_half_past_ten_to_half_past_eleven_new_york(self) -> None:
-        assert parse_config({}).schedule.window == WINDOW
+        assert parse_config({"mode": "local"}).schedule.window == WINDOW
 
     def test_null_means_no_window_and_text_is_parsed(self) -> None:
-        assert parse_config({"schedule": {"window": None}}).schedule.window is None
-        assert parse_config({"schedule": {"window": "13:00-13:30"}}).schedule.window == TradingWindow(
+        assert parse_config({"mode": "local", "schedule": {"window": None}}).schedule.window is None
+        assert parse_config({"mode": "local", "schedule": {"window": "13:00-13:30"}}).schedule.window == TradingWindow(
             time(13, 0), time(13, 30))
 
     def test_it_is_written_back_as_text_and_read_again(self) -> None:
-        dumped = parse_config({"schedule": {"window": "13:00-13:30"}}).model_dump()
+        dumped = parse_config({"mode": "local", "schedule": {"window": "13:00-13:30"}}).model_dump()
 
         assert dumped["schedule"]["window"] == "13:00-13:30"
         assert parse_config(dumped).schedule.window == TradingWindow(time(13, 0), time(13, 30))
@@ -292,7 +292,7 @@ class TestTheCommand:
 
     def test_an_unquoted_time_that_yaml_reads_as_a_number_is_explained(
             self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
-        pairbot.config.write_text("schedule:\n  window: 10:30\n")
+        pairbot.config.write_text("mode: local\nschedule:\n  window: 10:30\n")
 
         code, _, err = cron(pairbot, capsys)
 

@@ -12,7 +12,8 @@ from tests.e2e.conftest import trading_hours
 from tests.ops.conftest import Pairbot
 
 KEY, SECRET = "PK" + "DOCTOR0000000000AB", "doctor-secret-not-real"  # built: no key-shaped literal in git
-CHECKS = ("config", "keys", "broker", "clock", "account", "short assets", "ledger", "reconcile")
+CHECKS = ("config", "keys", "broker", "clock", "account", "short assets", "book", "next run", "ledger", "reconcile",
+          "schema", "kill switch")
 
 
 def lines(out: str) -> dict[str, str]:

@@ -205,7 +205,7 @@ SESSIONS = {
 def test_the_nyse_calendar_gates_trading(cli: Cli, now: datetime, code: int, says: str) -> None:
     with make_exchange(clock="nyse", now=lambda: now) as ex:
         book = Book(cli, ex)
-        book.configure()
+        book.configure(schedule={"window": None})  # the market's own gates, without the trading window
 
         run = book.rebalance()
 
@@ -216,3 +216,26 @@ def test_the_nyse_calendar_gates_trading(cli: Cli, now: datetime, code: int, say
         else:
             assert run.posts == 2
         book.check()
+
+
+WINDOW = {
+    "before the window": (et("2025-12-01T10:05"), 0, "outside the trading window 10:30-11:30 New York"),
+    "after the window": (et("2025-12-01T14:00"), 0, "outside the trading window 10:30-11:30 New York"),
+    "inside the window on a holiday": (et("2025-12-25T10:45"), 3, "market_closed"),
+    "inside the window on an early close": (et("2025-11-28T10:45"), 0, "decision: calendar"),
+}
+
+
+@pytest.mark.parametrize(("now", "code", "says"), WINDOW.values(), ids=WINDOW.keys())
+def test_the_trading_window_is_checked_against_the_brokers_clock(cli: Cli, now: datetime, code: int,
+                                                                 says: str) -> None:
+    with make_exchange(clock="nyse", now=lambda: now) as ex:
+        book = Book(cli, ex)
+        book.configure()
+
+        run = book.rebalance()
+
+        assert run.code == code, run.stdout + run.stderr
+        assert says in (run.stdout if code == 0 else run.one_line())
+        if "outside" in says:
+            assert run.requests == 1 and run.posts == 0  # the clock, nothing else
