@@ -334,3 +334,40 @@ class Session:
     day: date
     open: datetime
     close: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """A non-trade activity as the broker booked it (a split entry, a dividend, a fee, a journal...): the
+    ledger's second unit beside Fill, unique on activity_id. Values are as sent; what they do to a position
+    is worked out by the core (a split's REMOVE/ADD may come signed or unsigned)."""
+
+    activity_id: str
+    activity_type: str  # Alpaca's code as sent: SPLIT, DIV, DIVNRA, CIL, JNLC, JNLS, FEE, INT, SSP, SSO, ...
+    on: date  # the activity's `date`: when it takes effect
+    symbol: Symbol | None = None  # None for account-level cash (fees, interest, cash journals)
+    qty: Decimal = ZERO  # as sent (0 when absent)
+    cash: Decimal = ZERO  # net_amount, signed as sent (0 when absent)
+    per_share: Decimal | None = None  # per_share_amount (dividends)
+    sub_type: str = ""  # entry_sub_type as sent, e.g. RSPLIT, CDIV, ROC
+    description: str = ""
+    booked_at: datetime | None = None  # transaction_time or created_at, when sent
+
+    @property
+    def is_split(self) -> bool:
+        return self.activity_type in SPLIT_TYPES
+
+    @property
+    def split_leg(self) -> str:
+        """"remove" or "add" for a split entry (from its description, else from the sign of qty), else ""."""
+        if not self.is_split:
+            return ""
+        text = self.description.upper()
+        if "REMOVE" in text:
+            return "remove"
+        if "ADD" in text:
+            return "add"
+        return "remove" if self.qty < 0 else "add"
+
+
+SPLIT_TYPES = frozenset({"SPLIT", "SSP", "SSO", "RSPLIT"})  # SSP/SSO: the older split codes, still in history
