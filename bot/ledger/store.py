@@ -7,7 +7,6 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,109 +14,8 @@ from typing import Any
 
 from bot.core.domain import OUR_PREFIX, AccountSnapshot, Fill, OrderIntent, OrderState, Side, Symbol, is_ours
 from bot.errors import ReconciliationBreak
-
-SCHEMA_VERSION = 2
-
-MEMORY = Path(":memory:")  # Ledger(MEMORY): an empty ledger that lives and dies with the process
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, mode TEXT NOT NULL,
-    command TEXT NOT NULL, strategy TEXT NOT NULL, decision TEXT, period TEXT, run_key TEXT,
-    why TEXT, outcome TEXT, exit_code INTEGER, summary TEXT
-);
-CREATE TABLE IF NOT EXISTS intents (
-    client_order_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_key TEXT NOT NULL, leg_key TEXT NOT NULL,
-    attempt INTEGER NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, intent TEXT NOT NULL,
-    qty TEXT NOT NULL, reference_price TEXT NOT NULL, created_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'journaled'
-);
-CREATE INDEX IF NOT EXISTS intents_leg ON intents (leg_key, attempt);
-CREATE TABLE IF NOT EXISTS orders (
-    order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
-    qty TEXT NOT NULL, filled_qty TEXT NOT NULL, filled_avg_price TEXT, status TEXT NOT NULL,
-    submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_coid ON orders (client_order_id);
-CREATE TABLE IF NOT EXISTS order_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, status TEXT NOT NULL,
-    filled_qty TEXT NOT NULL, observed_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fills (
-    activity_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, client_order_id TEXT NOT NULL,
-    symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL, price TEXT NOT NULL,
-    filled_at TEXT NOT NULL, ingested_by TEXT
-);
-CREATE TABLE IF NOT EXISTS snapshots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, stage TEXT NOT NULL, taken_at TEXT NOT NULL,
-    equity TEXT NOT NULL, cash TEXT NOT NULL, buying_power TEXT NOT NULL, positions TEXT NOT NULL,
-    quotes TEXT NOT NULL
-);
-"""
-
-# Each entry takes a ledger from version N to N + 1 (index 0: 1 -> 2). New ledgers get _SCHEMA + all of them.
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE IF NOT EXISTS adjustments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, qty TEXT NOT NULL,
-        ledger_qty TEXT NOT NULL, broker_qty TEXT NOT NULL, reason TEXT NOT NULL, accepted_by TEXT NOT NULL,
-        accepted_at TEXT NOT NULL, run_id TEXT NOT NULL, rebalanced_by TEXT
-    );
-    """,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    run_id: str
-    started_at: str
-    finished_at: str | None
-    mode: str
-    command: str
-    strategy: str
-    decision: str | None
-    period: str | None
-    run_key: str | None
-    why: str | None
-    outcome: str | None
-    exit_code: int | None
-    summary: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Adjustment:
-    """A change the broker shows that pairbot did not make, accepted by a person as pairbot's own."""
-
-    symbol: Symbol
-    qty: Decimal  # signed: broker_qty - ledger_qty at the time
-    ledger_qty: Decimal
-    broker_qty: Decimal
-    reason: str
-    accepted_by: str
-    accepted_at: datetime
-    id: int = 0
-    rebalanced_by: str | None = None  # the run that traded the book back to target afterwards
-
-
-@dataclass(frozen=True, slots=True)
-class IntentRecord:
-    client_order_id: str
-    run_id: str
-    run_key: str
-    leg_key: str
-    attempt: int
-    symbol: Symbol
-    side: Side
-    intent: str
-    qty: Decimal
-    reference_price: Decimal
-    created_at: str
-    state: str  # journaled | submitted | unsent
-
-
-def leg_key(run_key: str, symbol: str, intent_code: str) -> str:
-    return f"{run_key}-{symbol}-{intent_code}"
+from bot.ledger.records import Adjustment, IntentRecord, RunRecord, leg_key
+from bot.ledger.schema import MEMORY, MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 
 class Ledger:
@@ -196,7 +94,7 @@ class Ledger:
             if not self.readonly:
                 self._migrate(int(version))
         else:
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
             with self.transaction():
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
             self._migrate(1)
@@ -205,7 +103,7 @@ class Ledger:
         """Bring an older ledger up to SCHEMA_VERSION, one step per transaction; nothing is dropped."""
         for step in range(version, SCHEMA_VERSION):
             with self.transaction() as db:
-                for statement in _MIGRATIONS[step - 1].split(";"):
+                for statement in MIGRATIONS[step - 1].split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step + 1),))
