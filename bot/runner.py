@@ -26,6 +26,7 @@ from bot.core.checks import (
     unknown_assets,
     unusable_quotes,
 )
+from bot.core.corporate import Split, split_like
 from bot.core.domain import (
     NEW_YORK,
     OUR_PREFIX,
@@ -154,10 +155,11 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     report.kill_switch = kill if kill.exists() else None
     if report.kill_switch and execute:
         raise GateRefused(f"kill switch {kill} is present; remove it to trade ({ctx.command('plan')} still previews)")
-    if execute and _outside_window(ctx, report):
+    now = ctx.broker.clock().as_of
+    if execute and _outside_window(ctx, report, now):
         return
     _stop_point(ctx, "before reconciling")
-    reconcile(ctx)
+    reconcile(ctx, today=now.astimezone(NEW_YORK).date())
     ctx.checkpoint("after_reconcile")
     _stop_point(ctx, "after reconciling")
     snap = snapshot(ctx)
@@ -182,11 +184,11 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     _verify(ctx, report, targets)
 
 
-def _outside_window(ctx: RunContext, report: RunReport) -> bool:
+def _outside_window(ctx: RunContext, report: RunReport, now: datetime) -> bool:
     """Cron fires in the host's zone, some entries outside the window: those runs record it and send nothing."""
     if ctx.window is None:
         return False
-    why = refusal(ctx.broker.clock().as_of, ctx.window)
+    why = refusal(now, ctx.window)
     if why is None:
         return False
     report.decision, report.why, report.outcome = "none", why, "outside_window"
@@ -338,13 +340,14 @@ def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: Accoun
 # -- reconciliation -----------------------------------------------------------------------------------
 
 
-def reconcile(ctx: RunContext) -> None:
-    """Before anything else: adopt our orders, settle open ones, ingest fills, compare positions."""
+def reconcile(ctx: RunContext, *, today: date) -> None:
+    """Before anything else: adopt our orders, settle open ones, ingest fills and account events, compare."""
     learn_orders(ctx)
     mine = open_orders_or_refuse(ctx)
     _settle(ctx, mine, cancel_after=True)
     _, outside = ingest_fills(ctx)
-    _compare_positions(ctx, outside=outside_trades(outside))
+    ingest_events(ctx)
+    _compare_positions(ctx, today=today, outside=outside_trades(outside))
 
 
 def learn_orders(ctx: RunContext) -> None:
@@ -416,6 +419,7 @@ class BookDifference:
     ledger: dict[Symbol, Decimal]
     broker: dict[Symbol, Decimal]
     ours: frozenset[Symbol]
+    waiting: dict[Symbol, str] = field(default_factory=dict)  # symbols a split explains, booked on one side only
 
     @property
     def looks_like_reset(self) -> bool:
@@ -425,20 +429,60 @@ class BookDifference:
         return sorted(s for s in self.ours if self.ledger.get(s, Decimal(0)) != self.broker.get(s, Decimal(0)))
 
 
-def book_difference(ctx: RunContext, snap: AccountSnapshot | None = None, *,
+def book_difference(ctx: RunContext, snap: AccountSnapshot | None = None, *, today: date,
                     outside: dict[Symbol, Decimal] | None = None) -> BookDifference:
-    held = snap.positions.values() if snap is not None else ctx.broker.positions()
+    held = list(snap.positions.values() if snap is not None else ctx.broker.positions())
     broker_positions = {p.symbol: p.qty for p in held}
-    ledger_positions = ctx.ledger.positions()
+    ledger_positions = ctx.ledger.positions(as_of=today)
     ours = our_symbols(ctx.strategy.universe, ledger_positions)
     breaks = book_breaks(ledger_positions, broker_positions, ours=ours, outside=outside)
-    return BookDifference(breaks, ledger_positions, broker_positions, ours)
+    marks = {p.symbol: abs(p.market_value / p.qty) for p in held if p.qty}
+    waiting = _waiting_for_splits(ctx, ledger_positions, broker_positions, marks, today=today)
+    return BookDifference(breaks, ledger_positions, broker_positions, ours, waiting)
 
 
-def _compare_positions(ctx: RunContext, snap: AccountSnapshot | None = None, *,
+def _waiting_for_splits(ctx: RunContext, ledger: dict[Symbol, Decimal], broker: dict[Symbol, Decimal],
+                        marks: dict[Symbol, Decimal], *, today: date) -> dict[Symbol, str]:
+    """Symbols whose difference is a split one side has and the other not yet: the broker moved the position
+    and the price as a split would but booked no activity (yet), or the ledger has the split booked for
+    today and the broker's position does not show it yet."""
+    out: dict[Symbol, str] = {}
+    last = ctx.ledger.last_marks()
+    for sym, mine in ledger.items():
+        theirs = broker.get(sym, Decimal(0))
+        if sym not in marks or sym not in last or mine == theirs:
+            continue
+        ratio = split_like(mine, theirs, price_before=last[sym], price_after=marks[sym])
+        if ratio is not None:
+            out[sym] = f"waiting for the {Split(sym, today, ratio).describe()} split of {sym} to be booked"
+        elif any(b.event.is_split and b.event.on == today for b in ctx.ledger.events(sym)):
+            out[sym] = f"the split of {sym} booked for {today} is not in the broker's position yet: waiting for it"
+    return out
+
+
+def broker_today(ctx: RunContext) -> date:
+    """Today in New York by the broker's clock (not the host's: the host may be wrong or in another zone)."""
+    return ctx.broker.clock().as_of.astimezone(NEW_YORK).date()
+
+
+def ingest_events(ctx: RunContext) -> int:
+    """Journal the account events (splits, dividends, fees, interest, journals) booked since the watermark."""
+    mark = ctx.ledger.event_watermark()
+    after = None if mark is None else mark.astimezone(NEW_YORK).date() - timedelta(days=EVENT_OVERLAP_DAYS)
+    return ctx.ledger.ingest_events(ctx.broker.account_events(after=after), run_id=ctx.run_id, ours=_ours(ctx))
+
+
+EVENT_OVERLAP_DAYS = 7  # events can be booked days after their date; ingestion is idempotent by activity id
+
+
+def _compare_positions(ctx: RunContext, snap: AccountSnapshot | None = None, *, today: date,
                        outside: dict[Symbol, Decimal] | None = None) -> None:
     """pairbot's ledger positions against the broker's, for pairbot's symbols only (from `snap` when given)."""
-    diff = book_difference(ctx, snap, outside=outside)
+    diff = book_difference(ctx, snap, today=today, outside=outside)
+    if diff.breaks and set(diff.changed()) <= set(diff.waiting):
+        raise ReconciliationBreak("; ".join(f"{v.message}: {diff.waiting[s]}" for v, s in zip(
+            diff.breaks, diff.changed(), strict=True)) + "; nothing was sent; the next run goes on once it is "
+            f"(if it was not a split: {ctx.command('ledger accept')})")
     if diff.breaks:
         raise ReconciliationBreak(_break_message(ctx, diff.breaks, reset=diff.looks_like_reset))
 
@@ -570,7 +614,7 @@ def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[s
 
 def _verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
     snap = snapshot(ctx)
-    _compare_positions(ctx, snap)
+    _compare_positions(ctx, snap, today=snap.as_of.astimezone(NEW_YORK).date())
     ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
     report.after = snap
     report.residual = measure_drift(targets, snap, ctx.strategy.vehicles)
@@ -595,6 +639,7 @@ def summarize(report: RunReport) -> dict[str, Any]:
         "sent": sum(1 for o in report.outcomes if o.state is not None),
         "filled": sum(1 for o in report.outcomes if o.state is not None and o.state.status == "filled"),
         "skipped": [f"{s.symbol}: {s.reason}" for s in plan.skipped] if plan else [],
+        "notes": [f"{s.symbol}: {s.reason}" for s in plan.notes] if plan else [],
         "max_drift": str(plan.drift.max_abs_leg_drift) if plan else None,
         "residual_max_drift": str(report.residual.max_abs_leg_drift) if report.residual else None,
         "outcome": report.outcome,

@@ -40,6 +40,7 @@ def _plan_table(report: RunReport) -> list[str]:
     lines.append(_book_line("now", plan.drift.current))
     lines.append(_book_line("target", plan.drift.target))
     lines += [f"  skipped {s.symbol}: {s.reason}" for s in plan.skipped]
+    lines += [f"  note {s.symbol}: {s.reason}" for s in plan.notes]
     return lines
 
 

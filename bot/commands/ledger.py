@@ -17,7 +17,16 @@ from bot.core.book import outside_trades
 from bot.core.domain import is_ours
 from bot.errors import ConfigError, ReconciliationBreak
 from bot.ledger import Adjustment, Ledger
-from bot.runner import BookDifference, RunContext, book_difference, ingest_fills, learn_orders, open_orders_or_refuse
+from bot.runner import (
+    BookDifference,
+    RunContext,
+    book_difference,
+    broker_today,
+    ingest_events,
+    ingest_fills,
+    learn_orders,
+    open_orders_or_refuse,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +72,8 @@ def _current_difference(ctx: RunContext) -> BookDifference:
     if open_orders_or_refuse(ctx):
         raise ConfigError(f"pairbot's own orders are still open; let `{ctx.command('rebalance')}` settle them first")
     _, outside = ingest_fills(ctx)
-    return book_difference(ctx, outside=outside_trades(outside))
+    ingest_events(ctx)
+    return book_difference(ctx, today=broker_today(ctx), outside=outside_trades(outside))
 
 
 def _difference_table(diff: BookDifference) -> str:
@@ -132,15 +142,18 @@ def rebuild(args: argparse.Namespace) -> int:
             ledger.record_order(o, observed_at=datetime.now(UTC))
         ledger.set_meta("account_number", account)
         fills, _ = ingest_fills(ctx)
-        diff = book_difference(ctx)
+        events = ingest_events(ctx)
+        diff = book_difference(ctx, today=broker_today(ctx))
         ledger.finish_run(app.run_id, finished_at=datetime.now(UTC),
                           outcome="rebuilt_with_breaks" if diff.breaks else "rebuilt",
                           exit_code=6 if diff.breaks else 0,
-                          summary={"orders": len(ours), "fills": fills, "moved_aside": str(moved) if moved else None})
+                          summary={"orders": len(ours), "fills": fills, "events": events,
+                                   "moved_aside": str(moved) if moved else None})
         print(f"pairbot ledger rebuild | mode {config.mode} | account {account}")
         print(f"  {'moved the old ledger to ' + str(moved) if moved else 'no old ledger to move aside'}")
         held = ", ".join(f"{s} {q:+}" for s, q in sorted(ledger.positions().items())) or "flat"
-        print(f"  new ledger {ledger.path}: {len(ours)} pairbot orders of {len(orders)}, {fills} fills; "
+        print(f"  new ledger {ledger.path}: {len(ours)} pairbot orders of {len(orders)}, {fills} fills, "
+              f"{events} account events; "
               f"pairbot's positions {held}")
         if diff.breaks:
             raise ReconciliationBreak("the rebuilt ledger still differs from the broker: "

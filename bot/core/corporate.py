@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bot.core.domain import ONE, Symbol
+from bot.core.domain import ONE, ZERO, AccountEvent, Symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,52 @@ def split_factor(splits: Iterable[Split], symbol: Symbol, day: date) -> Decimal:
         if s.symbol == symbol and s.on > day:
             out *= s.ratio
     return out
+
+
+STOCK_TYPES = frozenset({"JNLS", "SPIN"})  # activities that move shares as sent (a stock journal, a spin-off)
+
+
+def event_effects(events: Sequence[AccountEvent], held: Mapping[Symbol, Decimal]) -> list[Decimal]:
+    """The change each event makes to pairbot's position in its symbol, in order (`held`: before the first).
+
+    A split REMOVEs the old quantity and ADDs the new one: each takes the sign of the position it acts on,
+    whether the broker sent it signed or not. Cash-only events (dividends, fees, cash in lieu) change nothing.
+    """
+    pos = dict(held)
+    removed_sign: dict[Symbol, int] = {}
+    out: list[Decimal] = []
+    for e in events:
+        change = ZERO
+        if e.symbol is not None:
+            now = pos.get(e.symbol, ZERO)
+            if e.is_split and e.split_leg == "remove":
+                sign = _sign(now) or -_sign(e.qty) or 1
+                removed_sign[e.symbol] = sign
+                change = -sign * abs(e.qty)
+            elif e.is_split:
+                change = (removed_sign.pop(e.symbol, 0) or _sign(now) or _sign(e.qty) or 1) * abs(e.qty)
+            elif e.activity_type in STOCK_TYPES:
+                change = e.qty
+            pos[e.symbol] = now + change
+        out.append(change)
+    return out
+
+
+def _sign(x: Decimal) -> int:
+    return 1 if x > 0 else -1 if x < 0 else 0
+
+
+def split_like(before: Decimal, after: Decimal, *, price_before: Decimal, price_after: Decimal) -> Decimal | None:
+    """The ratio when the position went from `before` to `after` shares as a split would take it (k-for-1 or
+    1-for-k, k up to 100, a remainder paid in cash or kept as a fraction) and the price moved by its inverse
+    (within 25%: a day's move, not a hand trade at an unchanged price); else None."""
+    if before == 0 or after == 0 or (before > 0) != (after > 0) or price_before <= 0 or price_after <= 0:
+        return None
+    for k in range(2, 101):
+        for ratio in (Decimal(k), ONE / Decimal(k)):
+            if 0 <= abs(before * ratio) - abs(after) < 1 and abs(price_after * ratio / price_before - ONE) < QUARTER:
+                return ratio
+    return None
+
+
+QUARTER = Decimal("0.25")

@@ -229,6 +229,7 @@ class OrderIntent:
 class Skip:
     symbol: Symbol
     reason: str
+    traded: bool = False  # True for a note on a leg that is traded (e.g. a fractional short rounded), not skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +270,7 @@ class RebalancePlan:
     orders: tuple[OrderIntent, ...]  # in execution order: reductions first
     drift: DriftReport
     skipped: tuple[Skip, ...] = ()
+    notes: tuple[Skip, ...] = ()  # legs traded in a way worth saying (Skip.traded)
 
     @property
     def is_noop(self) -> bool:

@@ -95,7 +95,7 @@ def _skip_reason(*, current: Decimal, target: Decimal, price: Decimal, policy: P
 def plan_leg(
     symbol: Symbol, weight: Decimal, snapshot: AccountSnapshot, *, policy: PlanPolicy, investable: Decimal
 ) -> tuple[list[tuple[PositionIntent, Decimal]], Skip | None]:
-    """The steps for one leg, and why some or all of it is skipped.
+    """The steps for one leg, and why some or all of it is skipped (or, for a fractional short, rounded).
 
     A small sign flip still closes the wrong-side position; only the small new side is skipped.
     """
@@ -104,6 +104,8 @@ def plan_leg(
         raise ValueError(f"{symbol}: price must be positive, got {price}")
     current = snapshot.qty(symbol)
     target = target_qty(weight, investable=investable, price=price, fractional_longs=policy.fractional_longs)
+    if current < 0 and current != current.to_integral_value() and target <= 0:
+        return _round_short(symbol, current, target, price=price, policy=policy)
     if target == 0 and current == 0 and weight != 0:
         return [], Skip(symbol, f"target weight {weight} rounds to 0 shares at ${price}")
     reason = _skip_reason(current=current, target=target, price=price, policy=policy)
@@ -111,6 +113,20 @@ def plan_leg(
         return leg_steps(current, target), None
     wrong_side = current != 0 and (current > 0) != (target > 0)
     return (leg_steps(current, ZERO) if wrong_side else []), Skip(symbol, reason)
+
+
+def _round_short(symbol: Symbol, current: Decimal, target: Decimal, *, price: Decimal,
+                 policy: PlanPolicy) -> tuple[list[tuple[PositionIntent, Decimal]], Skip | None]:
+    """A short a split left fractional (-393.75) is covered to whole shares first, whatever its size (short
+    sales are whole shares only), then traded to target as any whole short; the note says why."""
+    whole = current.to_integral_value(rounding=ROUND_DOWN)  # toward zero: -393.75 -> -393
+    fraction = _tidy(whole - current)
+    note = Skip(symbol, f"covered {fraction} share(s) to whole shares: a split left the short fractional "
+                        "(no fractional short sales)", traded=True)
+    rest = [] if _skip_reason(current=whole, target=target, price=price, policy=policy) else leg_steps(whole, target)
+    if rest and rest[0][0] is BTC:
+        return [(BTC, fraction + rest[0][1]), *rest[1:]], note
+    return [(BTC, fraction), *rest], note
 
 
 def plan_rebalance(
@@ -141,7 +157,8 @@ def plan_rebalance(
             orders.append(OrderIntent(leg.symbol, intent, _tidy(qty), coid, price))
     # Stable sort: symbol order is kept within reductions and within increases.
     ordered = sorted(orders, key=lambda o: not o.intent.is_reduction)
-    return RebalancePlan(orders=tuple(ordered), drift=drift, skipped=tuple(skipped))
+    return RebalancePlan(orders=tuple(ordered), drift=drift, skipped=tuple(s for s in skipped if not s.traded),
+                         notes=tuple(s for s in skipped if s.traded))
 
 
 def apply_fills_to_snapshot(

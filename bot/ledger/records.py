@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.core.domain import Side, Symbol
+from bot.core.domain import AccountEvent, Side, Symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +60,11 @@ class IntentRecord:
 
 def leg_key(run_key: str, symbol: str, intent_code: str) -> str:
     return f"{run_key}-{symbol}-{intent_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class BookedEvent:
+    """An account event as the ledger journaled it, with the change it made to pairbot's position."""
+
+    event: AccountEvent
+    position_effect: Decimal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MEMORY = Path(":memory:")  # Ledger(MEMORY): an empty ledger that lives and dies with the process
 
 SCHEMA = """
@@ -51,5 +51,13 @@ MIGRATIONS: tuple[str, ...] = (
         ledger_qty TEXT NOT NULL, broker_qty TEXT NOT NULL, reason TEXT NOT NULL, accepted_by TEXT NOT NULL,
         accepted_at TEXT NOT NULL, run_id TEXT NOT NULL, rebalanced_by TEXT
     );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        activity_id TEXT PRIMARY KEY, activity_type TEXT NOT NULL, sub_type TEXT NOT NULL, symbol TEXT,
+        effective TEXT NOT NULL, qty TEXT NOT NULL, cash TEXT NOT NULL, per_share TEXT, description TEXT NOT NULL,
+        booked_at TEXT, position_effect TEXT NOT NULL, ingested_by TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_symbol ON events (symbol, effective);
     """,
 )

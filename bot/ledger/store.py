@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.core.domain import OUR_PREFIX, AccountSnapshot, Fill, OrderIntent, OrderState, Side, Symbol, is_ours
+from bot.core.corporate import event_effects
+from bot.core.domain import (
+    OUR_PREFIX,
+    AccountEvent,
+    AccountSnapshot,
+    Fill,
+    OrderIntent,
+    OrderState,
+    Side,
+    Symbol,
+    is_ours,
+)
 from bot.errors import ReconciliationBreak
-from bot.ledger.records import Adjustment, IntentRecord, RunRecord, leg_key
+from bot.ledger.records import Adjustment, BookedEvent, IntentRecord, RunRecord, leg_key
 from bot.ledger.schema import MEMORY, MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 
@@ -280,14 +291,49 @@ class Ledger:
         row = self._conn.execute(f"SELECT MAX(filled_at) FROM fills WHERE {_OURS}").fetchone()
         return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
 
-    def positions(self) -> dict[Symbol, Decimal]:
-        """pairbot's signed quantity per symbol: its fills plus the adjustments a person accepted."""
+    def positions(self, as_of: date | None = None) -> dict[Symbol, Decimal]:
+        """pairbot's signed quantity per symbol: its fills, the adjustments a person accepted, and the account
+        events (splits, stock journals) in effect on `as_of` (all of them when None)."""
         out: dict[Symbol, Decimal] = {}
         for f in self.fills():
             out[f.symbol] = out.get(f.symbol, Decimal(0)) + f.signed_qty
         for a in self.adjustments():
             out[a.symbol] = out.get(a.symbol, Decimal(0)) + a.qty
+        for b in self.events():
+            e = b.event
+            if e.symbol is not None and b.position_effect and (as_of is None or e.on <= as_of):
+                out[e.symbol] = out.get(e.symbol, Decimal(0)) + b.position_effect
         return {s: q for s, q in out.items() if q != 0}
+
+    # -- account events ----------------------------------------------------------------------------
+
+    def ingest_events(self, events: Iterable[AccountEvent], *, run_id: str, ours: Collection[Symbol]) -> int:
+        """Journal new events (by activity id) of pairbot's symbols and of the account's cash; an event in a
+        symbol that is the user's is not pairbot's and is left out. Returns how many were new."""
+        known = {b.event.activity_id for b in self.events()}
+        fresh = sorted((e for e in events if e.activity_id not in known and (e.symbol is None or e.symbol in ours)),
+                       key=_event_order)
+        effects = event_effects(fresh, self.positions())
+        with self.transaction() as db:
+            for e, effect in zip(fresh, effects, strict=True):
+                db.execute(
+                    "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (e.activity_id, e.activity_type, e.sub_type, e.symbol, e.on.isoformat(), str(e.qty), str(e.cash),
+                     None if e.per_share is None else str(e.per_share), e.description,
+                     None if e.booked_at is None else e.booked_at.isoformat(), str(effect), run_id),
+                )
+        return len(fresh)
+
+    def events(self, symbol: Symbol | None = None) -> list[BookedEvent]:
+        if not self._has_table("events"):  # an older ledger seen read-only
+            return []
+        rows = self._rows("SELECT * FROM events ORDER BY effective, booked_at, activity_id")
+        return [_booked(r) for r in rows if symbol is None or r["symbol"] == symbol]
+
+    def event_watermark(self) -> datetime | None:
+        """When the latest journaled event was booked (or took effect), to ask the broker for later ones."""
+        marks = [b.event.booked_at or datetime.combine(b.event.on, time(0), UTC) for b in self.events()]
+        return max(marks, default=None)
 
     # -- adjustments -------------------------------------------------------------------------------
 
@@ -336,6 +382,14 @@ class Ledger:
                  json.dumps(positions), json.dumps(quotes)),
             )
 
+    def last_marks(self) -> dict[Symbol, Decimal]:
+        """Each symbol's mid price in the latest snapshot that quoted it (to tell a split from a trade)."""
+        out: dict[Symbol, Decimal] = {}
+        for row in reversed(self._rows("SELECT quotes FROM snapshots ORDER BY id DESC LIMIT 20")):
+            for sym, q in json.loads(row["quotes"]).items():
+                out[Symbol(sym)] = (Decimal(q["bid"]) + Decimal(q["ask"])) / 2
+        return out
+
     def snapshots(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM snapshots ORDER BY id")
 
@@ -352,6 +406,21 @@ class Ledger:
 
 
 _OURS = f"substr(client_order_id, 1, {len(OUR_PREFIX)}) = '{OUR_PREFIX}'"
+
+
+def _event_order(e: AccountEvent) -> tuple[object, ...]:
+    """Effective date, then booking time, then a split's REMOVE before its ADD."""
+    return (e.on, e.booked_at or datetime.combine(e.on, time(0), UTC), e.split_leg != "remove", e.activity_id)
+
+
+def _booked(r: dict[str, Any]) -> BookedEvent:
+    event = AccountEvent(
+        activity_id=r["activity_id"], activity_type=r["activity_type"], on=date.fromisoformat(r["effective"]),
+        symbol=None if r["symbol"] is None else Symbol(r["symbol"]), qty=Decimal(r["qty"]), cash=Decimal(r["cash"]),
+        per_share=None if r["per_share"] is None else Decimal(r["per_share"]), sub_type=r["sub_type"],
+        description=r["description"],
+        booked_at=None if r["booked_at"] is None else datetime.fromisoformat(r["booked_at"]))
+    return BookedEvent(event, Decimal(r["position_effect"]))
 
 
 def _run_record(r: dict[str, Any]) -> RunRecord:

@@ -229,3 +229,30 @@ class TestSmallSignFlips:
 
         assert orders_of(result.orders) == [("QQQ", "stc", 1)]
         assert [s.reason for s in result.skipped] == ["below min trade $500: 3 shares = $120.00"]
+
+
+class TestAShortASplitLeftFractional:
+    """No fractional short sales: a split's fractional short is covered to whole shares by the next rebalance."""
+
+    def test_at_target_only_the_fraction_is_covered_whatever_its_size_and_the_plan_says_why(self) -> None:
+        snap = snapshot(equity="100000", prices={"QQQ": "100"}, positions={"QQQ": "-499.75"})
+
+        result = plan(weights(QQQ="-0.499"), snap)
+
+        assert orders_of(result.orders) == [("QQQ", "btc", Decimal("0.75"))]
+        assert [n.reason.split(":")[0] for n in result.notes] == ["covered 0.75 share(s) to whole shares"]
+        assert result.skipped == ()
+
+    def test_a_bigger_short_is_covered_to_whole_then_sold_short_in_whole_shares(self) -> None:
+        snap = snapshot(equity="100000", prices={"QQQ": "100"}, positions={"QQQ": "-393.75"})
+
+        result = plan(weights(QQQ="-0.5"), snap)
+
+        assert orders_of(result.orders) == [("QQQ", "btc", Decimal("0.75")), ("QQQ", "sto", Decimal("107"))]
+
+    def test_a_smaller_short_is_covered_in_one_order(self) -> None:
+        snap = snapshot(equity="100000", prices={"QQQ": "100"}, positions={"QQQ": "-600.5"})
+
+        result = plan(weights(QQQ="-0.5"), snap)
+
+        assert orders_of(result.orders) == [("QQQ", "btc", Decimal("100.5"))]
