@@ -3,12 +3,14 @@
 Every type when unfiltered; `activity_types=A,B` or the path picks types. SSO and SSP (the former
 spin-off and split codes), CORR, SEG and DTCS can come back in history but are refused as filter values
 (Alpaca changelog 2026-11-06). `after`/`until`/`date` compare a FILL's transaction time and a non-trade
-activity's date; `direction` (default desc), `page_size` (at most 100) and `page_token` (an activity id).
+activity's date (a bare date as a whole day); `direction` (default desc), `page_size` (at most 100) and
+`page_token` (an activity id).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, time, timedelta
 
 from bot.exchange.activity_store import ActivityQuery
 from bot.exchange.models import unprocessable
@@ -28,9 +30,18 @@ def _kinds(ctx: Ctx, m: re.Match[str]) -> frozenset[str] | None:
     return kinds or None
 
 
+def _after(raw: str | None) -> datetime | None:
+    """A bare date means after that whole day, for fills as for non-trade activities."""
+    if raw and len(raw.strip()) == len("YYYY-MM-DD"):
+        day = _day(raw.strip())
+        assert day is not None
+        return datetime.combine(day + timedelta(days=1), time(0), UTC) - timedelta(microseconds=1)
+    return _when(raw)
+
+
 def list_activities(ctx: Ctx, m: re.Match[str]) -> Reply:
     q = ctx.query
-    query = ActivityQuery(kinds=_kinds(ctx, m), after=_when(q.get("after")), until=_when(q.get("until")),
+    query = ActivityQuery(kinds=_kinds(ctx, m), after=_after(q.get("after")), until=_when(q.get("until")),
                           on=_day(q.get("date")), ascending=q.get("direction") == "asc",
                           page_token=q.get("page_token") or None,
                           limit=max(1, min(_int(q.get("page_size"), PAGE_SIZE), PAGE_SIZE)))
