@@ -147,7 +147,7 @@ class TestToAccountEvent:
 
         assert event == AccountEvent(activity_id="20240305223000000::a", activity_type="SPLIT", on=ON,
                                      symbol=Symbol("PSQ"), qty=Decimal("393.75"), cash=Decimal(0), per_share=None,
-                                     sub_type="RSPLIT", description=self.SPLIT["description"],  # type: ignore[arg-type]
+                                     sub_type="RSPLIT", description=str(self.SPLIT["description"]),
                                      booked_at=EVENING_BEFORE)
         assert event.split_leg == "add"
 

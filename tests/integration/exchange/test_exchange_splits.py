@@ -12,7 +12,7 @@ from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-from bot.exchange import LocalExchange
+from bot.exchange import ExchangeSettings, LocalExchange
 
 from .conftest import MakeExchange, activities, cash, data_client, et, position, trading_client
 
@@ -181,8 +181,6 @@ def test_a_split_too_late_to_book_is_refused(make_exchange: MakeExchange) -> Non
 def test_splits_beside_the_csv_prices_give_as_traded_marks_and_raw_bars() -> None:
     if not (SHARED_PRICES / "splits.csv").is_file():
         pytest.skip(f"no shared price data at {SHARED_PRICES}")
-    from bot.exchange import ExchangeSettings
-
     settings = ExchangeSettings(prices=SHARED_PRICES, symbols=("SQQQ",), clock="replay",
                                 replay_start=date(2010, 2, 11))
     with LocalExchange(settings) as ex:
