@@ -1,4 +1,5 @@
-"""LocalExchange: the Python API that starts the exchange on a loopback port in a daemon thread."""
+"""LocalExchange: the exchange on a loopback port in a daemon thread, and the driver's controls (account and asset
+flags, the clock, the replay date, and corporate actions: schedule_split, schedule_dividend, book_cash)."""
 
 from __future__ import annotations
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from bot.exchange import LocalExchange
+from bot.exchange import ExchangeSettings, LocalExchange
 from bot.exchange.entries import NOTICE_SUB_TYPE, NOTICE_TYPE, Entry
 from bot.exchange.generations import REVIEW_REQUESTS
 
@@ -135,3 +138,20 @@ def test_drift_adds_unknown_fields_and_books_an_unknown_type_with_each_split(mak
     assert all(a["execution_venue"] == "MEMX" for a in every)
     notice = every[4]
     assert (notice["entry_sub_type"], notice["symbol"], notice["net_amount"]) == (NOTICE_SUB_TYPE, "PSQ", "0")
+
+
+def test_a_state_file_from_before_non_trade_activities_keeps_its_fills(tmp_path: Path) -> None:
+    state = tmp_path / "old.sqlite"
+    with sqlite3.connect(state) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta (key, value) VALUES ('cash', '100000')")
+        db.execute("CREATE TABLE activities (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
+                   "transaction_time TEXT NOT NULL, body TEXT NOT NULL)")
+        db.execute("INSERT INTO activities (id, transaction_time, body) VALUES (?, ?, ?)",
+                   ("20240305150000000::f", "2024-03-05T15:00:00.000000+00:00",
+                    json.dumps({"id": "20240305150000000::f", "activity_type": "FILL", "qty": "1"})))
+    with LocalExchange(ExchangeSettings(state_path=state)) as ex:
+        client = trading_client(ex)
+
+        assert [a["id"] for a in activities(client, "FILL")] == ["20240305150000000::f"]
+        assert activities(client, "DIV") == [] and kinds(activities(client, date="2024-03-05")) == ["FILL"]

@@ -10,6 +10,8 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
+from bot.exchange import LocalExchange
+
 from .conftest import MakeExchange, activities, cash, et, position, trading_client
 
 EX_DATE = date(2024, 3, 6)
@@ -29,12 +31,18 @@ def write_prices(directory: Path, symbol: str, closes: list[str], adj_closes: li
     return directory
 
 
-def test_a_long_is_credited_a_dividend_at_the_start_of_the_ex_date(make_exchange: MakeExchange) -> None:
+def holding(make_exchange: MakeExchange, symbol: str, per_share: str, side: str,
+            qty: float) -> tuple[LocalExchange, TradingClient, Decimal]:
+    """An exchange with a dividend scheduled for EX_DATE and a position taken the day before; its cash then."""
     ex = make_exchange(now=lambda: BEFORE)
-    ex.schedule_dividend("IWM", EX_DATE, Decimal("0.8123"))
+    ex.schedule_dividend(symbol, EX_DATE, Decimal(per_share))
     client = trading_client(ex)
-    trade(client, "IWM", "buy", 100)
-    cash_before = cash(client)
+    trade(client, symbol, side, qty)
+    return ex, client, cash(client)
+
+
+def test_a_long_is_credited_a_dividend_at_the_start_of_the_ex_date(make_exchange: MakeExchange) -> None:
+    ex, client, cash_before = holding(make_exchange, "IWM", "0.8123", "buy", 100)
     ex.set_now(et(2024, 3, 5, 23, 59))
     assert activities(client, "DIV") == []
 
@@ -49,11 +57,7 @@ def test_a_long_is_credited_a_dividend_at_the_start_of_the_ex_date(make_exchange
 
 
 def test_a_short_is_debited_the_dividend(make_exchange: MakeExchange) -> None:
-    ex = make_exchange(now=lambda: BEFORE)
-    ex.schedule_dividend("QQQ", EX_DATE, Decimal("0.5"))
-    client = trading_client(ex)
-    trade(client, "QQQ", "sell", 10)
-    cash_before = cash(client)
+    ex, client, cash_before = holding(make_exchange, "QQQ", "0.5", "sell", 10)
 
     ex.set_now(AFTER)
 

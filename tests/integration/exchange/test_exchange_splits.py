@@ -193,3 +193,20 @@ def test_splits_beside_the_csv_prices_give_as_traded_marks_and_raw_bars() -> Non
     assert trade_price == 76.98
     assert isinstance(raw, dict) and isinstance(adjusted, dict)
     assert raw["bars"]["SQQQ"][0]["c"] == 76.98 and adjusted["bars"]["SQQQ"][0]["c"] > 9_000_000
+
+
+def test_shares_bought_after_the_booking_are_split_and_booked_at_the_effective_session(
+        make_exchange: MakeExchange) -> None:
+    ex = split_exchange(make_exchange, "PSQ", "0.25")
+    client = trading_client(ex)
+    trade(client, "PSQ", "buy", 100)
+    ex.set_now(EVENING)
+    trade(client, "PSQ", "buy", 20)
+
+    ex.set_now(AFTER)
+
+    legs = activities(client, "SPLIT")
+    assert [(a["qty"], a["created_at"]) for a in legs] == [
+        ("-100", "2024-03-05T22:30:00.000000Z"), ("25", "2024-03-05T22:30:00.000000Z"),
+        ("-20", "2024-03-06T05:00:00.000000Z"), ("5", "2024-03-06T05:00:00.000000Z")]
+    assert position(client, "PSQ")["qty"] == "30"
