@@ -22,12 +22,13 @@ from alpaca.trading.enums import PositionIntent as AlpacaIntent
 from alpaca.trading.requests import MarketOrderRequest
 from tenacity import Retrying
 
-from bot.broker import mapping
+from bot.broker import mapping, reading
 from bot.broker.bars import bar_params, read_daily_bars
-from bot.broker.mapping import Json
+from bot.broker.reading import Json
 from bot.broker.schema import SchemaRecord, SchemaSeen
 from bot.broker.transport import AlpacaSettings, RateLimited, add_timeout, is_duplicate_id, read_retry, translate
 from bot.core.domain import (
+    AccountEvent,
     AccountSnapshot,
     AssetInfo,
     Fill,
@@ -49,6 +50,7 @@ log = structlog.get_logger("pairbot.broker")
 _INTENTS = {i.value: i for i in AlpacaIntent}
 _ABSENT = object()  # a 404 on a read where "not there" is an answer (an asset, an order by client id)
 ORDERS_PAGE = 500
+ACTIVITIES_PAGE = 100
 
 
 def _segment(value: str) -> str:
@@ -90,12 +92,12 @@ class AlpacaBroker:
             log.warning("broker_schema_tolerated", kind=tolerated.kind, item=tolerated.item)
 
     def _seen(self, kind: str, raw: object) -> Json:
-        obj = mapping.as_object(raw, kind)
+        obj = reading.as_object(raw, kind)
         self._observe(kind, obj)
         return obj
 
     def _seen_all(self, kind: str, raw: object) -> list[Json]:
-        items = mapping.as_objects(raw, kind)
+        items = reading.as_objects(raw, kind)
         for obj in items:
             self._observe(kind, obj)
         return items
@@ -216,17 +218,31 @@ class AlpacaBroker:
     def fills(self, *, after: datetime | None = None, known: Mapping[str, str] | None = None) -> tuple[Fill, ...]:
         """Every FILL activity after `after`, oldest first, each with our client order id."""
         raw: list[Json] = []
-        params: dict[str, str] = {"direction": "asc", "page_size": "100"}
+        params: dict[str, str] = {"direction": "asc", "page_size": str(ACTIVITIES_PAGE)}
         if after is not None:
             params["after"] = after.astimezone(UTC).isoformat()
         while True:
             batch = self._seen_all("activity", self._get("list fill activities", "/account/activities/FILL", params))
             raw.extend(batch)
-            if len(batch) < 100:
+            if len(batch) < ACTIVITIES_PAGE:
                 break
-            params = params | {"page_token": str(mapping.required(batch[-1], "id", "fill activity"))}
+            params = params | {"page_token": str(reading.required(batch[-1], "id", "fill activity"))}
         return tuple(mapping.fill_from_activity(a, self._client_id(mapping.activity_order_id(a), known or {}))
                      for a in raw)
+
+    def account_events(self, *, after: date | None = None) -> tuple[AccountEvent, ...]:
+        """Every non-trade activity (splits, dividends, cash entries...), oldest first: one unfiltered paged
+        query, FILLs skipped. With `after`, from the day before it (one day of overlap): de-duplicate by id."""
+        params: dict[str, str] = {"direction": "asc", "page_size": str(ACTIVITIES_PAGE)}
+        if after is not None:
+            params["after"] = (after - timedelta(days=1)).isoformat()
+        out: list[AccountEvent] = []
+        while True:
+            batch = self._seen_all("activity", self._get("list account activities", "/account/activities", params))
+            out.extend(mapping.to_account_event(a) for a in batch if a.get("activity_type") != "FILL")
+            if len(batch) < ACTIVITIES_PAGE:
+                return tuple(out)
+            params = params | {"page_token": str(reading.required(batch[-1], "id", "account activity"))}
 
     def _client_id(self, order_id: str, known: Mapping[str, str]) -> str:
         if order_id in known:

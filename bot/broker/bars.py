@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from bot.broker.mapping import DailyBar, Json, bars_page, to_bar, unexpected, utc
+from bot.broker.mapping import DailyBar, bars_page, to_bar
+from bot.broker.reading import Json, unexpected, utc
 
 Get = Callable[[str, dict[str, str]], object]  # a client's get(path, params), e.g. StockHistoricalDataClient.get
 Observe = Callable[[str, Json], None]

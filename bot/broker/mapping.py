@@ -6,14 +6,14 @@ truly need (an order's id, a position's symbol or qty) is BrokerUnavailable with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
+from bot.broker.reading import Json, as_object, as_objects, flag, moment, number, required, shape, unexpected
 from bot.core.domain import (
     NEW_YORK,
+    AccountEvent,
     AccountState,
     AssetInfo,
     Fill,
@@ -26,80 +26,6 @@ from bot.core.domain import (
     Side,
     Symbol,
 )
-from bot.errors import BrokerUnavailable
-
-Json = Mapping[str, Any]
-
-
-def unexpected(what: str) -> BrokerUnavailable:
-    return BrokerUnavailable(f"unexpected reply from the broker: {what}")
-
-
-def _shape(raw: object) -> str:
-    if raw is None:
-        return "empty"
-    if isinstance(raw, list):
-        return "a list"
-    if isinstance(raw, Mapping):
-        return "an object"
-    return "text" if isinstance(raw, str) else f"a {type(raw).__name__}"
-
-
-def as_object(raw: object, kind: str) -> Json:
-    if not isinstance(raw, Mapping):
-        raise unexpected(f"{kind} is {_shape(raw)}, not an object")
-    return raw
-
-
-def as_objects(raw: object, kind: str) -> list[Json]:
-    """A JSON list of objects of one kind (e.g. the positions list: kind "position")."""
-    if not isinstance(raw, list):
-        raise unexpected(f"the {kind} list is {_shape(raw)}, not a list")
-    return [as_object(item, kind) for item in raw]
-
-
-def required(obj: Json, field: str, kind: str) -> Any:
-    value = obj.get(field)
-    if value is None or value == "":
-        raise unexpected(f"{kind} without {field}")
-    return value
-
-
-def dec(value: object, default: str = "0") -> Decimal:
-    """Alpaca sends decimals as strings (data prices as numbers); never go through float arithmetic."""
-    if value is None or value == "":
-        return Decimal(default)
-    if isinstance(value, bool):
-        raise InvalidOperation(f"{value!r} is not a number")
-    return Decimal(str(value))
-
-
-def number(obj: Json, field: str, kind: str, *, need: bool = False, default: str = "0") -> Decimal:
-    value = required(obj, field, kind) if need else obj.get(field)
-    try:
-        out = dec(value, default)
-    except InvalidOperation:
-        raise unexpected(f"{kind}.{field} is not a number: {value!r}") from None
-    if not out.is_finite():
-        raise unexpected(f"{kind}.{field} is not a finite number: {value!r}")
-    return out
-
-
-def utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def moment(obj: Json, field: str, kind: str) -> datetime:
-    value = required(obj, field, kind)
-    try:
-        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
-        raise unexpected(f"{kind}.{field} is not a timestamp: {value!r}") from None
-
-
-def flag(obj: Json, field: str) -> bool:
-    """A boolean flag; anything but JSON true (missing included) is false."""
-    return obj.get(field) is True
 
 
 def to_position(raw: object) -> Position:
@@ -244,6 +170,35 @@ def fill_from_activity(raw: object, client_order_id: str) -> Fill:
     )
 
 
+def to_account_event(raw: object) -> AccountEvent:
+    """One non-trade activity (a SPLIT leg, DIV, DIVNRA, CIL, FEE, INT, a journal...) as booked.
+
+    An unknown type is kept as its code; amounts come as strings or numbers; only id, type and date
+    are needed. The sub type is read from entry_sub_type (or activity_sub_type); the booking time
+    from transaction_time (or created_at).
+    """
+    kind = "account activity"
+    obj = as_object(raw, kind)
+    activity_id = str(required(obj, "id", kind))
+    text = str(required(obj, "date", kind))
+    try:
+        on = date.fromisoformat(text[:10])
+    except ValueError:
+        raise unexpected(f"{kind} {activity_id} with an unreadable date {text!r}") from None
+    symbol = obj.get("symbol")
+    per_share = obj.get("per_share_amount")
+    stamp = "transaction_time" if obj.get("transaction_time") else "created_at" if obj.get("created_at") else None
+    return AccountEvent(
+        activity_id=activity_id, activity_type=str(required(obj, "activity_type", kind)), on=on,
+        symbol=Symbol(str(symbol).upper()) if symbol else None, qty=number(obj, "qty", kind),
+        cash=number(obj, "net_amount", kind),
+        per_share=None if per_share in (None, "") else number(obj, "per_share_amount", kind),
+        sub_type=str(obj.get("entry_sub_type") or obj.get("activity_sub_type") or ""),
+        description=str(obj.get("description") or ""),
+        booked_at=None if stamp is None else moment(obj, stamp, kind),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DailyBar:
     """One daily bar; its session is the New York date of its timestamp."""
@@ -277,7 +232,7 @@ def bars_page(raw: object) -> tuple[dict[str, list[Json]], str | None]:
     rows = {str(sym): as_objects(items or [], "bar") for sym, items in as_object(bars, "bars").items()}
     token = obj.get("next_page_token")
     if token is not None and not isinstance(token, str):
-        raise unexpected(f"next_page_token is {_shape(token)}")
+        raise unexpected(f"next_page_token is {shape(token)}")
     return rows, token or None
 
 

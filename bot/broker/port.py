@@ -8,7 +8,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from bot.core.domain import AccountSnapshot, AssetInfo, Fill, OrderIntent, OrderState, Session, Symbol
+from bot.core.domain import AccountEvent, AccountSnapshot, AssetInfo, Fill, OrderIntent, OrderState, Session, Symbol
 
 
 class Broker(Protocol):
@@ -36,6 +36,11 @@ class Broker(Protocol):
 
     def fills(self, *, after: datetime | None = None) -> tuple[Fill, ...]:
         """FILL activities, oldest first, strictly after `after` when given."""
+        ...
+
+    def account_events(self, *, after: date | None = None) -> tuple[AccountEvent, ...]:
+        """Non-trade activities (splits, dividends, cash entries), oldest first; with `after`, those dated
+        from the day before it on (a day of overlap: the caller de-duplicates by activity id)."""
         ...
 
     def daily_closes(self, symbols: Collection[Symbol], start: date, end: date) -> pd.DataFrame:

@@ -48,7 +48,9 @@ KNOWN_FIELDS: Mapping[str, frozenset[str]] = {
     "calendar": frozenset({"date", "open", "close", "session_open", "session_close", "settlement_date"}),
     "activity": frozenset({
         "id", "activity_type", "transaction_time", "type", "price", "qty", "side", "symbol", "leaves_qty",
-        "order_id", "cum_qty", "order_status",
+        "order_id", "cum_qty", "order_status",  # FILL; the non-trade activities:
+        "date", "net_amount", "description", "status", "per_share_amount", "entry_sub_type", "activity_sub_type",
+        "created_at", "cusip", "group_id",
     }),
     "quote": frozenset({"t", "ap", "as", "ax", "bp", "bs", "bx", "c", "z"}),
     "bar": frozenset({"t", "o", "h", "l", "c", "v", "n", "vw"}),
@@ -68,6 +70,15 @@ _ACCOUNT_STATUSES = frozenset({
     "PAPER_ONLY", "REAPPROVAL_PENDING", "REJECTED", "RESUBMITTED", "SIGNED_UP", "SUBMISSION_FAILED", "SUBMITTED",
 })
 _ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit", "trailing_stop"})
+# Returned activity types (REFERENCE.md C2, alpaca-py 0.44's ActivityType, changelog 2026-11-06 "activity types")
+ACTIVITY_TYPES = frozenset({
+    "FILL", "ACATC", "ACATS", "ALLOC", "CFEE", "CIL", "CORR", "CSD", "CSR", "CSW", "DIV", "DIVCGL", "DIVCGS",
+    "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "DIVWH", "DTCS", "DVF", "ECEXP", "EXTRD", "FEE",
+    "FIMAT", "FXCNV", "FXTRD", "INT", "INTNRA", "INTPNL", "INTTW", "INVPNL", "JNL", "JNLC", "JNLS", "MA", "MEM",
+    "MISC", "NC", "OCT", "OPASN", "OPCSH", "OPEXC", "OPEXP", "OPTRD", "PTC", "PTR", "REORG", "ROC", "SC", "SEG",
+    "SPIN", "SPLIT", "SSO", "SSP", "SUB", "SWP", "TRANS", "VOF", "WH",
+})
+ACTIVITY_SUB_TYPES = frozenset({"RSPLIT", "CDIV", "SDIV", "ROC", "REG", "TAF", "ICF", "EPI"})  # non-exhaustive
 
 KNOWN_VALUES: Mapping[tuple[str, str], frozenset[str]] = {
     ("account", "status"): _ACCOUNT_STATUSES,
@@ -87,7 +98,10 @@ KNOWN_VALUES: Mapping[tuple[str, str], frozenset[str]] = {
     ("order", "order_class"): frozenset({"simple", "mleg", "bracket", "oco", "oto"}),
     ("order", "position_intent"): frozenset({"buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"}),
     ("order", "asset_class"): _ASSET_CLASSES,
-    ("activity", "activity_type"): frozenset({"FILL"}),
+    ("activity", "activity_type"): ACTIVITY_TYPES,
+    ("activity", "entry_sub_type"): ACTIVITY_SUB_TYPES,
+    ("activity", "activity_sub_type"): ACTIVITY_SUB_TYPES,
+    ("activity", "status"): frozenset({"executed", "correct", "canceled"}),
     ("activity", "type"): frozenset({"fill", "partial_fill"}),
     ("activity", "side"): frozenset({"buy", "sell", "sell_short"}),
 }

@@ -1,4 +1,5 @@
-"""LocalExchange: the Python API that starts the exchange on a loopback port in a daemon thread."""
+"""LocalExchange: the exchange on a loopback port in a daemon thread, and the driver's controls (account and asset
+flags, the clock, the replay date, and corporate actions: schedule_split, schedule_dividend, book_cash)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import logging
 import threading
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bot.core.corporate import Split
+from bot.core.domain import Symbol
+from bot.exchange.actions import CorporateCalendar, Dividend, booking_moment, derive_dividends, start_of
+from bot.exchange.booking import BookingRules, booked_through
 from bot.exchange.clock import ReplayClock, make_clock
 from bot.exchange.engine import Engine
 from bot.exchange.faults import FaultPlan
@@ -17,8 +23,10 @@ from bot.exchange.market import PriceBook
 from bot.exchange.server import Dispatcher, ExchangeHTTPServer, RequestLog
 from bot.exchange.settings import ExchangeSettings
 from bot.exchange.state import Store
+from bot.history.splits import splits_beside
 
 log = logging.getLogger("bot.exchange")
+SCHEDULED = "scheduled_corporate_actions"  # meta: the splits and dividends scripted through the control API
 
 
 class LocalExchange:
@@ -35,16 +43,21 @@ class LocalExchange:
         self.book = PriceBook.load(settings.prices, seed=settings.seed, half_spread_bps=settings.half_spread_bps,
                                    symbols=settings.symbols)
         self.store = Store(settings.state_path)
+        self._file_splits = () if settings.is_synthetic else splits_beside(Path(settings.prices)) or ()
         with self.store.transaction():
             if settings.reset or not self.store.is_initialised():
                 self.store.reset(settings.starting_cash)
             stored_day = self.store.get_meta("replay_date")
+            self._load_calendar()
         replay_day = settings.replay_start or (date.fromisoformat(stored_day) if stored_day else None)
         self.clock = make_clock(settings.clock, now=settings.now, replay_day=replay_day)
         self.engine = Engine(self.store, self.book, self.clock, seed=settings.seed,
                              partial_fill_probability=settings.partial_fill_probability,
                              fill_latency_seconds=settings.fill_latency_seconds,
-                             review_requests=REVIEW_REQUESTS if settings.schema == "drift" else 0)
+                             review_requests=REVIEW_REQUESTS if settings.schema == "drift" else 0,
+                             booking=BookingRules(remainder=settings.split_remainder,
+                                                  withholding=settings.dividend_withholding,
+                                                  notices=settings.schema == "drift"))
         self._server: ExchangeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -101,6 +114,7 @@ class LocalExchange:
         """A fresh account: no orders, positions or fills; default flags."""
         with self.lock, self.store.transaction():
             self.store.reset(self.settings.starting_cash if cash is None else cash)
+            self._load_calendar()
 
     def set_account_flags(self, **flags: Any) -> None:
         """e.g. shorting_enabled=False, trading_blocked=True, trade_suspended_by_user=True, status="INACTIVE"."""
@@ -138,6 +152,52 @@ class LocalExchange:
             day = clock.advance()
             self.store.set_meta("replay_date", day.isoformat())
         return day
+
+    # -- corporate actions (see actions.py, booking.py) ----------------------------------------------
+
+    def schedule_split(self, symbol: str, on: date, ratio: Decimal) -> None:
+        """A split effective at the session ``on`` (ratio = new shares per old): prices before it become
+        as traded at once (x ratio), and the account books it lazily. Schedule before trading the symbol."""
+        split = Split(Symbol(symbol.upper()), on, Decimal(ratio))
+        with self.lock, self.store.transaction():
+            self._add_scheduled("splits", split.symbol, booking_moment(split), [on.isoformat(), str(split.ratio)])
+
+    def schedule_dividend(self, symbol: str, ex_date: date, per_share: Decimal) -> None:
+        """A cash dividend per share held at the start of ``ex_date`` (as traded)."""
+        if not self.settings.simulate_dividends:
+            raise RuntimeError("dividends are off (simulate_dividends=False, as on Alpaca paper)")
+        div = Dividend(Symbol(symbol.upper()), ex_date, Decimal(per_share))
+        with self.lock, self.store.transaction():
+            self._add_scheduled("dividends", div.symbol, start_of(ex_date), [ex_date.isoformat(), str(div.per_share)])
+
+    def book_cash(self, activity_type: str, amount: Decimal, on: date, description: str = "") -> None:
+        """A cash entry now (FEE, INT, JNLC, CSD or CSW), dated ``on``; amount signed as it moves cash."""
+        with self.lock, self.store.transaction():
+            at = self.clock.now()
+            self.engine.settle(at)
+            self.engine.booker.book_cash(activity_type.upper(), Decimal(amount), on, at, description)
+
+    def _add_scheduled(self, kind: str, symbol: str, moment: datetime, row: list[str]) -> None:
+        if not self.book.has(symbol):
+            raise ValueError(f"no prices for {symbol}: nothing to split or pay")
+        through = booked_through(self.store)
+        if through is not None and moment <= through:
+            raise ValueError(f"{symbol} {row[0]}: too late, the account is booked through {through.isoformat()}")
+        scheduled = self.store.get_json(SCHEDULED, {"splits": [], "dividends": []})
+        scheduled[kind].append([symbol, *row])
+        self.store.set_json(SCHEDULED, scheduled)
+        self._load_calendar()
+
+    def _load_calendar(self) -> None:
+        """The file's splits and the scheduled ones; dividends derived from the prices and scheduled."""
+        scheduled = self.store.get_json(SCHEDULED, {"splits": [], "dividends": []})
+        splits = [*self._file_splits, *(Split(Symbol(s), date.fromisoformat(d), Decimal(r))
+                                        for s, d, r in scheduled["splits"])]
+        dividends: list[Dividend] = []
+        if self.settings.simulate_dividends:
+            dividends = derive_dividends(self.book.frames, CorporateCalendar(splits))
+            dividends += [Dividend(Symbol(s), date.fromisoformat(d), Decimal(p)) for s, d, p in scheduled["dividends"]]
+        self.book.set_calendar(CorporateCalendar(splits, dividends))
 
     @property
     def current_date(self) -> date:

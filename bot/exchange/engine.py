@@ -6,18 +6,17 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
+from bot.exchange.booking import Booker, BookingRules
 from bot.exchange.clock import MarketClock
 from bot.exchange.market import Mark, PriceBook
-from bot.exchange.models import num, ts
-from bot.exchange.state import REVIEW_STATUS, ZERO, Order, Store
+from bot.exchange.models import asset_id, num, ts
+from bot.exchange.state import PRICE_QUANTUM, QTY_QUANTUM, REVIEW_STATUS, ZERO, Order, Store
 
 SHORT_BUFFER = Decimal("1.03")
 MARGIN_MINIMUM = Decimal(2000)
-QTY_QUANTUM = Decimal("0.000000001")
-PRICE_QUANTUM = Decimal("0.000001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +37,10 @@ class Engine:
     """Owns the rules that need prices and time; every method runs under the exchange lock."""
 
     def __init__(self, store: Store, book: PriceBook, clock: MarketClock, *, seed: int,
-                 partial_fill_probability: float, fill_latency_seconds: float, review_requests: int = 0) -> None:
+                 partial_fill_probability: float, fill_latency_seconds: float, review_requests: int = 0,
+                 booking: BookingRules | None = None) -> None:
         self.store, self.book, self.clock = store, book, clock
+        self.booker = Booker(store, book, booking or BookingRules())
         self.seed = seed
         self.review_requests = review_requests  # drift schema: requests a new order spends in REVIEW_STATUS
         self.partial_fill_probability = partial_fill_probability
@@ -47,6 +48,10 @@ class Engine:
 
     def mark(self, symbol: str, at: datetime) -> Mark | None:
         return self.book.mark(symbol, self.clock.price_day(at))
+
+    def asset_id(self, symbol: str, day: date) -> str:
+        """The asset's id on a day: each reverse split before it gave the asset a new one (a new CUSIP)."""
+        return asset_id(symbol, self.book.calendar.reverse_splits_through(symbol, day))
 
     def account_numbers(self, at: datetime) -> AccountNumbers:
         cash = self.store.cash()
@@ -96,8 +101,9 @@ class Engine:
                     if o.symbol == symbol and o.side == side), ZERO)
 
     def settle(self, at: datetime) -> None:
-        """Run at the start of every request: fills what is due, expires what is over."""
+        """Run at the start of every request: books corporate actions, fills what is due, expires what is over."""
         request = self.store.bump_requests()
+        self.booker.run(at)
         wall = time.time()
         for order in self.store.open_orders():
             if self._step(order, at, request, wall):

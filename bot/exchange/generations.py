@@ -4,8 +4,11 @@ models.py renders today's shapes (REFERENCE.md Part C1): assets carry borrow_sta
 2026-06-24 fields (min_order_size, min_trade_increment, price_increment) and no easy_to_borrow; the
 account has crypto_status and no PDT fields; positions carry swap_rate. This module turns them into:
 - legacy: easy_to_borrow and the PDT fields present; no borrow_status nor the 2026-06-24 fields;
+  non-trade activities with JSON numbers (qty, price, net_amount, per_share_amount) and their booking
+  time as transaction_time rather than created_at;
 - drift: today's shapes plus fields and enum values no client knows yet, on every object the bot
-  reads; orders also sit in an unknown status for their first reads (the engine's review, see state.py).
+  reads; orders also sit in an unknown status for their first reads (the engine's review, see state.py),
+  and each split books one more activity of a type (and sub type) no client knows (entries.notice).
 """
 
 from __future__ import annotations
@@ -55,10 +58,22 @@ def _without(obj: JSON, kind: str) -> JSON:
     return {k: v for k, v in obj.items() if k not in _AFTER_2026_06_24.get(kind, ())}
 
 
+_NUMBERS = ("qty", "price", "net_amount", "per_share_amount")
+
+
+def _legacy_activity(obj: JSON) -> JSON:
+    if obj.get("activity_type") == "FILL":
+        return obj
+    out = {k: (float(v) if k in _NUMBERS and v is not None else v) for k, v in obj.items() if k != "created_at"}
+    out["transaction_time"] = obj.get("created_at")
+    return out
+
+
 _LEGACY: dict[str, Callable[[JSON], JSON]] = {
     "asset": _legacy_asset,
     "account": _legacy_account,
     "position": lambda obj: _without(obj, "position"),
+    "activity": _legacy_activity,
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot.exchange.actions import CorporateCalendar
 from bot.history.frame import SYNTHETIC_EPOCH, SYNTHETIC_GRID_END, load_csv_dir, synthetic_history
 
 CENT = Decimal("0.01")
@@ -30,7 +31,11 @@ class Mark:
 
 
 class PriceBook:
-    """Daily bars per symbol; the current price is the close of the latest session <= a date."""
+    """Daily bars per symbol; the current price is the close of the latest session <= a date.
+
+    The frames are split-adjusted (a CSV's close, or the synthetic walk); with splits known (the calendar)
+    marks, quotes and fills are as traded: the adjusted price x the split factor of its day.
+    """
 
     def __init__(self, frames: dict[str, pd.DataFrame], *, label: str, half_spread_bps: Decimal) -> None:
         self.label = label
@@ -38,6 +43,10 @@ class PriceBook:
         self._dates = {sym: f.index.to_numpy(dtype="datetime64[D]") for sym, f in self.frames.items()}
         self._closes = {sym: f["close"].to_numpy() for sym, f in self.frames.items()}
         self._half_spread = half_spread_bps / Decimal(10000)
+        self.calendar = CorporateCalendar()
+
+    def set_calendar(self, calendar: CorporateCalendar) -> None:
+        self.calendar = calendar
 
     @classmethod
     def load(cls, prices: str | Path, *, seed: int, half_spread_bps: Decimal,
@@ -67,18 +76,33 @@ class PriceBook:
         return best
 
     def mark(self, symbol: str, on_or_before: date) -> Mark | None:
+        """As traded on the session found; the previous close is in that session's shares (split-adjusted)."""
         i = self._index_on(symbol, on_or_before)
         if i is None:
             return None
-        price = _decimal(self._closes[symbol][i], CENT)
-        previous = _decimal(self._closes[symbol][max(i - 1, 0)], CENT)
+        session: date = self._dates[symbol][i].astype(object)
+        factor = self.calendar.factor(symbol, session)
+        price = _decimal(self._closes[symbol][i], factor)
+        previous = _decimal(self._closes[symbol][max(i - 1, 0)], factor)
         bid = (price * (1 - self._half_spread)).quantize(TICK, ROUND_HALF_EVEN)
         ask = (price * (1 + self._half_spread)).quantize(TICK, ROUND_HALF_EVEN)
-        return Mark(symbol, self._dates[symbol][i].astype(object), price, previous, bid, ask)
+        return Mark(symbol, session, price, previous, bid, ask)
 
-    def bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        frame = self.frames[symbol]
-        return frame.loc[pd.Timestamp(start):pd.Timestamp(end)]
+    def bars(self, symbol: str, start: date, end: date, *, as_traded: bool = False) -> pd.DataFrame:
+        """The frame's rows in [start, end]: split-adjusted, or as traded (prices x factor, volume / factor)."""
+        frame = self.frames[symbol].loc[pd.Timestamp(start):pd.Timestamp(end)]
+        splits = self.calendar.splits_of(symbol)
+        if not as_traded or not splits or frame.empty:
+            return frame
+        factor = np.ones(len(frame))
+        days = frame.index.to_numpy(dtype="datetime64[D]")
+        for s in splits:
+            factor[days < np.datetime64(s.on, "D")] *= float(s.ratio)
+        out = frame.copy()
+        for column in ("open", "high", "low", "close", "adj_close"):
+            out[column] = frame[column].to_numpy() * factor
+        out["volume"] = frame["volume"].to_numpy() / factor
+        return out
 
     def _index_on(self, symbol: str, on_or_before: date) -> int | None:
         dates = self._dates.get(symbol)
@@ -88,5 +112,6 @@ class PriceBook:
         return i if i >= 0 else None
 
 
-def _decimal(value: float, quantum: Decimal) -> Decimal:
-    return Decimal(repr(float(value))).quantize(quantum, ROUND_HALF_EVEN)
+def _decimal(value: float, factor: Decimal) -> Decimal:
+    """A price file's float, exactly as written, times the split factor, to the cent."""
+    return (Decimal(repr(float(value))) * factor).quantize(CENT, ROUND_HALF_EVEN)

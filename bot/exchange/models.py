@@ -58,21 +58,22 @@ def et(value: datetime) -> str:
     return value.astimezone(ET).isoformat()
 
 
-def asset_id(symbol: str) -> str:
-    return str(uuid.uuid5(_NS, "asset:" + symbol))
+def asset_id(symbol: str, generation: int = 0) -> str:
+    """Stable per symbol; generation n: the asset after its n-th reverse split (a new CUSIP)."""
+    return str(uuid.uuid5(_NS, f"asset:{symbol}" + (f":{generation}" if generation else "")))
 
 
 def account_id(label: str) -> str:
     return str(uuid.uuid5(_NS, "account:" + label))
 
 
-def order_json(o: Order) -> JSON:
+def order_json(o: Order, asset: str | None = None) -> JSON:
     return {
         "id": o.id, "client_order_id": o.client_order_id,
         "created_at": ts(o.created_at), "updated_at": ts(o.updated_at), "submitted_at": ts(o.submitted_at),
         "filled_at": ts(o.filled_at), "expired_at": ts(o.expired_at), "canceled_at": ts(o.canceled_at),
         "failed_at": ts(o.failed_at), "replaced_at": None, "replaced_by": None, "replaces": None,
-        "asset_id": asset_id(o.symbol), "symbol": o.symbol, "asset_class": "us_equity",
+        "asset_id": asset or asset_id(o.symbol), "symbol": o.symbol, "asset_class": "us_equity",
         "notional": num(o.notional), "qty": num(o.qty), "filled_qty": num(o.filled_qty),
         "filled_avg_price": num(o.filled_avg_price), "order_class": "", "order_type": o.type, "type": o.type,
         "side": o.side, "position_intent": o.position_intent, "time_in_force": o.time_in_force,
@@ -83,14 +84,14 @@ def order_json(o: Order) -> JSON:
 
 
 def position_json(symbol: str, qty: Decimal, avg: Decimal, price: Decimal, previous: Decimal,
-                  held: Decimal) -> JSON:
+                  held: Decimal, asset: str | None = None) -> JSON:
     market_value = qty * price
     cost_basis = qty * avg
     upl = market_value - cost_basis
     intraday = qty * (price - previous)
     last_value = abs(qty * previous)
     return {
-        "asset_id": asset_id(symbol), "symbol": symbol, "exchange": EXCHANGES.get(symbol, "ARCA"),
+        "asset_id": asset or asset_id(symbol), "symbol": symbol, "exchange": EXCHANGES.get(symbol, "ARCA"),
         "asset_class": "us_equity", "asset_marginable": True, "qty": num(qty),
         "qty_available": num(qty - held if qty > 0 else qty + held), "avg_entry_price": num(avg),
         "side": "long" if qty > 0 else "short", "market_value": num(market_value), "cost_basis": num(cost_basis),
@@ -105,11 +106,11 @@ def _ratio(a: Decimal, b: Decimal) -> Decimal:
     return (a / b).quantize(Decimal("0.0000000001")) if b else Decimal(0)
 
 
-def asset_json(symbol: str, flags: dict[str, bool], name: str) -> JSON:
+def asset_json(symbol: str, flags: dict[str, bool], name: str, asset: str | None = None) -> JSON:
     """The store keeps borrowability as the flag easy_to_borrow; Alpaca now says borrow_status ETB or HTB."""
     increment = "0.000000001" if flags["fractionable"] else "1"
     return {
-        "id": asset_id(symbol), "class": "us_equity", "exchange": EXCHANGES.get(symbol, "ARCA"),
+        "id": asset or asset_id(symbol), "class": "us_equity", "exchange": EXCHANGES.get(symbol, "ARCA"),
         "symbol": symbol, "name": name, "status": "active" if flags["tradable"] else "inactive",
         "tradable": flags["tradable"], "marginable": flags["marginable"], "shortable": flags["shortable"],
         "borrow_status": "ETB" if flags["easy_to_borrow"] else "HTB", "fractionable": flags["fractionable"],

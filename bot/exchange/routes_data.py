@@ -44,7 +44,7 @@ def get_bars(ctx: Ctx, _: re.Match[str]) -> Reply:
     start = _when(q.get("start")) or datetime.combine(ctx.at.astimezone(ET).date(), time(0), ET)
     end = min(_when(q.get("end")) or ctx.at, ctx.at)
     limit = max(1, min(_int(q.get("limit"), 1000), 10000))
-    adjusted = q.get("adjustment", "raw") != "raw"
+    adjusted = q.get("adjustment", "raw") != "raw"  # raw: as traded; split, dividend, all: adjusted by adj_close
     descending = q.get("sort") == "desc"
     after = _decode_token(q["page_token"]) if q.get("page_token") else None
     bars: dict[str, list[JSON]] = {}
@@ -52,8 +52,8 @@ def get_bars(ctx: Ctx, _: re.Match[str]) -> Reply:
     for symbol in _symbols(ctx):
         if not book.has(symbol) or (after and symbol < after[0]):
             continue
-        rows = _rows(book.bars(symbol, start.astimezone(ET).date(), min(end.astimezone(ET).date(), last_day)),
-                     start, end, adjusted)
+        first, last_bar = start.astimezone(ET).date(), min(end.astimezone(ET).date(), last_day)
+        rows = _rows(book.bars(symbol, first, last_bar, as_traded=not adjusted), start, end, adjusted)
         if descending:
             rows.reverse()
         if after and symbol == after[0]:

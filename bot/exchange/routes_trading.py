@@ -1,4 +1,4 @@
-"""Trading API v2 routes: account, positions, orders, clock, calendar, assets, FILL activities."""
+"""Trading API v2 routes: account, positions, orders, clock, calendar, assets (activities: routes_activities.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from bot.exchange.models import (
     JSON,
     ApiError,
     account_id,
-    asset_id,
     asset_json,
     calendar_json,
     clock_json,
@@ -48,7 +47,10 @@ class Ctx:
         return render(kind, obj, self.schema)
 
     def order(self, order: Order) -> JSON:
-        return self.render("order", order_json(order))
+        return self.render("order", order_json(order, self.engine.asset_id(order.symbol, order.session)))
+
+    def asset_id(self, symbol: str) -> str:
+        return self.engine.asset_id(symbol, self.engine.clock.price_day(self.at))
 
 
 Handler = Callable[[Ctx, "re.Match[str]"], Reply]
@@ -79,7 +81,7 @@ def _position(ctx: Ctx, symbol: str, qty: Decimal, avg: Decimal) -> JSON:
     mark = ctx.engine.mark(symbol, ctx.at)
     price, previous = (mark.price, mark.previous) if mark else (avg, avg)
     held = ctx.engine.held_for_orders(symbol, "sell" if qty > 0 else "buy")
-    return ctx.render("position", position_json(symbol, qty, avg, price, previous, held))
+    return ctx.render("position", position_json(symbol, qty, avg, price, previous, held, ctx.asset_id(symbol)))
 
 
 def list_positions(ctx: Ctx, _: re.Match[str]) -> Reply:
@@ -88,7 +90,7 @@ def list_positions(ctx: Ctx, _: re.Match[str]) -> Reply:
 
 def _find_position(ctx: Ctx, key: str) -> tuple[str, Decimal, Decimal]:
     for sym, (qty, avg) in ctx.engine.store.positions().items():
-        if key.upper() == sym or key == asset_id(sym):
+        if key.upper() == sym or key == ctx.asset_id(sym):
             return sym, qty, avg
     raise not_found("position does not exist")
 
@@ -214,7 +216,8 @@ def get_calendar(ctx: Ctx, _: re.Match[str]) -> Reply:
 
 def _asset(ctx: Ctx, symbol: str) -> JSON:
     suffix = " (synthetic prices)" if ctx.label == "synthetic" else " (CSV replay)"
-    return ctx.render("asset", asset_json(symbol, ctx.engine.store.asset_flags(symbol), symbol + suffix))
+    flags = ctx.engine.store.asset_flags(symbol)
+    return ctx.render("asset", asset_json(symbol, flags, symbol + suffix, ctx.asset_id(symbol)))
 
 
 def get_asset(ctx: Ctx, m: re.Match[str]) -> Reply:
@@ -226,21 +229,6 @@ def get_asset(ctx: Ctx, m: re.Match[str]) -> Reply:
 
 def list_assets(ctx: Ctx, _: re.Match[str]) -> Reply:
     return 200, [_asset(ctx, s) for s in ctx.engine.book.symbols]
-
-
-def list_activities(ctx: Ctx, m: re.Match[str]) -> Reply:
-    kinds = (m.groupdict().get("type") or ctx.query.get("activity_types") or "FILL").upper().split(",")
-    if "FILL" not in kinds:
-        return 200, []
-    q = ctx.query
-    after, until = _when(q.get("after")), _when(q.get("until"))
-    if q.get("date"):
-        day = datetime.combine(_day(q["date"]) or date.today(), datetime.min.time(), UTC)
-        after, until = day - timedelta(microseconds=1), day + timedelta(days=1)
-    size = max(1, min(_int(q.get("page_size"), 100), 100))
-    page = ctx.engine.store.activities_page(after=after, until=until, ascending=q.get("direction") == "asc",
-                                            page_token=q.get("page_token"), limit=size)
-    return 200, [ctx.render("activity", a) for a in page]
 
 
 def _dec(raw: str, what: str) -> Decimal:
@@ -296,6 +284,4 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", r"/v2/calendar", get_calendar),
     ("GET", r"/v2/assets", list_assets),
     ("GET", r"/v2/assets/(?P<symbol>[^/]+)", get_asset),
-    ("GET", r"/v2/account/activities", list_activities),
-    ("GET", r"/v2/account/activities/(?P<type>[A-Za-z_]+)", list_activities),
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.errors import BotError, ConfigError
 from bot.exchange.app import LocalExchange
 from bot.exchange.generations import SCHEMA_MODES
-from bot.exchange.settings import CLOCK_MODES, ExchangeSettings
+from bot.exchange.settings import CLOCK_MODES, REMAINDERS, ExchangeSettings
 from bot.net import is_loopback_host
 
 DEFAULT_KEY, DEFAULT_SECRET = "PKLOCAL", "local-secret"
@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cash", default="100000", help="starting cash of a fresh account")
     p.add_argument("--reset", action="store_true", help="wipe the state file to a fresh account")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--split-remainder", choices=REMAINDERS, default="fractional",
+                   help="a split's fractional share: kept (fractional, Alpaca since 2021) or paid as cash in lieu")
+    p.add_argument("--no-dividends", action="store_true",
+                   help="do not pay dividends (as Alpaca paper, which does not simulate them)")
+    p.add_argument("--withholding", default="0", help="share of a long's dividend withheld (DIVNRA), e.g. 0.15")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     return p
 
@@ -42,13 +47,15 @@ def settings_from_args(args: argparse.Namespace) -> ExchangeSettings:
     if not is_loopback_host(args.host) and not args.allow_remote:
         raise ConfigError(f"refusing to bind {args.host}: not a loopback address (use --allow-remote)")
     try:
-        cash = Decimal(args.cash)
+        cash, withholding = Decimal(args.cash), Decimal(args.withholding)
     except InvalidOperation as err:
-        raise ConfigError(f"--cash must be a number, got {args.cash!r}") from err
+        raise ConfigError(f"--cash and --withholding must be numbers, got {args.cash!r}, {args.withholding!r}") from err
     prices: str | Path = "synthetic" if args.prices == "synthetic" else Path(args.prices)
     return ExchangeSettings(
         state_path=args.state, host=args.host, port=args.port, prices=prices, clock=args.clock,
         faults_path=args.faults, starting_cash=cash, reset=args.reset, seed=args.seed, schema=args.schema,
+        split_remainder=args.split_remainder, simulate_dividends=not args.no_dividends,
+        dividend_withholding=withholding,
         api_key=os.environ.get("ALPACA_API_KEY") or DEFAULT_KEY,
         secret_key=os.environ.get("ALPACA_SECRET_KEY") or DEFAULT_SECRET,
     )

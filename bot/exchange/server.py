@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bot.exchange import routes_data, routes_trading
+from bot.exchange import routes_activities, routes_data, routes_trading
 from bot.exchange.engine import Engine
 from bot.exchange.faults import ORDER_KINDS, Fault, FaultPlan
 from bot.exchange.models import ApiError
@@ -28,7 +28,7 @@ log = logging.getLogger("bot.exchange")
 
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(pattern + r"\Z"), handler)
-    for method, pattern, handler in routes_trading.ROUTES + routes_data.ROUTES
+    for method, pattern, handler in routes_trading.ROUTES + routes_activities.ROUTES + routes_data.ROUTES
 ]
 
 

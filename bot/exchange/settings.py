@@ -13,6 +13,8 @@ from bot.exchange.generations import SCHEMA_MODES, SchemaMode
 
 ClockMode = Literal["always-open", "nyse", "replay"]
 CLOCK_MODES: tuple[str, ...] = ("always-open", "nyse", "replay")
+Remainder = Literal["fractional", "cash"]
+REMAINDERS: tuple[str, ...] = ("fractional", "cash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,10 @@ class ExchangeSettings:
     reset: bool = False  # wipe the state file to a fresh account at start
     symbols: tuple[str, ...] = field(default=())  # restrict the tradable universe; () = every priced symbol
     schema: SchemaMode = "today"  # the Alpaca JSON generation served: today | legacy | drift (generations.py)
+    # corporate actions (splits.csv beside CSV prices, dividends from close vs adj_close, or scheduled):
+    split_remainder: Remainder = "fractional"  # fractional: qty x ratio kept (Alpaca since 2021); cash: CIL
+    simulate_dividends: bool = True  # Alpaca paper does NOT simulate dividends; the local exchange does
+    dividend_withholding: Decimal = Decimal(0)  # share of a long's dividend withheld, booked as DIVNRA
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:
@@ -45,6 +51,10 @@ class ExchangeSettings:
             raise ValueError(f"schema must be one of {SCHEMA_MODES}, got {self.schema!r}")
         if not 0.0 <= self.partial_fill_probability <= 1.0:
             raise ValueError("partial_fill_probability must be within [0, 1]")
+        if self.split_remainder not in REMAINDERS:
+            raise ValueError(f"split_remainder must be one of {REMAINDERS}, got {self.split_remainder!r}")
+        if not 0 <= self.dividend_withholding < 1:
+            raise ValueError("dividend_withholding must be within [0, 1)")
         if self.half_spread_bps < 0 or self.starting_cash < 0 or self.fill_latency_seconds < 0:
             raise ValueError("half_spread_bps, starting_cash and fill_latency_seconds must be >= 0")
 

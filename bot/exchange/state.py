@@ -8,12 +8,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.exchange import activity_store
+from bot.exchange.activity_store import ActivityQuery
+
 ZERO = Decimal(0)
+QTY_QUANTUM = Decimal("0.000000001")  # quantities to 9 decimals, as Alpaca's fractional shares
+PRICE_QUANTUM = Decimal("0.000001")  # average prices
 REVIEW_STATUS = "pending_risk_review"  # drift schema: a status no client knows; the order waits in it, unfillable
 OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled", "pending_new", "pending_cancel", "held",
                            REVIEW_STATUS})
@@ -28,7 +33,7 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_open ON orders (is_open);
 CREATE TABLE IF NOT EXISTS activities (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, transaction_time TEXT NOT NULL,
-    body TEXT NOT NULL);
+    activity_type TEXT NOT NULL DEFAULT 'FILL', day TEXT, body TEXT NOT NULL);
 """
 
 ACCOUNT_FLAG_DEFAULTS: dict[str, Any] = {
@@ -94,10 +99,6 @@ def _encode(value: object) -> object:
     return value
 
 
-def _stamp(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def _decode(name: str, value: Any) -> Any:
     kind = str(_ORDER_TYPES[name])
     if value is None:
@@ -123,6 +124,7 @@ class Store:
         self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
                                   isolation_level=None, timeout=30)
         self.db.executescript(_SCHEMA)
+        activity_store.migrate(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -227,28 +229,17 @@ class Store:
         return [self._load(r) for r in self.db.execute("SELECT seq, body FROM orders ORDER BY seq")]
 
     def add_activity(self, activity_id: str, transaction_time: datetime, body: dict[str, Any]) -> None:
-        self.db.execute("INSERT INTO activities (id, transaction_time, body) VALUES (?, ?, ?)",
-                        (activity_id, _stamp(transaction_time), json.dumps(body)))
+        activity_store.insert(self.db, activity_id, transaction_time, body)
 
-    def activities_page(self, *, after: datetime | None, until: datetime | None, ascending: bool,
-                        page_token: str | None, limit: int) -> list[dict[str, Any]]:
-        """FILL activities in time order, strictly inside (after, until), continuing past page_token."""
-        where, args = ["1 = 1"], list[object]()
-        if after is not None:
-            where.append("transaction_time > ?")
-            args.append(_stamp(after))
-        if until is not None:
-            where.append("transaction_time < ?")
-            args.append(_stamp(until))
-        if page_token:
-            row = self.db.execute("SELECT seq FROM activities WHERE id = ?", (page_token,)).fetchone()
-            if row is None:
-                return []
-            where.append("seq > ?" if ascending else "seq < ?")
-            args.append(int(row[0]))
-        order = "ASC" if ascending else "DESC"
-        sql = f"SELECT body FROM activities WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?"
-        return [json.loads(body) for (body,) in self.db.execute(sql, (*args, limit))]
+    def activities_page(self, query: ActivityQuery) -> list[dict[str, Any]]:
+        return activity_store.page(self.db, query)
+
+    def get_json(self, key: str, default: Any) -> Any:
+        raw = self.get_meta(key)
+        return default if raw is None else json.loads(raw)
+
+    def set_json(self, key: str, value: Any) -> None:
+        self.set_meta(key, json.dumps(value))
 
     @staticmethod
     def _body(order: Order) -> str:

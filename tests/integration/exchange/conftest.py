@@ -58,3 +58,22 @@ def trading(exchange: LocalExchange) -> TradingClient:
 
 def et(*args: int) -> datetime:
     return datetime(*args, tzinfo=ET)  # type: ignore[misc]
+
+
+def activities(client: TradingClient, kind: str | None = None, **params: Any) -> list[dict[str, Any]]:
+    """GET /v2/account/activities[/kind], oldest first unless told otherwise."""
+    out = client.get("/account/activities" + (f"/{kind}" if kind else ""), {"direction": "asc"} | params)
+    assert isinstance(out, list)
+    return out
+
+
+def position(client: TradingClient, symbol: str) -> dict[str, Any]:
+    out = client.get(f"/positions/{symbol}")
+    assert isinstance(out, dict)
+    return out
+
+
+def cash(client: TradingClient) -> Decimal:
+    account = client.get("/account")
+    assert isinstance(account, dict)
+    return Decimal(account["cash"])

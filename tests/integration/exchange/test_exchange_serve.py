@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alpaca.trading.client import TradingClient
 
-from bot.exchange.serve import serve_main
+from bot.exchange.serve import _parser, serve_main, settings_from_args
 
 
 def free_port() -> int:
@@ -88,3 +89,12 @@ def test_serve_takes_the_keys_from_the_environment_and_does_not_print_the_secret
     assert "schema legacy" in err
     assert "accepts key id PKMINE0000000001; the secret is the value of ALPACA_SECRET_KEY" in err
     assert 'ALPACA_SECRET_KEY="$ALPACA_SECRET_KEY"' in err and "not-to-be-printed" not in err
+
+
+def test_serve_takes_the_corporate_action_rules_from_the_command_line() -> None:
+    settings = settings_from_args(_parser().parse_args(["--split-remainder", "cash", "--no-dividends",
+                                                        "--withholding", "0.15"]))
+
+    assert (settings.split_remainder, settings.simulate_dividends, settings.dividend_withholding) == (
+        "cash", False, Decimal("0.15"))
+    assert serve_main(["--withholding", "1.5"]) == 2
