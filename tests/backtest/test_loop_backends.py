@@ -17,7 +17,7 @@ from bot.backtest.codes import NEED_BREACH, NEED_SHARES
 from bot.backtest.kernel import KernelResult, Market, Variants, run_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
-EQUITY_ARG, NEED_ARG = 24, 27  # simulate(rows, 16 inputs, 7 state arrays, equity, tallies, counts, need, ...)
+EQUITY_ARG, NEED_ARG = 27, 30  # simulate(rows, 19 inputs, 7 state arrays, equity, tallies, counts, need, ...)
 
 
 @pytest.fixture(scope="module")
