@@ -117,6 +117,12 @@ def as_traded_frames(frames: Mapping[str, pd.DataFrame], splits: Iterable[Split]
     return out
 
 
+def split_doc(split: Split) -> dict[str, str]:
+    """One split as metrics.json lists it."""
+    return {"symbol": str(split.symbol), "on": split.on.isoformat(), "ratio": str(split.ratio),
+            "kind": split.describe()}
+
+
 def splits_per_symbol(symbols: Sequence[Symbol], applied: Iterable[Split]) -> dict[str, int]:
     """How many splits the backtest applied to each symbol's holdings (0 for those without)."""
     counts = dict.fromkeys(map(str, symbols), 0)

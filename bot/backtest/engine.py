@@ -14,7 +14,7 @@ import pandas as pd
 from bot import metrics
 from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
-from bot.backtest.astraded import HoldingSplits, split_holdings, splits_per_symbol
+from bot.backtest.astraded import HoldingSplits, split_doc, split_holdings, splits_per_symbol
 from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
 from bot.backtest.market import PricedMarket, build_market, due_sessions, session_columns
 from bot.backtest.share_checks import Rebalances, fractional_shorts, unholdable_legs
@@ -350,6 +350,7 @@ def _result(
         "trades": len(day),
         "prices_as_traded": priced.as_traded is not None,
         "splits_applied": None if priced.as_traded is None else splits_per_symbol(symbols, priced.as_traded.applied),
+        "applied_splits": [] if priced.as_traded is None else [split_doc(s) for s in priced.as_traded.applied],
         "benchmarks": {
             sym: {k: float(curves[k][i]) for k in BENCHMARK_METRICS} for i, sym in enumerate(bench, start=1)
         },

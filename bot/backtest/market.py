@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -148,8 +149,9 @@ def as_traded_market(priced: PricedMarket, splits: Sequence[Split]) -> PricedMar
 def _split_notes(found: AsTraded) -> tuple[str, ...]:
     if not found.applied:
         return ("prices as traded: no split inside the range",)
-    named = ", ".join(f"{s.symbol} {s.describe()} on {s.on}" for s in found.applied)
-    return (f"prices as traded: {len(found.applied)} split(s) applied to the holdings ({named})",)
+    counts = Counter(str(s.symbol) for s in found.applied)
+    named = ", ".join(f"{sym} {n}" for sym, n in counts.most_common())
+    return (f"prices as traded: {len(found.applied)} splits applied to the holdings ({named})",)
 
 
 def _naive(index: pd.Index) -> bool:
