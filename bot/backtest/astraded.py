@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -69,14 +70,13 @@ def as_traded(dates: pd.DatetimeIndex, symbols: Sequence[Symbol], splits: Iterab
     for s in splits:
         if s.symbol in by_symbol:
             by_symbol[s.symbol].append(s)
-    tz = getattr(dates, "tz", None)
     factors = np.ones((len(dates), len(symbols)))
     events: list[tuple[int, int, Split]] = []
     for j, sym in enumerate(symbols):
         own = sorted(by_symbol[sym], key=lambda s: s.on)
         if not own:
             continue
-        at = dates.searchsorted([pd.Timestamp(s.on, tz=tz) for s in own], side="left")
+        at = first_sessions(dates, [s.on for s in own])
         factors[:, j] = _column_factors(len(dates), at, [s.ratio for s in own])
         events += [(int(d), j, s) for d, s in zip(at, own, strict=True) if 0 < d < len(dates)]
     events.sort(key=lambda e: (e[0], e[1]))
@@ -86,6 +86,15 @@ def as_traded(dates: pd.DatetimeIndex, symbols: Sequence[Symbol], splits: Iterab
         np.array([float(e[2].ratio) for e in events], dtype=np.float64),
     )
     return AsTraded(factors, holding, tuple(e[2] for e in events))
+
+
+def first_sessions(dates: pd.DatetimeIndex, days: Sequence[date]) -> IntArray:
+    """The position of the first session on or after each day (len(dates) when none is)."""
+    if isinstance(dates.dtype, np.dtype):  # tz-naive: numpy searches the stamps (pandas' parsing costs more)
+        stamps = np.array(days, dtype="datetime64[D]").astype(dates.dtype)
+        return np.asarray(np.searchsorted(dates.values, stamps, side="left"), dtype=np.intp)
+    tz = getattr(dates, "tz", None)
+    return np.asarray(dates.searchsorted([pd.Timestamp(d, tz=tz) for d in days], side="left"), dtype=np.intp)
 
 
 def _column_factors(sessions: int, first_session_at: np.ndarray, ratios: Sequence[Decimal]) -> FloatArray:

@@ -288,8 +288,10 @@ BENCHMARK_METRICS = ("final_equity", "cagr", "volatility", "sharpe", "sortino", 
 
 def _rebalances(priced: PricedMarket, targets: FloatArray, due: BoolArray, out: KernelResult) -> Rebalances:
     """The sessions a single run rebalanced or was due to, with the weights, prices and equity it had there."""
-    traded = [b.days for b in out.trades]
-    days = np.union1d(np.flatnonzero(due), np.concatenate(traded) if traded else np.zeros(0, dtype=np.intp))
+    checked = due.copy()
+    for batch in out.trades:
+        checked[batch.days] = True
+    days = np.flatnonzero(checked)
     weights = targets[days] if targets.ndim == 2 else np.broadcast_to(targets, (len(days), len(targets)))
     return Rebalances(days, weights, priced.market.close[days], out.equity[0, days])
 

@@ -74,18 +74,22 @@ def unholdable_legs(
     as_traded: bool,
 ) -> tuple[UnholdableLeg, ...]:
     """Each leg that whole shares could not hold on some checked rebalance, in symbol order."""
-    w, p = checked.weights, checked.prices
-    with np.errstate(divide="ignore", invalid="ignore"):
-        raw = w * (checked.equity * (1.0 - cash_reserve))[:, None] / p
-        miss = np.abs(raw - np.trunc(raw)) * p / checked.equity[:, None]
-    whole = (w != 0) & ~(fractional_longs & (w > 0))
-    under = whole & (np.abs(raw) < 1.0)
-    bad = under | (whole & (miss > (np.inf if leg_band is None else leg_band / 2)))
+    w, p, equity = checked.weights, checked.prices, checked.equity[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a ruined book has no equity to size with
+        raw = w * (equity * (1.0 - cash_reserve)) / p
+        shares = np.abs(raw)
+        under = shares < 1.0
+        if leg_band is not None:
+            under |= (shares - np.floor(shares)) * p > equity * (leg_band / 2)  # rounding misses by over half a band
+    whole = (w > 0) if not fractional_longs else np.zeros(w.shape, dtype=np.bool_)
+    whole |= w < 0
+    under_one = whole & (shares < 1.0)
+    bad = whole & under
     out: list[UnholdableLeg] = []
     for j in np.flatnonzero(bad.any(axis=0)).tolist():
         rows = np.flatnonzero(bad[:, j])
         first, last = (dates[checked.days[rows[k]]].date().isoformat() for k in (0, -1))
-        leg = UnholdableLeg(str(symbols[j]), len(rows), len(checked.days), first, last, int(under[rows, j].sum()),
+        leg = UnholdableLeg(str(symbols[j]), len(rows), len(checked.days), first, last, int(under_one[rows, j].sum()),
                             float(p[rows, j].max()), "")
         out.append(_with_message(leg, leg_band, as_traded=as_traded))
     return tuple(out)
