@@ -17,7 +17,7 @@ from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
 from bot.backtest.astraded import HoldingSplits, split_doc, split_holdings, splits_per_symbol
 from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
 from bot.backtest.market import PricedMarket, build_market, due_sessions, session_columns
-from bot.backtest.share_checks import Rebalances, fractional_shorts, unholdable_legs
+from bot.backtest.share_checks import Rebalances, rebalances_of, share_checks
 from bot.core.corporate import Split
 from bot.core.domain import Symbol
 from bot.errors import DataError
@@ -144,7 +144,7 @@ def backtest_market(
     due = due_sessions(priced.dates, settings.frequency)
     variants = single_variant(settings, targets[None], due[None])
     out = run_kernel(priced.market, variants, fill=settings.fill, record=True)
-    return _result(strategy.name, settings, priced, out, frames, notes, _rebalances(priced, targets, due, out))
+    return _result(strategy.name, settings, priced, out, frames, notes, rebalances_of(priced, targets, due, out))
 
 
 def single_variant(settings: BacktestSettings, targets: FloatArray, due: BoolArray) -> Variants:
@@ -286,30 +286,6 @@ def _years(dates: pd.DatetimeIndex) -> float:
 BENCHMARK_METRICS = ("final_equity", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
 
 
-def _rebalances(priced: PricedMarket, targets: FloatArray, due: BoolArray, out: KernelResult) -> Rebalances:
-    """The sessions a single run rebalanced or was due to, with the weights, prices and equity it had there."""
-    checked = due.copy()
-    for batch in out.trades:
-        checked[batch.days] = True
-    days = np.flatnonzero(checked)
-    weights = targets[days] if targets.ndim == 2 else np.broadcast_to(targets, (len(days), len(targets)))
-    return Rebalances(days, weights, priced.market.close[days], out.equity[0, days])
-
-
-def _share_checks(
-    settings: BacktestSettings, priced: PricedMarket, checked: Rebalances, shares: FloatArray
-) -> tuple[dict[str, object], tuple[str, ...], tuple[str, ...]]:
-    """metrics.json's entries on what whole shares could not do, the warnings and the notes that name it."""
-    found = priced.as_traded
-    legs = unholdable_legs(checked, priced.symbols, priced.dates, cash_reserve=settings.cash_reserve,
-                           leg_band=settings.leg_band, fractional_longs=settings.fractional_longs,
-                           as_traded=found is not None)
-    shorts = () if found is None else fractional_shorts(shares, priced.symbols, priced.dates, found)
-    facts: dict[str, object] = {"unholdable_legs": [leg.as_dict() for leg in legs],
-                                "fractional_shorts": [short.as_dict() for short in shorts]}
-    return facts, tuple(leg.message for leg in legs), tuple(short.message for short in shorts)
-
-
 def _result(
     name: str,
     settings: BacktestSettings,
@@ -357,10 +333,11 @@ def _result(
             sym: {k: float(curves[k][i]) for k in BENCHMARK_METRICS} for i, sym in enumerate(bench, start=1)
         },
     }
-    checks, warnings, split_notes = _share_checks(settings, priced, checked, shares)
+    checks = share_checks(priced, checked, shares, cash_reserve=settings.cash_reserve, leg_band=settings.leg_band,
+                          fractional_longs=settings.fractional_longs)
     arrays = RunArrays(dates, symbols, curve, shares, gross, net, day, column, traded, price, paid,
                        settings.commission_bps, bench)
-    return BacktestResult(name, settings, facts | checks, notes + split_notes, arrays, warnings)
+    return BacktestResult(name, settings, facts | checks.facts(), notes + checks.notes, arrays, checks.warnings)
 
 
 def _row_sum(a: FloatArray) -> FloatArray:

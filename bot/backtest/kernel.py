@@ -6,7 +6,8 @@ min_trade_usd, unless the target is zero; a small sign flip still closes the old
 loop (loop.c through cloop.py, or loop.py's numba where no C compiler is available: backend.py) stops
 where floats cannot settle a decision; this driver settles it in Decimal as the planner and
 bot/core/drift.py compute it (exact.py) and resumes, so float rounding cannot change one.
-Rows are variants, so a sweep runs many variants in one call.
+Rows are variants, so a sweep runs many variants in one call. A market in as-traded prices carries its
+splits (Market.splits, built by market.py from a split list); the loop converts the holdings at each one.
 """
 
 from __future__ import annotations

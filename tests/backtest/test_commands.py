@@ -120,29 +120,25 @@ class TestSplitsBesideThePrices:
             (folder / "splits.csv").write_text("\n".join(["symbol,date,ratio,kind", *rows]) + "\n")
         return folder
 
-    def test_without_it_the_summary_metrics_and_figure_name_the_leg(self, tmp_path, capsys):
+    def run(self, tmp_path: Path, capsys, *, splits: bool) -> tuple[str, dict]:
+        """The command's printed summary and metrics.json for a run on these prices."""
         out = tmp_path / "out"
-        args = parse(backtest, [*self.ARGS, "--prices", str(self.prices(tmp_path, splits=False)), "--out", str(out)],
+        args = parse(backtest, [*self.ARGS, "--prices", str(self.prices(tmp_path, splits=splits)), "--out", str(out)],
                      tmp_path)
-
         assert backtest.run(args) == 0
+        assert (out / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        return capsys.readouterr().out, json.loads((out / "metrics.json").read_text())
 
-        printed = capsys.readouterr().out
-        doc = json.loads((out / "metrics.json").read_text())
+    def test_without_it_the_summary_metrics_and_figure_name_the_leg(self, tmp_path, capsys):
+        printed, doc = self.run(tmp_path, capsys, splits=False)
+
         assert "with no split list (splits.csv)" in printed and "warning: SQQQ could not be held" in printed
         assert doc["prices_as_traded"] is False and [leg["symbol"] for leg in doc["unholdable_legs"]] == ["SQQQ"]
         assert "splits.csv" in doc["warnings"][0]
-        assert (out / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     def test_with_it_shares_are_sized_as_traded(self, tmp_path, capsys):
-        out = tmp_path / "out"
-        args = parse(backtest, [*self.ARGS, "--prices", str(self.prices(tmp_path, splits=True)), "--out", str(out)],
-                     tmp_path)
+        printed, doc = self.run(tmp_path, capsys, splits=True)
 
-        assert backtest.run(args) == 0
-
-        printed = capsys.readouterr().out
-        doc = json.loads((out / "metrics.json").read_text())
         assert "note: prices as traded: 3 splits applied to the holdings (SQQQ 3)" in printed
         assert doc["prices_as_traded"] is True and doc["splits_applied"]["SQQQ"] == 3
         assert doc["unholdable_legs"] == [] and doc["warnings"] == []
