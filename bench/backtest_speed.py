@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -33,7 +34,9 @@ from bot.backtest.engine import backtest_market, single_variant, target_path  # 
 from bot.backtest.kernel import run_kernel  # noqa: E402
 from bot.backtest.market import build_market, due_sessions  # noqa: E402
 from bot.backtest.sweep import run_sweep  # noqa: E402
+from bot.core.corporate import Split  # noqa: E402
 from bot.history.frame import load_csv_dir, synthetic_history  # noqa: E402
+from bot.history.splits import splits_beside  # noqa: E402
 from strategies import build_strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
@@ -74,20 +77,29 @@ def load() -> tuple[dict[str, pd.DataFrame], str]:
     return synthetic_history([*SEVEN, "BIL"], start=date(2000, 5, 26), end=date(2025, 9, 26)), "SYNTHETIC data"
 
 
-def single(frames: dict[str, pd.DataFrame], name: str, params: dict[str, object]) -> None:
+def real_splits() -> tuple[Split, ...] | None:
+    """The splits.csv beside the real prices (None without it, or on the synthetic market)."""
+    return splits_beside(REAL) if (REAL / "IWM.csv").is_file() else None
+
+
+def single(frames: dict[str, pd.DataFrame], name: str, params: dict[str, object],
+           splits: tuple[Split, ...] | None = None) -> None:
     strategy = build_strategy(name, params)
     symbols = tuple(sorted(strategy.universe))
-    priced = build_market(frames, symbols, strategy.vehicles, start=None, end=None, cash_rate=0.02, opens=False)
-    variants = single_variant(SETTINGS, target_path(strategy, frames, priced)[None],
+    settings = replace(SETTINGS, splits=splits)
+    priced = build_market(frames, symbols, strategy.vehicles, start=None, end=None, cash_rate=0.02, opens=False,
+                          splits=splits)
+    variants = single_variant(settings, target_path(strategy, frames, priced)[None],
                               due_sessions(priced.dates, "quarterly")[None])
     kernel = timings_ms(lambda: run_kernel(priced.market, variants, record=True), 51)
-    aligned = timings_ms(lambda: backtest_market(strategy, frames, priced, SETTINGS), 51)
-    full = timings_ms(lambda: run_backtest(strategy, frames, SETTINGS), 51)
-    tables = timings_ms(lambda: _with_tables(run_backtest(strategy, frames, SETTINGS)), 21)
+    aligned = timings_ms(lambda: backtest_market(strategy, frames, priced, settings), 51)
+    full = timings_ms(lambda: run_backtest(strategy, frames, settings), 51)
+    tables = timings_ms(lambda: _with_tables(run_backtest(strategy, frames, settings)), 21)
     out = run_kernel(priced.market, variants)
     span = f"{priced.dates[0].date()}..{priced.dates[-1].date()}"
+    basis = "as traded, splits.csv" if splits is not None else "split-adjusted"
     print(f"  {name:<8} {len(symbols)} assets {span} ({len(priced.dates)} sessions, {int(out.rebalances[0])} "
-          "rebalances):")
+          f"rebalances; prices {basis}, {priced.market.splits.count} splits in range):")
     print(f"    loop {kernel[0]:.2f} ms best / {kernel[1]:.2f} median of 51; aligned prices -> result and metrics "
           f"(what bt's figure times) {aligned[0]:.2f} ms best / {aligned[1]:.2f} median of 51")
     print(f"    end to end (frames -> result and metrics) {full[0]:.2f} ms best / {full[1]:.2f} median of 51; the same "
@@ -127,14 +139,16 @@ def _run(code: str, env: dict[str, str], cwd: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def sweep(frames: dict[str, pd.DataFrame], name: str) -> None:
+def sweep(frames: dict[str, pd.DataFrame], name: str, splits: tuple[Split, ...] | None = None) -> None:
+    settings = replace(SETTINGS, splits=splits)
     t0 = time.perf_counter()
-    table = run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe")
+    table = run_sweep(frames, "pair", {}, GRID, settings, sort_by="sharpe")
     first = time.perf_counter() - t0
-    best, median = timings_ms(lambda: run_sweep(frames, "pair", {}, GRID, SETTINGS, sort_by="sharpe"), 9)
-    print(f"  {name} loop: {len(table)} variants (band x frequency x gross x hedge) over {table.attrs['start']}.."
-          f"{table.attrs['end']}: {best / 1e3:.3f} s best / {median / 1e3:.3f} s median of 9 (first run in this "
-          f"process {first:.3f} s); mean {table['rebalances'].mean():.0f} rebalances per variant")
+    best, median = timings_ms(lambda: run_sweep(frames, "pair", {}, GRID, settings, sort_by="sharpe"), 9)
+    basis = "as traded (splits.csv)" if splits is not None else "split-adjusted"
+    print(f"  {name} loop, prices {basis}: {len(table)} variants (band x frequency x gross x hedge) over "
+          f"{table.attrs['start']}..{table.attrs['end']}: {best / 1e3:.3f} s best / {median / 1e3:.3f} s median of 9 "
+          f"(first run in this process {first:.3f} s); mean {table['rebalances'].mean():.0f} rebalances per variant")
 
 def sweep_rss(name: str) -> None:
     me, env = [sys.executable, __file__], {**os.environ, "PAIRBOT_LOOP": name}
@@ -221,15 +235,22 @@ def main() -> None:
     jit_compile(name)
     if name != "numba":
         jit_compile("numba")
+    splits = real_splits()
     print("one backtest, quarterly + 5pp band, costs on (loop = run_kernel with the trade list):")
     single(frames, "pair", {})
+    if splits is not None:
+        single(frames, "pair", {}, splits)
     single(frames, "overlay", SEVEN_WEIGHTS)
+    if splits is not None:
+        single(frames, "overlay", SEVEN_WEIGHTS, splits)
     if "REAL" in label:
         print("  (real 7-asset history starts 2010 with SQQQ; 25 years of all 7 on the SYNTHETIC market:)")
         synthetic = synthetic_history([*SEVEN, "BIL"], start=date(2000, 5, 26), end=date(2025, 9, 26))
         single(synthetic, "overlay", SEVEN_WEIGHTS)
     print("sweep:")
     sweep(frames, name)
+    if splits is not None:
+        sweep(frames, name, splits)
     sweep_rss(name)
     if name != "numba":
         numba_loop = backend.by_name("numba")

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from bot.backtest import BacktestResult
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 def drawdown(equity: pd.Series) -> pd.Series:
     return equity / equity.cummax() - 1.0
+
+
+def price_label(result: BacktestResult) -> str:
+    """Which prices shares were sized at, for the title."""
+    if not result.metrics.get("prices_as_traded"):
+        return "split-adjusted prices (no splits.csv)"
+    applied = result.metrics.get("splits_applied")
+    total = sum(applied.values()) if isinstance(applied, dict) else 0
+    return f"as-traded prices ({total} splits applied)"
+
+
+def _warn(fig: Figure, warnings: Sequence[str]) -> None:
+    """Lay the figure out, leaving room at the foot for each warning, written there in red."""
+    if not warnings:
+        fig.tight_layout()
+        return
+    lines = [textwrap.fill(f"warning: {w}", width=150) for w in warnings]
+    height = 0.018 * sum(line.count("\n") + 1 for line in lines) + 0.01
+    fig.tight_layout(rect=(0.0, height, 1.0, 1.0))
+    fig.text(0.01, 0.005, "\n".join(lines), color="firebrick", fontsize=8, va="bottom", ha="left")
 
 
 def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None) -> Path:
@@ -20,7 +46,7 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    title = label or f"{result.strategy} {result.metrics['start']} .. {result.metrics['end']}"
+    title = label or f"{result.strategy} {result.metrics['start']} .. {result.metrics['end']} | {price_label(result)}"
     fig, (top, mid, low) = plt.subplots(
         3, 1, figsize=(11, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1.3, 1.3]}
     )
@@ -48,7 +74,7 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
     low.set_ylabel("exposure (x equity)")
     low.legend(loc="upper left", fontsize=8)
     low.grid(True, alpha=0.3)
-    fig.tight_layout()
+    _warn(fig, result.warnings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

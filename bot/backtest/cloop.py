@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from bot.backtest.codes import TIE, WEIGHT_TIE
+from bot.backtest.codes import SPLIT_STEPS, TIE, WEIGHT_TIE
 
 SOURCE = Path(__file__).with_name("loop.c")
 FLAGS = ("-O2", "-shared", "-fPIC", "-std=c99", "-fno-fast-math", "-ffp-contract=off",
-         f"-DPAIRBOT_TIE={TIE!r}", f"-DPAIRBOT_WEIGHT_TIE={WEIGHT_TIE!r}")
+         f"-DPAIRBOT_TIE={TIE!r}", f"-DPAIRBOT_WEIGHT_TIE={WEIGHT_TIE!r}", f"-DPAIRBOT_SPLIT_STEPS={SPLIT_STEPS!r}")
 COMPILE_TIMEOUT_S = 120
 
 _errors: list[str] = []
@@ -140,7 +140,8 @@ class CLoop:
         self.path = path
         self._simulate = lib.pb_simulate
         self._simulate.restype = ctypes.c_int
-        self._simulate.argtypes = [_I, _P, _I, _I, _I, _I, *[_P] * 14, ctypes.c_int, ctypes.c_int, *[_P] * 15, _I]
+        self._simulate.argtypes = [_I, _P, _I, _I, _I, _I, *[_P] * 5, _I, *[_P] * 12, ctypes.c_int, ctypes.c_int,
+                                   *[_P] * 15, _I]
         self._curve_stats = lib.pb_curve_stats
         self._curve_stats.restype = ctypes.c_int
         self._curve_stats.argtypes = [_I, _I, _P, _P, _P]
@@ -153,7 +154,8 @@ class CLoop:
 
     def simulate(  # noqa: PLR0913
         self, rows: np.ndarray, close: np.ndarray, opens: np.ndarray, cash_return: np.ndarray,
-        accrual_days: np.ndarray, multiples: np.ndarray, targets: np.ndarray, target_row: np.ndarray,
+        accrual_days: np.ndarray, multiples: np.ndarray, split_day: np.ndarray, split_col: np.ndarray,
+        split_ratio: np.ndarray, targets: np.ndarray, target_row: np.ndarray,
         due: np.ndarray, due_row: np.ndarray, bands: np.ndarray, costs_bps: np.ndarray, min_trade: np.ndarray,
         reserve: np.ndarray, fractional: np.ndarray, next_open: bool, record: bool,
         q: np.ndarray, cash: np.ndarray, flow: np.ndarray, start: np.ndarray, force_breach: np.ndarray,
@@ -167,9 +169,15 @@ class CLoop:
             raise ValueError("simulate: arrays disagree in shape")
         if rows.size and (rows.min() < 0 or rows.max() >= v_len):
             raise ValueError("simulate: row out of range")
+        e_len = split_day.shape[0]
+        if split_col.shape != (e_len,) or split_ratio.shape != (e_len,):
+            raise ValueError("simulate: split arrays disagree in shape")
+        if e_len and (split_col.min() < 0 or split_col.max() >= n):
+            raise ValueError("simulate: split column out of range")
         status = self._simulate(
             rows.size, _in(rows, _I64), t_len, n, targets.shape[1], multiples.shape[1],
-            *(_in(a, _F64) for a in (close, opens, cash_return, accrual_days, multiples, targets)),
+            *(_in(a, _F64) for a in (close, opens, cash_return, accrual_days, multiples)),
+            e_len, _in(split_day, _I64), _in(split_col, _I64), _in(split_ratio, _F64), _in(targets, _F64),
             _in(target_row, _I64), _in(due, _BOOL), _in(due_row, _I64),
             *(_in(a, _F64) for a in (bands, costs_bps, min_trade, reserve)), _in(fractional, _BOOL),
             bool(next_open), bool(record),

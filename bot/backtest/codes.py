@@ -6,3 +6,4 @@ TIE = 1e-9  # relative distance from a boundary at which a float decision is re-
 WEIGHT_TIE = 1e-12  # the same for a weight's distance from its band
 OVER_NO, OVER_YES, OVER_TIE = 0, 1, 2
 NEED_NONE, NEED_BREACH, NEED_SHARES = 0, 1, 2
+SPLIT_STEPS = 1e9  # a split's product of shares is kept to 9 decimals, Alpaca's quantum (and Decimal's product)

@@ -14,8 +14,11 @@ import pandas as pd
 from bot import metrics
 from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
+from bot.backtest.astraded import HoldingSplits, split_doc, split_holdings, splits_per_symbol
 from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
 from bot.backtest.market import PricedMarket, build_market, due_sessions, session_columns
+from bot.backtest.share_checks import Rebalances, rebalances_of, share_checks
+from bot.core.corporate import Split
 from bot.core.domain import Symbol
 from bot.errors import DataError
 from strategies.base import MarketView, Strategy
@@ -45,6 +48,9 @@ class BacktestSettings:
     cash_reserve: float = 0.0
     fractional_longs: bool = False  # long targets in 1e-9 shares (shorts stay whole), as the planner allows
     benchmarks: tuple[str, ...] = BENCHMARKS
+    # The frames' splits (bot.history.splits.splits_beside): with them, whole shares are sized at as-traded
+    # prices and each split converts the holdings on its date; None: the prices are used as the frames give them.
+    splits: tuple[Split, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,7 @@ class BacktestResult:
     metrics: dict[str, object]
     notes: tuple[str, ...]
     arrays: RunArrays = field(repr=False, compare=False)
+    warnings: tuple[str, ...] = ()  # what whole shares could not do: legs not held (share_checks.py)
 
     @cached_property
     def equity(self) -> pd.Series:
@@ -116,6 +123,7 @@ def run_backtest(
         cash_rate=settings.cash_rate,
         cash_symbol=settings.cash_symbol,
         opens=settings.fill == "next_open",
+        splits=settings.splits,
     )
     return backtest_market(strategy, frames, priced, settings, notes=history_note + priced.notes)
 
@@ -133,9 +141,10 @@ def backtest_market(
     This is what a backtester that takes a ready table of prices times (bt's Backtest on a DataFrame).
     """
     targets = target_path(strategy, frames, priced)
-    variants = single_variant(settings, targets[None], due_sessions(priced.dates, settings.frequency)[None])
+    due = due_sessions(priced.dates, settings.frequency)
+    variants = single_variant(settings, targets[None], due[None])
     out = run_kernel(priced.market, variants, fill=settings.fill, record=True)
-    return _result(strategy.name, settings, priced, out, frames, notes)
+    return _result(strategy.name, settings, priced, out, frames, notes, rebalances_of(priced, targets, due, out))
 
 
 def single_variant(settings: BacktestSettings, targets: FloatArray, due: BoolArray) -> Variants:
@@ -284,11 +293,13 @@ def _result(
     out: KernelResult,
     frames: Mapping[str, pd.DataFrame],
     notes: tuple[str, ...],
+    checked: Rebalances,
 ) -> BacktestResult:
     dates, symbols = priced.dates, priced.symbols
     curve = out.equity[0]
     lag = 1 if settings.fill == "next_open" else 0
-    day, column, traded, price, paid, shares = _trade_legs(out.trades, len(dates), len(symbols), lag)
+    day, column, traded, price, paid, shares = _trade_legs(out.trades, len(dates), len(symbols), lag,
+                                                           priced.market.splits)
     value = shares * priced.market.close
     gross, net = _row_sum(np.abs(value)) / curve, _row_sum(value) / curve
     bench = benchmark_curves(frames, priced, settings.starting_cash, settings.benchmarks)
@@ -315,13 +326,18 @@ def _result(
         "max_drawdown_trough": trough,
         "max_drawdown_recovery": None if dd.recovery is None else recovery,
         "trades": len(day),
+        "prices_as_traded": priced.as_traded is not None,
+        "splits_applied": None if priced.as_traded is None else splits_per_symbol(symbols, priced.as_traded.applied),
+        "applied_splits": [] if priced.as_traded is None else [split_doc(s) for s in priced.as_traded.applied],
         "benchmarks": {
             sym: {k: float(curves[k][i]) for k in BENCHMARK_METRICS} for i, sym in enumerate(bench, start=1)
         },
     }
+    checks = share_checks(priced, checked, shares, cash_reserve=settings.cash_reserve, leg_band=settings.leg_band,
+                          fractional_longs=settings.fractional_longs)
     arrays = RunArrays(dates, symbols, curve, shares, gross, net, day, column, traded, price, paid,
                        settings.commission_bps, bench)
-    return BacktestResult(name, settings, facts, notes, arrays)
+    return BacktestResult(name, settings, facts | checks.facts(), notes + checks.notes, arrays, checks.warnings)
 
 
 def _row_sum(a: FloatArray) -> FloatArray:
@@ -344,20 +360,23 @@ TRADE_COLUMNS = ["date", "symbol", "side", "qty", "price", "paid", "notional", "
 
 
 def _trade_legs(
-    batches: Sequence[TradeBatch], sessions: int, symbols: int, lag: int
+    batches: Sequence[TradeBatch], sessions: int, symbols: int, lag: int, splits: HoldingSplits
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """The nonzero legs of the kernel's trade batches in batch, session and symbol order (session index with the
     fill lag, symbol column, signed shares, price, paid), and the shares held at each close."""
     kept = [b for b in batches if len(b.days)]
     if not kept:
-        none = np.zeros(0)
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), none, none, none, np.zeros((sessions, symbols))
-    days = np.concatenate([b.days for b in kept]) + lag
+        none, no_days = np.zeros(0), np.zeros(0, dtype=np.intp)
+        return no_days, no_days, none, none, none, np.zeros((sessions, symbols))
+    decided = np.concatenate([b.days for b in kept])
+    days = decided + lag
     traded = np.concatenate([b.shares for b in kept])
     k, j = np.nonzero(traded)
     price = np.concatenate([b.prices for b in kept])[k, j]
     paid = np.concatenate([b.paid for b in kept])[k, j]
-    return days[k], j, traded[k, j], price, paid, _holdings(days, traded, sessions)
+    held = split_holdings(decided, traded, sessions, splits, lag=lag) if splits.count else \
+        _holdings(days, traded, sessions)
+    return days[k], j, traded[k, j], price, paid, held
 
 
 def _holdings(days: IntArray, traded: FloatArray, sessions: int) -> FloatArray:
@@ -412,7 +431,7 @@ def benchmark_curves(
     dates = priced.dates
     for sym in symbols:
         if sym in priced.symbols:  # the market holds its adjusted closes already
-            values = priced.market.close[:, priced.symbols.index(sym)]
+            values = priced.total_return_close[:, priced.symbols.index(sym)]
         elif sym not in frames:
             continue
         else:

@@ -110,10 +110,17 @@ def decide_shares_one(
             small = notional < min_trade_usd
             if abs(notional - min_trade_usd) <= TIE * max(1.0, min_trade_usd):
                 small = abs(_dec(delta)) * _dec(p) < _dec(min_trade_usd)
-            if small:
-                target = 0.0 if h != 0 and (h > 0) != (target > 0) else h
+            if small and h != 0 and (h > 0) != (target > 0):
+                target = 0.0
+            elif small and not is_fractional_short(h):
+                target = h
         out.append(target)
     return out
+
+
+def is_fractional_short(held: float) -> bool:
+    """A short a split left with a fraction of a share: the next rebalance makes it whole, whatever its size."""
+    return held < 0 and held != math.trunc(held)
 
 
 def _dec(x: float) -> Decimal:

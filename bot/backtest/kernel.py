@@ -6,7 +6,8 @@ min_trade_usd, unless the target is zero; a small sign flip still closes the old
 loop (loop.c through cloop.py, or loop.py's numba where no C compiler is available: backend.py) stops
 where floats cannot settle a decision; this driver settles it in Decimal as the planner and
 bot/core/drift.py compute it (exact.py) and resumes, so float rounding cannot change one.
-Rows are variants, so a sweep runs many variants in one call.
+Rows are variants, so a sweep runs many variants in one call. A market in as-traded prices carries its
+splits (Market.splits, built by market.py from a split list); the loop converts the holdings at each one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
+from bot.backtest.astraded import HoldingSplits
 from bot.backtest.codes import NEED_BREACH, NEED_SHARES
 from bot.backtest.exact import (
     FRACTIONAL_QUANTUM,
@@ -42,6 +44,7 @@ class Market:
     cash_return: FloatArray  # (T,) interest on cash earned over the day ending at session t (0 at t=0)
     accrual_days: FloatArray  # (T,) calendar days from the previous session to t (0 at t=0)
     multiples: FloatArray  # (N, U): weight x multiple, summed per underlying = effective exposure
+    splits: HoldingSplits = field(default_factory=HoldingSplits)  # applied to the holdings in the loop
 
     def __post_init__(self) -> None:
         t, n = self.close.shape
@@ -52,6 +55,9 @@ class Market:
             raise ValueError("multiples must have one row per symbol")
         if t == 0 or not np.all(self.close > 0) or (self.open is not None and not np.all(self.open > 0)):
             raise ValueError("prices must be positive and there must be at least one session")
+        if self.splits.count and (self.splits.day.max() >= t or self.splits.column.max() >= n
+                                  or self.splits.column.min() < 0):
+            raise ValueError("a split falls outside the market's sessions or symbols")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,9 @@ def run_kernel(market: Market, variants: Variants, *, fill: Fill = "close", reco
     targets = np.ascontiguousarray(targets[:, None, :] if targets.ndim == 2 else targets)
     market_args = tuple(np.ascontiguousarray(a, dtype=f64) for a in
                         (market.close, opens, market.cash_return, market.accrual_days, market.multiples))
+    events = market.splits
+    market_args += (np.ascontiguousarray(events.day, dtype=np.int64),
+                    np.ascontiguousarray(events.column, dtype=np.int64), np.ascontiguousarray(events.ratio, dtype=f64))
     bands = np.ascontiguousarray(np.column_stack(
         [variants.leg_band, variants.gross_band, variants.net_band, variants.effective_band]), dtype=f64)
     costs = np.ascontiguousarray(np.column_stack(

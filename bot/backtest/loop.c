@@ -16,9 +16,13 @@
 #ifndef PAIRBOT_WEIGHT_TIE
 #error "PAIRBOT_WEIGHT_TIE must be defined (cloop.py passes it)"
 #endif
+#ifndef PAIRBOT_SPLIT_STEPS
+#error "PAIRBOT_SPLIT_STEPS must be defined (cloop.py passes it)"
+#endif
 
 #define TIE PAIRBOT_TIE
 #define WEIGHT_TIE PAIRBOT_WEIGHT_TIE
+#define SPLIT_STEPS PAIRBOT_SPLIT_STEPS
 enum { OVER_NO = 0, OVER_YES = 1, OVER_TIE = 2 };
 enum { NEED_NONE = 0, NEED_BREACH = 1, NEED_SHARES = 2 };
 
@@ -67,7 +71,11 @@ int pb_decide_row(int64_t n, const double *held, const double *weights, double e
                 return 1;
             }
             if (notional < min_trade) {
-                target = (h != 0 && (h > 0) != (target > 0)) ? 0.0 : h;
+                if (h != 0 && (h > 0) != (target > 0)) {
+                    target = 0.0;
+                } else if (!(h < 0 && h != trunc(h))) { /* a split's fractional short goes whole at any size */
+                    target = h;
+                }
             }
         }
         out[j] = target;
@@ -105,13 +113,15 @@ static int book_over(int64_t n, int64_t u_len, const double *q, const double *pr
     return 0;
 }
 
-/* loop.py:simulate. Shapes: close, opens (T, N); multiples (N, U); targets (S, TT, N); due (F, T);
+/* loop.py:simulate. Shapes: close, opens (T, N); multiples (N, U); split_day, split_col, split_ratio (E,),
+ * sorted by day; targets (S, TT, N); due (F, T);
  * bands (V, 4); costs_bps (V, 3); q, force_q (V, N); equity (V, T); tallies (V, 4); counts (V, 2);
  * trades (K, 3, N); trade_at (K, 3), K = k_cap. Returns 0; -1 when the scratch rows cannot be allocated;
  * -2 when a trade would be recorded past row k_cap (the driver sizes them so that it cannot). */
 int pb_simulate(int64_t n_rows, const int64_t *rows, int64_t t_len, int64_t n, int64_t tt_len, int64_t u_len,
                 const double *close, const double *opens, const double *cash_return, const double *accrual_days,
-                const double *multiples, const double *targets, const int64_t *target_row, const uint8_t *due,
+                const double *multiples, int64_t n_splits, const int64_t *split_day, const int64_t *split_col,
+                const double *split_ratio, const double *targets, const int64_t *target_row, const uint8_t *due,
                 const int64_t *due_row, const double *bands, const double *costs_bps, const double *min_trade,
                 const double *reserve, const uint8_t *fractional, int next_open, int record,
                 double *q, double *cash, double *flow, int64_t *start, int8_t *force_breach, const double *force_q,
@@ -141,6 +151,8 @@ int pb_simulate(int64_t n_rows, const int64_t *rows, int64_t t_len, int64_t n, i
         int64_t first = start[v];
         double borrowed = 0.0;
         int stopped = 0;
+        int64_t e_split = 0;
+        while (e_split < n_splits && split_day[e_split] <= first) e_split++;
         for (int64_t t = first; t < t_len; t++) {
             const double *close_t = close + t * n;
             double c_before = c, fl_before = fl;
@@ -257,6 +269,11 @@ int pb_simulate(int64_t n_rows, const int64_t *rows, int64_t t_len, int64_t n, i
             if (t == first) {
                 force_breach[v] = -1;
                 has_force_q[v] = 0;
+            }
+            while (e_split < n_splits && split_day[e_split] == t + 1) {
+                int64_t j = split_col[e_split];
+                qv[j] = rint(qv[j] * split_ratio[e_split] * SPLIT_STEPS) / SPLIT_STEPS;
+                e_split++;
             }
         }
         if (!stopped) start[v] = t_len;

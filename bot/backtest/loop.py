@@ -17,10 +17,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from bot.backtest.codes import NEED_BREACH, NEED_NONE, NEED_SHARES, OVER_NO, OVER_TIE, OVER_YES, TIE, WEIGHT_TIE
+from bot.backtest.codes import (
+    NEED_BREACH,
+    NEED_NONE,
+    NEED_SHARES,
+    OVER_NO,
+    OVER_TIE,
+    OVER_YES,
+    SPLIT_STEPS,
+    TIE,
+    WEIGHT_TIE,
+)
 
-__all__ = ["NEED_BREACH", "NEED_NONE", "NEED_SHARES", "OVER_NO", "OVER_TIE", "OVER_YES", "TIE", "WEIGHT_TIE",
-           "curve_stats", "decide_row", "leg_over", "name", "simulate"]
+__all__ = ["NEED_BREACH", "NEED_NONE", "NEED_SHARES", "OVER_NO", "OVER_TIE", "OVER_YES", "SPLIT_STEPS", "TIE",
+           "WEIGHT_TIE", "curve_stats", "decide_row", "leg_over", "name", "simulate"]
 
 name = "numba"  # the backend's label (backend.py)
 
@@ -48,7 +58,8 @@ def decide_row(held, weights, equity, prices, min_trade, reserve, fractional, ou
     """Shares after a rebalance into `out`; True when a leg needs Decimal (then `out` is incomplete).
 
     trunc(weight x equity x (1 - reserve) / price), toward zero; a leg whose trade is under min_trade
-    is left alone unless its target is zero; a small sign flip still closes the old side.
+    is left alone unless its target is zero, or it is a short a split left fractional (Alpaca shorts whole
+    shares only); a small sign flip still closes the old side.
     """
     investable = equity * (1.0 - reserve)
     for j in range(held.shape[0]):
@@ -63,7 +74,10 @@ def decide_row(held, weights, equity, prices, min_trade, reserve, fractional, ou
             if abs(notional - min_trade) <= TIE * max(1.0, min_trade):
                 return True
             if notional < min_trade:
-                target = 0.0 if h != 0 and (h > 0) != (target > 0) else h
+                if h != 0 and (h > 0) != (target > 0):
+                    target = 0.0
+                elif not (h < 0 and h != np.trunc(h)):  # a split's fractional short goes whole at any size
+                    target = h
         out[j] = target
     return False
 
@@ -98,7 +112,8 @@ def _book_over(q, prices, t, targets, s, tt, equity, gross_band, net_band, eff_b
 
 @njit(cache=True)
 def simulate(  # type: ignore[no-untyped-def]  # noqa: PLR0913
-    rows, close, opens, cash_return, accrual_days, multiples, targets, target_row, due, due_row,
+    rows, close, opens, cash_return, accrual_days, multiples, split_day, split_col, split_ratio,
+    targets, target_row, due, due_row,
     bands, costs_bps, min_trade, reserve, fractional, next_open, record,
     q, cash, flow, start, force_breach, force_q, has_force_q,
     equity, tallies, counts, need, need_equity, trades, trade_at, n_trades,
@@ -110,6 +125,8 @@ def simulate(  # type: ignore[no-untyped-def]  # noqa: PLR0913
     session start[v] - 1. need[v] says what stopped a variant at start[v]; force_breach[v] (-1 unset)
     and force_q[v] (when has_force_q[v]) are those answers, used at session start[v] only.
     tallies (V, 4): traded, costs, borrow paid, unused; counts (V, 2): rebalances, decisions.
+    Splits (split_day, split_col, split_ratio, sorted by day) multiply a column's holding as it enters the
+    session split_day[e], that is at the end of the session before, so a stop at a session never repeats one.
     trades (K, 3, N): shares, fill price, paid price; trade_at (K, 3): row, day, commission.
     """
     t_len, n = close.shape
@@ -128,6 +145,9 @@ def simulate(  # type: ignore[no-untyped-def]  # noqa: PLR0913
         first = start[v]
         borrowed = 0.0
         stopped = False
+        e_split = 0
+        while e_split < split_day.shape[0] and split_day[e_split] <= first:
+            e_split += 1
         for t in range(first, t_len):
             c_before, fl_before = c, fl
             fee = 0.0
@@ -215,6 +235,10 @@ def simulate(  # type: ignore[no-untyped-def]  # noqa: PLR0913
             if t == first:
                 force_breach[v] = -1
                 has_force_q[v] = False
+            while e_split < split_day.shape[0] and split_day[e_split] == t + 1:
+                j = split_col[e_split]
+                qv[j] = np.rint(qv[j] * split_ratio[e_split] * SPLIT_STEPS) / SPLIT_STEPS
+                e_split += 1
         if not stopped:
             start[v] = t_len
         cash[v] = c

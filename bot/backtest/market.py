@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -10,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from bot.backtest.arrays import BoolArray, FloatArray, IntArray
+from bot.backtest.astraded import AsTraded, as_traded
 from bot.backtest.kernel import Market
+from bot.core.corporate import Split
 from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
 
@@ -26,6 +29,13 @@ class PricedMarket:
     symbols: tuple[Symbol, ...]
     underlyings: tuple[Symbol, ...]
     notes: tuple[str, ...]  # e.g. "start moved to 2006-06-21: first session with PSQ"
+    adjusted_close: FloatArray | None = None  # (T, N) split-adjusted closes where market.close is as traded
+    as_traded: AsTraded | None = None  # None: no split list, prices as the frames give them
+
+    @property
+    def total_return_close(self) -> FloatArray:
+        """Closes on one share basis over the whole range (for buy-and-hold curves)."""
+        return self.market.close if self.adjusted_close is None else self.adjusted_close
 
 
 def common_sessions(
@@ -67,6 +77,7 @@ def build_market(
     cash_rate: float = 0.0,
     cash_symbol: str | None = None,
     opens: bool = True,
+    splits: Sequence[Split] | None = None,
 ) -> PricedMarket:
     """Adjusted closes and opens of `symbols` on their common sessions; cash at a rate or a fund's returns.
 
@@ -74,6 +85,8 @@ def build_market(
     `opens=False` (every fill at the close) they are neither read nor checked.
     With `cash_symbol` (e.g. BIL) cash earns that fund's daily total return where it has one and
     `cash_rate` (act/360) elsewhere.
+    With `splits` (the frames are split-adjusted and these are their splits) prices are as traded and the
+    market carries the splits inside the range, for the loop to apply to the holdings; see as_traded_market.
     """
     dates, notes = common_sessions(frames, list(symbols), start, end)
     wanted = ("adj_close", "close", "open") if opens else ("adj_close",)
@@ -112,7 +125,33 @@ def build_market(
         v = _vehicle(vehicles, sym)
         multiples[i, underlyings.index(v.underlying)] = float(v.multiple)
     market = Market(close=close, open=adjusted_opens, cash_return=cash_return, accrual_days=days, multiples=multiples)
-    return PricedMarket(market, dates, tuple(symbols), underlyings, notes)
+    priced = PricedMarket(market, dates, tuple(symbols), underlyings, notes)
+    return priced if splits is None else as_traded_market(priced, splits)
+
+
+def as_traded_market(priced: PricedMarket, splits: Sequence[Split]) -> PricedMarket:
+    """The market in as-traded prices, whole shares as they traded, with the splits the loop applies.
+
+    A next-open fill prices the decision before it: its opens are on that session's share basis, so an
+    order decided the session before a split fills in pre-split shares, which the split then converts.
+    """
+    found = as_traded(priced.dates, priced.symbols, splits)
+    m = priced.market
+    close, opens = m.close * found.factors, None
+    if m.open is not None:
+        basis = np.concatenate([found.factors[:1], found.factors[:-1]])
+        opens = m.open * basis
+    market = Market(close, opens, m.cash_return, m.accrual_days, m.multiples, found.holding_splits)
+    return PricedMarket(market, priced.dates, priced.symbols, priced.underlyings,
+                        priced.notes + _split_notes(found), m.close, found)
+
+
+def _split_notes(found: AsTraded) -> tuple[str, ...]:
+    if not found.applied:
+        return ("prices as traded: no split inside the range",)
+    counts = Counter(str(s.symbol) for s in found.applied)
+    named = ", ".join(f"{sym} {n}" for sym, n in counts.most_common())
+    return (f"prices as traded: {len(found.applied)} splits applied to the holdings ({named})",)
 
 
 def _naive(index: pd.Index) -> bool:

@@ -20,7 +20,8 @@ from strategies import build_strategy
 from strategies.base import Strategy
 
 ALIASES = {"band": "leg_band", "drift_band": "leg_band"}
-SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(BacktestSettings)) - {"start", "end", "benchmarks"}
+SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(BacktestSettings)) - {"start", "end", "benchmarks",
+                                                                                   "splits"}
 LOWER_IS_BETTER = frozenset({"volatility", "turnover", "costs_usd", "borrow_usd", "rebalances", "decisions"})
 Progress = Callable[[int, int], None]
 
@@ -79,6 +80,7 @@ def run_sweep(
     priced = build_market(
         frames, symbols, vehicles, start=settings.start, end=settings.end,
         cash_rate=settings.cash_rate, cash_symbol=settings.cash_symbol, opens=fill == "next_open",
+        splits=settings.splits,
     )
     paths = [target_path(s, frames, priced) for s in strategies]
     if any(p.ndim == 2 for p in paths):

@@ -19,8 +19,10 @@ from bot.backtest import BacktestResult, BacktestSettings, run_backtest
 from bot.backtest.market import FREQUENCIES
 from bot.backtest.sweep import parse_grid, run_sweep
 from bot.commands.argtypes import iso_date
+from bot.core.corporate import Split
 from bot.errors import ConfigError, DataError
 from bot.history.frame import SYNTHETIC_SYMBOLS, load_csv_dir, synthetic_history
+from bot.history.splits import splits_beside
 from strategies import STRATEGIES, build_strategy
 from strategies.base import Strategy
 
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     strategy = _build(name, params)
     frames, label = load_prices(args, config, symbols=_symbols(strategy, args, settings), start=settings.start,
                                 end=settings.end)
+    settings = replace(settings, splits=price_splits(args, config))
     if args.sweep:
         return _run_sweep(args, frames, name, params, settings, label)
     result = run_backtest(strategy, frames, settings)
@@ -119,6 +122,17 @@ def load_prices(
             except DataError:
                 continue
     return frames, str(directory)
+
+
+def price_splits(args: argparse.Namespace, config: Any | None) -> tuple[Split, ...] | None:
+    """The splits of the prices --prices names: DIR/splits.csv when there is one; none for the synthetic market
+    (it never splits); None (unknown) for a directory without the file and for Alpaca's adjusted bars."""
+    source = args.prices or (config.local.prices if config is not None else "synthetic")
+    if source == "synthetic":
+        return ()
+    if source == "alpaca":
+        return None
+    return splits_beside(Path(source))
 
 
 def _config(path: Path | None) -> Any | None:
@@ -245,6 +259,8 @@ def _run_sweep(
     print(f"sweep of {total} variants of {name} | prices {label}", file=sys.stderr)
     table = run_sweep(frames, name, params, grid, settings, sort_by=args.sort_by, progress=progress_bar)
     print(file=sys.stderr)
+    if settings.splits is None:
+        print(NOT_AS_TRADED)
     for note in table.attrs.get("notes", ()):
         print(f"note: {note}")
     print(f"{name} sweep {table.attrs['start']} .. {table.attrs['end']} | prices {label} | sorted by {args.sort_by}")
@@ -266,7 +282,10 @@ def progress_bar(done: int, total: int) -> None:
 def render(result: BacktestResult, label: str) -> str:
     m = result.metrics
     lines = [f"backtest {result.strategy} {m['start']} .. {m['end']} ({m['sessions']} sessions) | prices {label}"]
+    if not result.metrics.get("prices_as_traded"):
+        lines.append(NOT_AS_TRADED)
     lines += [f"note: {n}" for n in result.notes]
+    lines += [f"warning: {w}" for w in result.warnings]
     columns: dict[str, Mapping[str, Any]] = {result.strategy: m, **m["benchmarks"]}  # type: ignore[dict-item]
     width = max(12, *(len(c) + 2 for c in columns))
     lines.append(f"{'':<16}" + "".join(f"{c:>{width}}" for c in columns))
@@ -279,6 +298,10 @@ def render(result: BacktestResult, label: str) -> str:
                  f"avg gross {m['avg_gross']:.2f} net {m['avg_net']:+.2f} | costs ${m['costs_usd']:,.0f} "
                  f"borrow ${m['borrow_usd']:,.0f}")
     return "\n".join(lines)
+
+
+NOT_AS_TRADED = ("prices: shares sized at the prices as given, with no split list (splits.csv) beside them; on "
+                 "split-adjusted history a fund that reverse-split since looks dearer than it traded")
 
 
 def _fmt(value: object, fmt: str) -> str:
@@ -303,7 +326,8 @@ def write_outputs(result: BacktestResult, out: Path) -> list[Path]:
     positions.index = positions.index.date
     positions.index.name = "date"
     positions.to_csv(paths[2])
-    doc = {**result.metrics, "settings": _settings_doc(result.settings), "notes": list(result.notes)}
+    doc = {**result.metrics, "settings": _settings_doc(result.settings), "notes": list(result.notes),
+           "warnings": list(result.warnings)}
     paths[3].write_text(json.dumps(doc, indent=2, default=str) + "\n")
     from bot.plots import backtest_png
 
@@ -312,4 +336,6 @@ def write_outputs(result: BacktestResult, out: Path) -> list[Path]:
 
 
 def _settings_doc(s: BacktestSettings) -> dict[str, object]:
-    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(s).items()}
+    doc = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(replace(s, splits=None)).items()}
+    doc["splits"] = None if s.splits is None else [f"{x.symbol} {x.on} {x.ratio}" for x in s.splits]
+    return doc

@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.core.corporate import Split
 from bot.history.frame import load_csv_dir, synthetic_history
+from bot.history.splits import splits_beside
 
 REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"  # ../shared beside the repo
 SYNTHETIC_SYMBOLS = ("SPY", "QQQ", "IWM", "PSQ", "SQQQ", "TNA", "UPRO", "BIL")
@@ -29,3 +31,11 @@ def real_prices() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def real_prices_dir(real_prices: dict[str, pd.DataFrame]) -> Path:
     return REAL_PRICES
+
+
+@pytest.fixture(scope="session")
+def real_splits(real_prices: dict[str, pd.DataFrame]) -> tuple[Split, ...]:
+    splits = splits_beside(REAL_PRICES)
+    if splits is None:
+        pytest.skip(f"no splits.csv beside the real prices at {REAL_PRICES}")
+    return splits

@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 from bot.commands import backtest, signals
 from bot.errors import ConfigError, DataError
+from bot.history.frame import synthetic_history
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,6 +99,59 @@ class TestBacktestCommand:
 
         assert done.returncode == 2
         assert done.stderr.strip().count("\n") == 0
+
+
+class TestSplitsBesideThePrices:
+    """A CSV directory of the synthetic market, read as split-adjusted history (its SQQQ "costs" $15,500 in
+    2015), with and without a splits.csv that gives SQQQ five 1-for-5 reverse splits."""
+
+    ARGS = ["--strategy", "overlay", "--from", "2015-01-02", "--to", "2020-12-31"]
+
+    @staticmethod
+    def prices(tmp_path: Path, *, splits: bool) -> Path:
+        folder = tmp_path / "prices"
+        folder.mkdir()
+        frames = synthetic_history(["SPY", "UPRO", "TNA", "SQQQ", "IWM"], start=date(2015, 1, 1),
+                                   end=date(2020, 12, 31))
+        for sym, frame in frames.items():
+            frame.to_csv(folder / f"{sym}.csv", index_label="date", date_format="%Y-%m-%d")
+        if splits:
+            rows = [f"SQQQ,{y}-06-03,0.2,reverse" for y in (2016, 2018, 2020, 2022, 2026)]
+            (folder / "splits.csv").write_text("\n".join(["symbol,date,ratio,kind", *rows]) + "\n")
+        return folder
+
+    def run(self, tmp_path: Path, capsys, *, splits: bool) -> tuple[str, dict]:
+        """The command's printed summary and metrics.json for a run on these prices."""
+        out = tmp_path / "out"
+        args = parse(backtest, [*self.ARGS, "--prices", str(self.prices(tmp_path, splits=splits)), "--out", str(out)],
+                     tmp_path)
+        assert backtest.run(args) == 0
+        assert (out / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        return capsys.readouterr().out, json.loads((out / "metrics.json").read_text())
+
+    def test_without_it_the_summary_metrics_and_figure_name_the_leg(self, tmp_path, capsys):
+        printed, doc = self.run(tmp_path, capsys, splits=False)
+
+        assert "with no split list (splits.csv)" in printed and "warning: SQQQ could not be held" in printed
+        assert doc["prices_as_traded"] is False and [leg["symbol"] for leg in doc["unholdable_legs"]] == ["SQQQ"]
+        assert "splits.csv" in doc["warnings"][0]
+
+    def test_with_it_shares_are_sized_as_traded(self, tmp_path, capsys):
+        printed, doc = self.run(tmp_path, capsys, splits=True)
+
+        assert "note: prices as traded: 3 splits applied to the holdings (SQQQ 3)" in printed
+        assert doc["prices_as_traded"] is True and doc["splits_applied"]["SQQQ"] == 3
+        assert doc["unholdable_legs"] == [] and doc["warnings"] == []
+        assert [s["on"] for s in doc["applied_splits"]] == ["2016-06-03", "2018-06-03", "2020-06-03"]
+        assert len(doc["settings"]["splits"]) == 5
+
+    def test_a_sweep_says_when_prices_are_not_as_traded(self, tmp_path, capsys):
+        args = parse(backtest, [*self.ARGS, "--prices", str(self.prices(tmp_path, splits=False)),
+                                "--sweep", "band=0.02,0.1"], tmp_path)
+
+        assert backtest.run(args) == 0
+
+        assert "with no split list (splits.csv)" in capsys.readouterr().out
 
 
 class TestRealData:

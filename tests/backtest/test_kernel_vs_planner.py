@@ -16,12 +16,13 @@ from bot.core.domain import (
     MarketClock,
     Position,
     Quote,
+    Side,
     Symbol,
     TargetWeights,
     Vehicle,
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
-from bot.core.plan import PlanPolicy, plan_rebalance
+from bot.core.plan import PlanPolicy, plan_leg, plan_rebalance
 
 SYMBOLS = tuple(Symbol(s) for s in ("IWM", "PSQ", "QQQ", "TNA"))
 NOW = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
@@ -56,8 +57,36 @@ book = st.fixed_dictionaries(
 )
 
 
+# Shares after a split: whole shares times a ratio, so reverse splits leave fractions (7 x 0.2 = 1.4).
+split_shares = st.tuples(st.integers(-3000, 3000), st.sampled_from(["1", "0.25", "0.2", "0.5", "2", "3"]))
+split_held = st.fixed_dictionaries({s: split_shares.map(lambda x: Decimal(x[0]) * Decimal(x[1])) for s in SYMBOLS})
+
+
 def as_row(values: dict[Symbol, Decimal] | dict[Symbol, int]) -> np.ndarray:
     return np.array([[float(values[s]) for s in SYMBOLS]])
+
+
+def planned(b: dict, policy: PlanPolicy) -> dict[Symbol, Decimal]:
+    """The shares each leg holds once the planner's steps for it fill (plan_leg: plan_rebalance refuses to
+    build an order that sells a fraction short, as from -0.25 to -1 shares)."""
+    snap = snapshot(b["equity"], b["held"], b["prices"])
+    investable = b["equity"] * (1 - b["reserve"])
+    out = {s: Decimal(b["held"][s]) for s in SYMBOLS}
+    for s in SYMBOLS:
+        steps, _ = plan_leg(s, b["weights"][s], snap, policy=policy, investable=investable)
+        out[s] += sum((qty if intent.side is Side.BUY else -qty for intent, qty in steps), Decimal(0))
+    return out
+
+
+def kernel_shares(b: dict) -> list[float]:
+    got = decide_shares(as_row(b["held"]), as_row(b["weights"]), np.array([float(b["equity"])]),
+                        as_row(b["prices"]), np.array([float(b["min_trade"])]), np.array([float(b["reserve"])]),
+                        np.array([b["fractional"]]))
+    one_row = decide_shares_one(as_row(b["held"])[0].tolist(), as_row(b["weights"])[0].tolist(), float(b["equity"]),
+                                as_row(b["prices"])[0].tolist(), float(b["min_trade"]), float(b["reserve"]),
+                                fractional_longs=b["fractional"])
+    assert one_row == got[0].tolist()
+    return one_row
 
 
 class TestKernelMatchesPlanner:
@@ -114,6 +143,50 @@ class TestKernelMatchesPlanner:
             np.array([[float(b["equity"])]]),
             np.array([float(b["band"])]),
         )
+
+        assert bool(got[0, 0]) == bool(reasons)
+
+
+class TestAfterASplit:
+    @settings(max_examples=400, deadline=None)
+    @given(book, split_held)
+    def test_fractions_follow_the_planner_but_a_fractional_short_goes_whole(self, b, held):
+        """A split's fractional long is the planner's to keep or trade; a fractional short is made whole at
+        the next rebalance even when that trade is under min trade (Alpaca shorts whole shares only)."""
+        b = {**b, "held": held}
+        policy = PlanPolicy(min_trade_usd=b["min_trade"], cash_reserve=b["reserve"],
+                            fractional_longs=b["fractional"])
+
+        usual = planned(b, policy)
+        any_size = planned(b, PlanPolicy(min_trade_usd=Decimal(0), cash_reserve=b["reserve"],
+                                         fractional_longs=b["fractional"]))
+        left_fractional_short = {s for s in SYMBOLS if held[s] < 0 and held[s] != int(held[s]) and usual[s] == held[s]}
+        expected = [float(any_size[s] if s in left_fractional_short else usual[s]) for s in SYMBOLS]
+
+        assert kernel_shares(b) == expected
+
+    def test_a_fractional_short_under_min_trade_is_made_whole(self):
+        """Short 7 shares, 1-for-5: -1.4 shares; the 0.6 share to -2 is $30, under a $100 min trade, and is traded."""
+        b = {"equity": Decimal(1000), "reserve": Decimal(0), "min_trade": Decimal(100), "fractional": False,
+             "held": {s: Decimal("-1.4") if s == "QQQ" else Decimal(0) for s in SYMBOLS},
+             "weights": {s: Decimal("-0.1") if s == "QQQ" else Decimal(0) for s in SYMBOLS},
+             "prices": {s: Decimal(50) for s in SYMBOLS}}
+
+        assert planned(b, PlanPolicy(min_trade_usd=Decimal(100)))[Symbol("QQQ")] == Decimal("-1.4")
+        assert kernel_shares(b) == [0.0, 0.0, -2.0, 0.0]
+
+    @settings(max_examples=200, deadline=None)
+    @given(book, split_held)
+    def test_band_breach_on_split_holdings_equals_drift_breaches(self, b, held):
+        """Fractional holdings are weighed as drift_breaches weighs them."""
+        if not any(held.values()):
+            held[SYMBOLS[0]] = Decimal("0.4")
+        snap = snapshot(b["equity"], held, b["prices"])
+        reasons = drift_breaches(measure_drift(TargetWeights(dict(b["weights"])), snap,
+                                               {s: Vehicle(s, s) for s in SYMBOLS}), DriftBands(leg=b["band"]))
+
+        got = leg_breaches(as_row(held), as_row(b["prices"]), as_row(b["weights"])[:, None, :],
+                           np.array([[float(b["equity"])]]), np.array([float(b["band"])]))
 
         assert bool(got[0, 0]) == bool(reasons)
 

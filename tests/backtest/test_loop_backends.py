@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from bot.backtest import backend, cloop
+from bot.backtest.astraded import HoldingSplits
 from bot.backtest.codes import NEED_BREACH, NEED_SHARES
 from bot.backtest.kernel import KernelResult, Market, Variants, run_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
-EQUITY_ARG, NEED_ARG = 24, 27  # simulate(rows, 16 inputs, 7 state arrays, equity, tallies, counts, need, ...)
+EQUITY_ARG, NEED_ARG = 27, 30  # simulate(rows, 19 inputs, 7 state arrays, equity, tallies, counts, need, ...)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def random_case(seed: int) -> tuple[Market, Variants, bool]:
     cash_return = np.concatenate(([0.0], np.full(t - 1, 0.0001)))
     accrual = np.concatenate(([0.0], rng.choice([1.0, 3.0], size=t - 1)))
     multiples = rng.choice([-3.0, -1.0, 0.0, 1.0, 3.0], size=(n, 2))
-    market = Market(close, opens, cash_return, accrual, multiples)
+    market = Market(close, opens, cash_return, accrual, multiples, random_splits(rng, t, n))
     fixed = np.round(rng.uniform(-0.6, 0.6, size=(3, n)), 2)
     targets = fixed if seed % 2 else np.repeat(fixed[:, None, :], t, axis=1) * rng.uniform(0.9, 1.1, size=(3, t, 1))
     due = rng.random((2, t)) < np.array([[0.02], [0.1]])
@@ -62,6 +63,14 @@ def random_case(seed: int) -> tuple[Market, Variants, bool]:
         rng.random(v) < 0.25,
     )
     return market, variants, bool(rng.random() < 0.5)
+
+
+def random_splits(rng: np.random.Generator, t: int, n: int) -> HoldingSplits:
+    """0-4 splits on random sessions (two may share one), reverse ones leaving fractional holdings."""
+    e = int(rng.integers(0, 5))
+    day = np.sort(rng.integers(1, t, size=e)).astype(np.intp)
+    ratio = rng.choice([0.25, 0.2, 0.5, 2.0, 3.0], size=e)
+    return HoldingSplits(day, rng.integers(0, n, size=e).astype(np.intp), ratio)
 
 
 def run_with(monkeypatch: pytest.MonkeyPatch, loop: Any, market: Market, variants: Variants,
@@ -173,7 +182,7 @@ def test_curve_stats_and_row_helpers_agree(c_loop: cloop.CLoop, numba_loop: Any)
 
     for _ in range(300):
         n = int(rng.integers(1, 5))
-        held = rng.integers(-500, 500, size=n).astype(np.float64)
+        held = rng.integers(-500, 500, size=n) * rng.choice([1.0, 1.0, 0.2, 0.25], size=n)  # a split's fractions
         prices = rng.choice([10.0, 25.0, 100.0, 150.0, 333.33], size=(3, n))
         targets = rng.choice([0.0, 0.1, 0.25, -0.5, 0.5], size=(2, 3, n))
         weights = np.ascontiguousarray(targets[0, 0])
