@@ -105,7 +105,7 @@ def plan_leg(
     current = snapshot.qty(symbol)
     target = target_qty(weight, investable=investable, price=price, fractional_longs=policy.fractional_longs)
     if current < 0 and current != current.to_integral_value() and target <= 0:
-        return _round_short(symbol, current, target, price=price, policy=policy)
+        return _round_short(symbol, current, target)
     if target == 0 and current == 0 and weight != 0:
         return [], Skip(symbol, f"target weight {weight} rounds to 0 shares at ${price}")
     reason = _skip_reason(current=current, target=target, price=price, policy=policy)
@@ -115,15 +115,15 @@ def plan_leg(
     return (leg_steps(current, ZERO) if wrong_side else []), Skip(symbol, reason)
 
 
-def _round_short(symbol: Symbol, current: Decimal, target: Decimal, *, price: Decimal,
-                 policy: PlanPolicy) -> tuple[list[tuple[PositionIntent, Decimal]], Skip | None]:
-    """A short a split left fractional (-393.75) is covered to whole shares first, whatever its size (short
-    sales are whole shares only), then traded to target as any whole short; the note says why."""
+def _round_short(symbol: Symbol, current: Decimal, target: Decimal) -> tuple[list[tuple[PositionIntent, Decimal]],
+                                                                          Skip | None]:
+    """A short a split left fractional (-393.75) goes to its whole-share target whatever the size (as the
+    backtest does): the fraction is covered first (short sales are whole shares only), then the rest traded."""
     whole = current.to_integral_value(rounding=ROUND_DOWN)  # toward zero: -393.75 -> -393
     fraction = _tidy(whole - current)
     note = Skip(symbol, f"covered {fraction} share(s) to whole shares: a split left the short fractional "
                         "(no fractional short sales)", traded=True)
-    rest = [] if _skip_reason(current=whole, target=target, price=price, policy=policy) else leg_steps(whole, target)
+    rest = leg_steps(whole, target)
     if rest and rest[0][0] is BTC:
         return [(BTC, fraction + rest[0][1]), *rest[1:]], note
     return [(BTC, fraction), *rest], note

@@ -166,13 +166,14 @@ class TestAfterASplit:
         assert kernel_shares(b) == expected
 
     def test_a_fractional_short_under_min_trade_is_made_whole(self):
-        """Short 7 shares, 1-for-5: -1.4 shares; the 0.6 share to -2 is $30, under a $100 min trade, and is traded."""
+        """Short 7 shares, 1-for-5: -1.4 shares; the 0.6 share to -2 is $30, under a $100 min trade, and is traded
+        by the planner and the kernel alike."""
         b = {"equity": Decimal(1000), "reserve": Decimal(0), "min_trade": Decimal(100), "fractional": False,
              "held": {s: Decimal("-1.4") if s == "QQQ" else Decimal(0) for s in SYMBOLS},
              "weights": {s: Decimal("-0.1") if s == "QQQ" else Decimal(0) for s in SYMBOLS},
              "prices": {s: Decimal(50) for s in SYMBOLS}}
 
-        assert planned(b, PlanPolicy(min_trade_usd=Decimal(100)))[Symbol("QQQ")] == Decimal("-1.4")
+        assert planned(b, PlanPolicy(min_trade_usd=Decimal(100)))[Symbol("QQQ")] == Decimal("-2")
         assert kernel_shares(b) == [0.0, 0.0, -2.0, 0.0]
 
     @settings(max_examples=200, deadline=None)

@@ -143,7 +143,8 @@ def test_a_full_disk_under_the_ledger_is_exit_6_and_the_rerun_converges(
     real_connect = sqlite3.connect
     assert paper("rebalance", "--dry-run").code == 0
     FullDisk.from_sql, FullDisk.hit = from_sql, False
-    mocker.patch("bot.ledger.store.sqlite3.connect", side_effect=lambda *a, **k: real_connect(*a, factory=FullDisk, **k))
+    mocker.patch("bot.ledger.store.sqlite3.connect",
+                 side_effect=lambda *a, **k: real_connect(*a, factory=FullDisk, **k))
 
     run = paper("rebalance")
     mocker.stopall()

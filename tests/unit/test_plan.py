@@ -256,3 +256,11 @@ class TestAShortASplitLeftFractional:
         result = plan(weights(QQQ="-0.5"), snap)
 
         assert orders_of(result.orders) == [("QQQ", "btc", Decimal("100.5"))]
+
+    def test_a_small_move_from_a_fractional_short_still_reaches_the_whole_target(self) -> None:
+        """As the backtest does: a fractional short goes to its target at the next rebalance, whatever the size."""
+        snap = snapshot(equity="100000", prices={"QQQ": "100"}, positions={"QQQ": "-498.75"})
+
+        result = plan(weights(QQQ="-0.5"), snap)
+
+        assert orders_of(result.orders) == [("QQQ", "btc", Decimal("0.75")), ("QQQ", "sto", Decimal("2"))]
