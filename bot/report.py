@@ -40,6 +40,8 @@ class ReportData:
     table_title: str = "Fills"
     table_columns: list[str] = field(default_factory=list)
     table_rows: list[list[str]] = field(default_factory=list)
+    events: list[tuple[pd.Timestamp, str, str]] = field(default_factory=list)  # (when, kind, label): marked on charts
+    event_rows: list[list[str]] = field(default_factory=list)  # date, type, symbol, qty, cash, description
 
 
 def naive_utc(index: Sequence[Any]) -> pd.DatetimeIndex:
@@ -73,11 +75,26 @@ def _style(series: pd.Series | pd.DataFrame) -> dict[str, Any]:
     return {"marker": "o", "markersize": 4} if len(series) <= 30 else {}
 
 
+EVENT_STYLE = {"split": ("#8e44ad", "--"), "dividend": ("#27ae60", ":")}
+
+
+def _mark_events(ax: Axes, events: list[tuple[pd.Timestamp, str, str]]) -> None:
+    """A vertical line per split and dividend, labelled once per kind in the legend."""
+    seen: set[str] = set()
+    for when, kind, label in events:
+        color, style = EVENT_STYLE.get(kind, ("#7f8c8d", ":"))
+        ax.axvline(when, color=color, ls=style, lw=1, label=None if kind in seen else kind)
+        ax.annotate(label, (when, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color=color,
+                    ha="right", va="top")
+        seen.add(kind)
+
+
 def equity_chart(d: ReportData) -> str:
     def draw(ax: Axes) -> None:
         ax.plot(d.equity.index, d.equity.to_numpy(), label="pairbot equity", color="#1f4e79", lw=2, **_style(d.equity))
         for name, s in d.benchmarks.items():
             ax.plot(s.index, s.to_numpy(), label=f"{name} (same start)", ls="--", lw=1.2, **_style(s))
+        _mark_events(ax, d.events)
         ax.set_ylabel("$")
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
         ax.legend(loc="best", fontsize=8)
@@ -208,6 +225,9 @@ def render_html(d: ReportData, *, generated_at: datetime | None = None) -> str:
     body = "\n".join(f"<section><h2>{html.escape(t)}</h2>\n{content}</section>" for t, content in _sections(d))
     table = (_table(d.table_columns, d.table_rows, "fills") if d.table_rows
              else "<p>None recorded.</p>")
+    if d.event_rows:
+        table += "</section>\n<section><h2>Account events</h2>\n" + _table(
+            ["date", "type", "symbol", "qty", "cash", "description"], d.event_rows, "events")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(d.title)}</title>
 <style>{_CSS}</style></head>

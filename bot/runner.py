@@ -40,6 +40,7 @@ from bot.core.domain import (
     Symbol,
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
+from bot.core.orderkey import OrderKey
 from bot.core.plan import PlanPolicy, plan_rebalance
 from bot.core.schedule import Decision, decide, run_key
 from bot.core.window import TradingWindow, refusal
@@ -295,9 +296,9 @@ def _attempts(ledger: Ledger, key: str) -> dict[str, int]:
     # Orders the broker has under this key but the ledger has no intent for (a lost or rebuilt ledger):
     # their ids are taken forever, so the next attempt comes after them (reconcile left none open).
     for coid in {o["client_order_id"] for o in ledger.orders()}:
-        leg, _, n = coid.removeprefix(OUR_PREFIX).rpartition("-")
-        if coid.startswith(f"{OUR_PREFIX}{key}-") and n.isdigit():
-            nxt[leg] = max(nxt.get(leg, 1), int(n) + 1)
+        k = OrderKey.parse(coid)
+        if k is not None and k.run_key == key:
+            nxt[k.leg] = max(nxt.get(k.leg, 1), k.attempt + 1)
     return nxt
 
 
@@ -554,8 +555,9 @@ def _send_and_settle(ctx: RunContext, report: RunReport, orders: Sequence[OrderI
 
 def _send(ctx: RunContext, order: OrderIntent, key: str) -> OrderOutcome:
     ledger = ctx.ledger
-    assert order.client_order_id.startswith(OUR_PREFIX)
-    attempt = int(order.client_order_id.rsplit("-", 1)[1])
+    parsed = OrderKey.parse(order.client_order_id)
+    assert parsed is not None, order.client_order_id
+    attempt = parsed.attempt
     ledger.journal_intent(order, run_id=ctx.run_id, run_key=key, attempt=attempt, created_at=ctx.now())
     ctx.checkpoint("after_intent")
     try:

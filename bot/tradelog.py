@@ -11,7 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.core.domain import AccountEvent
 from bot.errors import ConfigError, ReconciliationBreak
+from bot.ledger import Ledger
 
 BPS = Decimal(10_000)
 
@@ -174,3 +176,14 @@ def read_snapshots(path: Path) -> list[dict[str, Any]]:
 def read_fills(path: Path) -> list[dict[str, Any]]:
     with open_readonly(path) as db:
         return [dict(r) for r in db.execute("SELECT * FROM fills ORDER BY filled_at, activity_id")]
+
+
+def read_events(path: Path, flt: TradeFilter = TradeFilter()) -> list[AccountEvent]:
+    """The account events pairbot journaled (splits, dividends, fees...), by effective date."""
+    if not path.is_file():
+        raise ConfigError(f"no ledger at {path}: run `pairbot rebalance` first (or check paths.ledger)")
+    with Ledger(path, readonly=True) as ledger:
+        events = [b.event for b in ledger.events()]
+    return [e for e in events
+            if (flt.since is None or e.on >= flt.since) and (flt.until is None or e.on <= flt.until)
+            and (flt.symbol is None or e.symbol == flt.symbol.upper())]

@@ -16,6 +16,7 @@ from bot.broker.alpaca import AlpacaBroker
 from bot.commands.rebalance import trading_window
 from bot.config import Config, load_config
 from bot.core.book import book_breaks, our_symbols
+from bot.core.corporate import event_effects
 from bot.core.domain import NEW_YORK, AccountSnapshot, Symbol, is_ours
 from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak
 from bot.ledger import MEMORY, SCHEMA_VERSION, Ledger
@@ -140,27 +141,36 @@ def check_ledger(path: Path) -> Check:
 
 
 def check_reconciliation(path: Path, broker: AlpacaBroker, strategy: Strategy) -> Check:
-    """pairbot's ledger (read-only) plus its fills the ledger has not ingested yet, against the broker's positions
-    of pairbot's symbols; the user's own positions are not compared."""
-    ledger_positions: dict[Symbol, Decimal] = {}
-    ids: set[str] = set()
+    """pairbot's ledger (read-only) plus its fills and account events the ledger has not ingested yet, against
+    the broker's positions of pairbot's symbols today; the user's own positions are not compared."""
+    today = broker.clock().as_of.astimezone(NEW_YORK).date()
+    positions: dict[Symbol, Decimal] = {}
+    fill_ids: set[str] = set()
+    event_ids: set[str] = set()
     known: dict[str, str] = {}
     if path.exists():
         with Ledger(path, readonly=True) as ledger:
-            ledger_positions = ledger.positions()
-            ids = {f.activity_id for f in ledger.fills()}
+            positions = ledger.positions(as_of=today)
+            fill_ids = {f.activity_id for f in ledger.fills()}
+            event_ids = {b.event.activity_id for b in ledger.events()}
             known = {o["order_id"]: o["client_order_id"] for o in ledger.orders()}
-    pending = [f for f in broker.fills(known=known) if is_ours(f.client_order_id) and f.activity_id not in ids]
+    pending = [f for f in broker.fills(known=known) if is_ours(f.client_order_id) and f.activity_id not in fill_ids]
     for f in pending:
-        ledger_positions[f.symbol] = ledger_positions.get(f.symbol, Decimal(0)) + f.signed_qty
+        positions[f.symbol] = positions.get(f.symbol, Decimal(0)) + f.signed_qty
+    ours = our_symbols(strategy.universe, positions)
+    new_events = [e for e in broker.account_events() if e.activity_id not in event_ids and e.on <= today
+                  and (e.symbol is None or e.symbol in ours)]
+    for e, change in zip(new_events, event_effects(new_events, positions), strict=True):
+        if e.symbol is not None:
+            positions[e.symbol] = positions.get(e.symbol, Decimal(0)) + change
     held = {p.symbol: p.qty for p in broker.positions()}
-    ours = our_symbols(strategy.universe, ledger_positions)
-    breaks = book_breaks(ledger_positions, held, ours=ours)
+    breaks = book_breaks(positions, held, ours=ours)
     if breaks:
         return failed("reconcile", "ledger and broker disagree: " + "; ".join(v.message for v in breaks)
                       + "; if the broker is right: pairbot ledger accept", 6)
     book = ", ".join(f"{s} {held[s]:+}" for s in sorted(ours) if s in held) or "flat"
-    note = f" ({len(pending)} fill(s) not in the ledger yet; the next run ingests them)" if pending else ""
+    waiting = len(pending) + len(new_events)
+    note = f" ({waiting} fill(s) or event(s) not in the ledger yet; the next run ingests them)" if waiting else ""
     return passed("reconcile", f"pairbot's book matches the broker: {book}{note}")
 
 

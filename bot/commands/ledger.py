@@ -14,7 +14,8 @@ from pathlib import Path
 from bot.app import App, open_app
 from bot.commands.rebalance import context_for, strategy_of
 from bot.core.book import outside_trades
-from bot.core.domain import is_ours
+from bot.core.domain import OrderState, is_ours
+from bot.core.orderkey import OrderKey
 from bot.errors import ConfigError, ReconciliationBreak
 from bot.ledger import Adjustment, Ledger
 from bot.runner import (
@@ -126,6 +127,27 @@ def move_aside(path: Path, stamp: str) -> Path | None:
     return moved
 
 
+def _record_done_periods(ledger: Ledger, orders: list[OrderState], *, run_id: str) -> list[str]:
+    """Calendar periods whose every leg's latest order filled in full: a rebuilt ledger knows they were
+    rebalanced, so the next run does not rebalance the same period again (an incomplete one it does)."""
+    latest: dict[str, dict[str, tuple[int, OrderState]]] = {}
+    for o in orders:
+        key = OrderKey.parse(o.client_order_id)
+        if key is not None and key.calendar_period is not None:
+            legs = latest.setdefault(key.calendar_period, {})
+            if key.leg not in legs or key.attempt > legs[key.leg][0]:
+                legs[key.leg] = (key.attempt, o)
+    done = sorted(p for p, legs in latest.items() if all(o.status == "filled" for _, o in legs.values()))
+    now = datetime.now(UTC)
+    for period in done:
+        rid = f"{run_id}-{period}"
+        ledger.start_run(run_id=rid, started_at=now, mode="rebuilt", command="ledger rebuild", strategy="")
+        ledger.record_decision(rid, decision="calendar", period=period, run_key=None,
+                               why=f"rebuilt: the broker has pairbot's orders for {period}")
+        ledger.finish_run(rid, finished_at=now, outcome="done", exit_code=0, summary={"rebuilt": True})
+    return done
+
+
 def rebuild(args: argparse.Namespace) -> int:
     with open_app(args.config, open_ledger=False) as app:
         broker, config = app.broker, app.config
@@ -140,6 +162,7 @@ def rebuild(args: argparse.Namespace) -> int:
         ours = [o for o in orders if is_ours(o.client_order_id)]
         for o in ours:
             ledger.record_order(o, observed_at=datetime.now(UTC))
+        periods = _record_done_periods(ledger, ours, run_id=app.run_id)
         ledger.set_meta("account_number", account)
         fills, _ = ingest_fills(ctx)
         events = ingest_events(ctx)
@@ -151,6 +174,8 @@ def rebuild(args: argparse.Namespace) -> int:
                                    "moved_aside": str(moved) if moved else None})
         print(f"pairbot ledger rebuild | mode {config.mode} | account {account}")
         print(f"  {'moved the old ledger to ' + str(moved) if moved else 'no old ledger to move aside'}")
+        if periods:
+            print(f"  calendar rebalances found at the broker: {', '.join(periods)}")
         held = ", ".join(f"{s} {q:+}" for s, q in sorted(ledger.positions().items())) or "flat"
         print(f"  new ledger {ledger.path}: {len(ours)} pairbot orders of {len(orders)}, {fills} fills, "
               f"{events} account events; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,11 +13,12 @@ from typing import Any
 import pandas as pd
 
 from bot.config import Config, load_config
-from bot.core.domain import Symbol
+from bot.core.corporate import cash_kind, leg_cash
+from bot.core.domain import AccountEvent, Symbol, is_ours
 from bot.errors import BotError, ConfigError
 from bot.logging import configure_silent
 from bot.report import ReportData, from_backtest_dir, naive_utc, write_report
-from bot.tradelog import RunRow, read_fills, read_snapshots, read_trade_log
+from bot.tradelog import RunRow, read_events, read_fills, read_snapshots, read_trade_log
 from strategies import build_strategy
 from strategies.base import MarketView
 
@@ -50,8 +52,11 @@ def snapshot_frames(snaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFram
     return equity, values, mids
 
 
-def pnl_per_leg(fills: list[dict[str, Any]], values: pd.DataFrame) -> pd.DataFrame:
-    """At each snapshot: minus the cash paid for the symbol's fills so far, plus its market value then."""
+def pnl_per_leg(fills: list[dict[str, Any]], values: pd.DataFrame,
+                events: Sequence[AccountEvent] = ()) -> pd.DataFrame:
+    """At each snapshot: minus the cash paid for the symbol's fills so far, plus its market value then, plus the
+    cash its events brought (dividends received or paid, withholding, cash in lieu)."""
+    fills = [f for f in fills if is_ours(f["client_order_id"])]
     times = naive_utc([f["filled_at"] for f in fills]) if fills else pd.DatetimeIndex([])
     symbols = sorted(set(values.columns) | {f["symbol"] for f in fills})
     out = pd.DataFrame(0.0, index=values.index, columns=symbols)
@@ -60,9 +65,11 @@ def pnl_per_leg(fills: list[dict[str, Any]], values: pd.DataFrame) -> pd.DataFra
             if t <= when:
                 signed = float(f["qty"]) * (1 if f["side"] == "buy" else -1)
                 out.loc[when, f["symbol"]] -= signed * float(f["price"])
+        for sym, cash in leg_cash(e for e in events if e.on <= when.date()).items():
+            out.loc[when, sym] = out.loc[when, sym] + float(cash) if sym in out else float(cash)
         for sym in values.columns:
             out.loc[when, sym] += values.loc[when, sym]
-    return out
+    return out.fillna(0.0)
 
 
 def fills_table(runs: list[RunRow]) -> tuple[list[str], list[list[str]]]:
@@ -136,11 +143,13 @@ def from_ledger(config_path: Path, config: Config, *, offline: bool) -> ReportDa
     prices_note = "SYNTHETIC prices" if config.mode == "local" and config.local.prices == "synthetic" else ""
     d = ReportData(title=f"pairbot report: {config.strategy}", equity=equity,
                    source=f"ledger {ledger_path} · mode {config.mode}{' · ' + prices_note if prices_note else ''}")
-    d.pnl = pnl_per_leg(read_fills(ledger_path), values)
+    events = read_events(ledger_path)
+    d.pnl = pnl_per_leg(read_fills(ledger_path), values, events)
     d.weights = values.div(equity, axis=0)
     d.band = float(config.schedule.drift_band)
     d.rebalances = list(naive_utc([r.started_at for r in runs if r.decision in ("calendar", "drift")]))
     d.table_columns, d.table_rows = fills_table(runs)
+    _add_events(d, events)
     long_leg, short_leg = spread_legs(config)
     d.spread_label = f"{long_leg} - {short_leg}, cumulative return"
     closes = None
@@ -178,6 +187,17 @@ def _add_market(d: ReportData, closes: pd.DataFrame | None, mids: pd.DataFrame, 
         d.spread = cumulative_spread(mids, long_leg, short_leg)
         if d.spread is not None:
             d.spread_label += " (quotes recorded at each run)"
+
+
+def _add_events(d: ReportData, events: list[AccountEvent]) -> None:
+    """Splits and dividends marked on the equity chart; every event in its own table."""
+    for e in events:
+        if e.is_split and e.split_leg == "add":
+            d.events.append((pd.Timestamp(e.on), "split", f"{e.symbol} split"))
+        elif cash_kind(e) == "dividend":
+            d.events.append((pd.Timestamp(e.on), "dividend", f"{e.symbol} div {e.cash:+,.2f}"))
+    d.event_rows = [[e.on.isoformat(), e.activity_type, e.symbol or "-", str(e.qty) if e.qty else "-",
+                     f"{e.cash:,.2f}" if e.cash else "-", e.description] for e in events]
 
 
 def _add_facts(d: ReportData, runs: list[RunRow]) -> None:

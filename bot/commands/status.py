@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +12,8 @@ from typing import Any
 
 from bot.app import App, open_app
 from bot.commands.rebalance import context_for, strategy_of
-from bot.core.domain import NEW_YORK, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
+from bot.core.corporate import account_cash, leg_cash, net_transfers, split_lines
+from bot.core.domain import NEW_YORK, AccountEvent, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
 from bot.runner import market_view, snapshot
@@ -34,10 +35,14 @@ class Status:
     kill_switch: Path | None = None
     next_run: str = ""
     schema: str = ""
+    events: list[AccountEvent] = field(default_factory=list)
 
     @property
     def pnl_since_inception(self) -> Decimal | None:
-        return None if self.inception_equity is None else self.snapshot.equity - self.inception_equity
+        """The equity change since the first snapshot, less money moved in or out (not P&L)."""
+        if self.inception_equity is None:
+            return None
+        return self.snapshot.equity - self.inception_equity - net_transfers(self.events)
 
 
 def signed_money(x: Decimal) -> str:
@@ -49,9 +54,10 @@ def inception_equity(app: App) -> Decimal | None:
     return Decimal(snaps[0]["equity"]) if snaps else None
 
 
-def pnl_by_symbol(fills: list[Fill], snap: AccountSnapshot) -> dict[Symbol, Decimal]:
-    """Realized plus unrealized P&L per symbol since the ledger began: -sum(signed qty x price) + qty x mark."""
-    out: dict[Symbol, Decimal] = {}
+def pnl_by_symbol(fills: list[Fill], events: list[AccountEvent], snap: AccountSnapshot) -> dict[Symbol, Decimal]:
+    """P&L per symbol since the ledger began: -sum(signed qty x price) + qty x mark, plus the leg's cash events
+    (dividends received or paid, withholding, cash in lieu)."""
+    out: dict[Symbol, Decimal] = dict(leg_cash(events))
     for f in fills:
         out[f.symbol] = out.get(f.symbol, Decimal(0)) - f.signed_qty * f.price
     for sym, pos in snap.positions.items():
@@ -82,9 +88,26 @@ def gather(app: App) -> Status:
                                    "command": runs[0].command, "decision": runs[0].decision,
                                    "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
     kill = app.config.paths.kill_switch
-    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), snap), when, last, inception_equity(app),
+    events = [b.event for b in app.ledger.events()]
+    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), events, snap), when, last, inception_equity(app),
+                  events=events,
                   kill_switch=kill if kill.exists() else None, next_run=next_run(ctx, snap),
                   schema=app.broker.schema_seen().summary())
+
+
+def event_lines(events: list[AccountEvent]) -> list[str]:
+    """Account events the ledger journaled: the legs' dividends, account cash, and the splits."""
+    lines = []
+    legs = leg_cash(events)
+    if legs:
+        lines.append("  leg cash (dividends, withholding, cash in lieu): "
+                     + ", ".join(f"{s} {signed_money(v)}" for s, v in sorted(legs.items())))
+    account = account_cash(events)
+    if account:
+        lines.append("  account cash: " + ", ".join(f"{k} {signed_money(v)}" for k, v in sorted(account.items()))
+                     + ("; transfers are not P&L" if "transfer" in account else ""))
+    lines += [f"  split {line}" for line in split_lines(events)]
+    return lines
 
 
 def _flags(snap: AccountSnapshot) -> str:
@@ -120,7 +143,8 @@ def render_text(app: App, st: Status) -> str:
     since = st.pnl_since_inception
     lines.append(f"P&L since inception: {'n/a (no snapshot yet)' if since is None else signed_money(since)}"
                  + ("" if st.inception_equity is None else f" (from equity {money(st.inception_equity)})")
-                 + f"; of which the legs {signed_money(legs_total)} (realized + unrealized, from fills)")
+                 + f"; of which the legs {signed_money(legs_total)} (realized + unrealized, with their dividends)")
+    lines += event_lines(st.events)
     if snap.other_positions:
         lines.append(f"not pairbot's (never traded): {others(snap)}; left out of drift and targets")
     lines.append(f"next calendar rebalance: {st.next_rebalance}")
@@ -169,6 +193,9 @@ def as_json(st: Status) -> dict[str, Any]:
                 "legs_total": str(sum(st.pnl_by_symbol.values(), Decimal(0)))},
         "next_rebalance": st.next_rebalance, "last_run": st.last_run,
         "kill_switch": None if st.kill_switch is None else str(st.kill_switch),
+        "leg_cash": {s: str(v) for s, v in sorted(leg_cash(st.events).items())},
+        "account_cash": {k: str(v) for k, v in sorted(account_cash(st.events).items())},
+        "splits": split_lines(st.events),
         "next_run": st.next_run, "broker_schema": st.schema,
         "not_pairbots": {s: {"qty": str(p.qty), "value": str(p.market_value)}
                          for s, p in sorted(snap.other_positions.items())},

@@ -6,19 +6,22 @@ import argparse
 import csv
 import io
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from bot.commands.argtypes import iso_date
 from bot.config import load_config
+from bot.core.corporate import cash_kind
+from bot.core.domain import AccountEvent
 from bot.errors import ConfigError
 from bot.logging import configure_silent
-from bot.tradelog import OrderRow, RunRow, TradeFilter, read_trade_log
+from bot.tradelog import OrderRow, RunRow, TradeFilter, read_events, read_trade_log
 
 CSV_COLUMNS = (
     "run_id", "run_started_at", "command", "decision", "why", "outcome", "exit_code", "client_order_id", "symbol",
     "side", "intent", "qty", "reference_price", "status", "status_history", "filled_qty", "avg_fill_price",
-    "fills", "first_fill_at", "last_fill_at", "shortfall_bps", "shortfall_usd",
+    "fills", "first_fill_at", "last_fill_at", "shortfall_bps", "shortfall_usd", "event_type", "event_date", "cash",
 )
 
 
@@ -55,22 +58,32 @@ def order_json(o: OrderRow) -> dict[str, Any]:
     }
 
 
-def as_json(runs: list[RunRow]) -> dict[str, Any]:
+def event_json(e: AccountEvent) -> dict[str, Any]:
+    return {"activity_id": e.activity_id, "type": e.activity_type, "sub_type": e.sub_type, "date": e.on.isoformat(),
+            "symbol": e.symbol, "qty": str(e.qty), "cash": str(e.cash), "kind": cash_kind(e),
+            "description": e.description}
+
+
+def as_json(runs: list[RunRow], events: Sequence[AccountEvent] = ()) -> dict[str, Any]:
     orders = [o for r in runs for o in r.orders]
     costs = [o.shortfall_usd for o in orders if o.shortfall_usd is not None]
     return {
         "runs": [{"run_id": r.run_id, "started_at": r.started_at, "command": r.command, "strategy": r.strategy,
                   "decision": r.decision, "why": r.why, "outcome": r.outcome, "exit_code": r.exit_code,
                   "orders": [order_json(o) for o in r.orders]} for r in runs],
+        "events": [event_json(e) for e in events],
         "totals": {"runs": len(runs), "orders": len(orders), "fills": sum(len(o.fills) for o in orders),
-                   "shortfall_usd": _s(sum(costs, Decimal(0)), 2)},
+                   "shortfall_usd": _s(sum(costs, Decimal(0)), 2), "events": len(events)},
     }
 
 
-def as_csv(runs: list[RunRow]) -> str:
+def as_csv(runs: list[RunRow], events: Sequence[AccountEvent] = ()) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    for e in events:  # an event row: no run, no order; its type, date, symbol, qty and cash
+        writer.writerow({"command": "account event", "why": e.description, "symbol": e.symbol or "", "qty": e.qty,
+                         "event_type": e.activity_type, "event_date": e.on.isoformat(), "cash": e.cash})
     for r in runs:
         base = {"run_id": r.run_id, "run_started_at": r.started_at, "command": r.command, "decision": r.decision,
                 "why": r.why, "outcome": r.outcome, "exit_code": r.exit_code}
@@ -95,10 +108,10 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     return [fmt.format(*header).rstrip(), *(fmt.format(*r).rstrip() for r in rows)]
 
 
-def render_text(runs: list[RunRow]) -> str:
-    if not runs:
+def render_text(runs: list[RunRow], events: Sequence[AccountEvent] = ()) -> str:
+    if not runs and not events:
         return "no runs match"
-    lines = ["runs:"]
+    lines = ["runs:"] if runs else []
     lines += ["  " + x for x in _table(
         ("started (UTC)", "run", "command", "decision", "outcome", "exit", "why"),
         [(r.started_at[:19].replace("T", " "), r.run_id, r.command, r.decision or "-", r.outcome or "(unfinished)",
@@ -121,6 +134,12 @@ def render_text(runs: list[RunRow]) -> str:
         costs = [o.shortfall_usd for o in orders if o.shortfall_usd is not None]
         lines.append(f"implementation shortfall (fill vs decision price; positive is a cost): "
                      f"${sum(costs, Decimal(0)):,.2f} over {len(costs)} filled order(s)")
+    if events:
+        lines += ["account events:"]
+        lines += ["  " + x for x in _table(
+            ("date", "type", "symbol", "qty", "cash", "description"),
+            [(e.on.isoformat(), e.activity_type, e.symbol or "-", str(e.qty) if e.qty else "-",
+              f"{e.cash:,.2f}" if e.cash else "-", e.description) for e in events])]
     return "\n".join(lines)
 
 
@@ -131,10 +150,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--since {args.since} is after --until {args.until}")
     flt = TradeFilter(since=args.since, until=args.until, symbol=args.symbol, run_id=args.run)
     runs = read_trade_log(config.ledger_path(), flt)
+    events = [] if args.run else read_events(config.ledger_path(), flt)
     if args.json:
-        print(json.dumps(as_json(runs), indent=2))
+        print(json.dumps(as_json(runs, events), indent=2))
     elif args.csv:
-        print(as_csv(runs), end="")
+        print(as_csv(runs, events), end="")
     else:
-        print(render_text(runs))
+        print(render_text(runs, events))
     return 0

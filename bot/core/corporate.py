@@ -94,3 +94,56 @@ def split_like(before: Decimal, after: Decimal, *, price_before: Decimal, price_
 
 
 QUARTER = Decimal("0.25")
+
+
+# How the cash of an account event counts: on a leg (its P&L), as account income or cost, or as money moved in
+# or out (not P&L). Unknown types count as "other" (shown, never guessed into P&L).
+CASH_KIND = {
+    "DIV": "dividend", "DIVNRA": "withholding", "DIVROC": "dividend", "DIVTW": "withholding", "DIVFT": "withholding",
+    "CIL": "cash in lieu", "FEE": "fee", "INT": "interest", "INTNRA": "withholding",
+    "JNLC": "transfer", "JNL": "transfer", "CSD": "transfer", "CSW": "transfer", "TRANS": "transfer",
+    "ACATC": "transfer",
+}
+TRANSFER = "transfer"
+
+
+def cash_kind(e: AccountEvent) -> str:
+    return CASH_KIND.get(e.activity_type, "split" if e.is_split else "other")
+
+
+def leg_cash(events: Iterable[AccountEvent]) -> dict[Symbol, Decimal]:
+    """Cash per symbol from events on a leg (dividends received or paid, withholding, cash in lieu)."""
+    out: dict[Symbol, Decimal] = {}
+    for e in events:
+        if e.symbol is not None and e.cash and cash_kind(e) != TRANSFER:
+            out[e.symbol] = out.get(e.symbol, ZERO) + e.cash
+    return out
+
+
+def account_cash(events: Iterable[AccountEvent]) -> dict[str, Decimal]:
+    """Cash per kind from account-level events (fees, interest, transfers in and out, other)."""
+    out: dict[str, Decimal] = {}
+    for e in events:
+        if e.symbol is None and e.cash:
+            out[cash_kind(e)] = out.get(cash_kind(e), ZERO) + e.cash
+    return out
+
+
+def net_transfers(events: Iterable[AccountEvent]) -> Decimal:
+    """Money moved in (+) or out (-): changes equity without being P&L."""
+    return sum((e.cash for e in events if cash_kind(e) == TRANSFER), ZERO)
+
+
+def split_lines(events: Iterable[AccountEvent]) -> list[str]:
+    """One line per split seen: 'PSQ 2026-12-03: 1575 -> 393.75 shares' (quantities as the broker booked them)."""
+    removed: dict[tuple[Symbol, date], Decimal] = {}
+    out = []
+    for e in events:
+        if not e.is_split or e.symbol is None:
+            continue
+        if e.split_leg == "remove":
+            removed[(e.symbol, e.on)] = abs(e.qty)
+        else:
+            old = removed.pop((e.symbol, e.on), None)
+            out.append(f"{e.symbol} {e.on}: {'?' if old is None else _plain(old)} -> {_plain(abs(e.qty))} shares")
+    return out

@@ -16,6 +16,7 @@ Symbol = NewType("Symbol", str)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 NEW_YORK = ZoneInfo("America/New_York")  # the market's zone: sessions, windows and period keys are New York dates
+MAX_CLIENT_ORDER_ID_LEN = 48  # Alpaca's limit
 OUR_PREFIX = "pb-"  # every order pairbot places has a client order id that starts so; nothing else is ours
 
 
@@ -209,8 +210,8 @@ class OrderIntent:
             raise ValueError(f"{self.symbol}: qty must be positive, got {self.qty}")
         if self.intent in (PositionIntent.SELL_TO_OPEN,) and self.qty != self.qty.to_integral_value():
             raise ValueError(f"{self.symbol}: a short sale must be whole shares, got {self.qty}")
-        if len(self.client_order_id) > 48:
-            raise ValueError(f"client_order_id longer than 48 characters: {self.client_order_id}")
+        if len(self.client_order_id) > MAX_CLIENT_ORDER_ID_LEN:
+            raise ValueError(f"client_order_id over {MAX_CLIENT_ORDER_ID_LEN} characters: {self.client_order_id}")
 
     @property
     def side(self) -> Side:

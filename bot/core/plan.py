@@ -8,7 +8,6 @@ from decimal import ROUND_DOWN, Decimal
 
 from bot.core.domain import (
     ONE,
-    OUR_PREFIX,
     ZERO,
     AccountSnapshot,
     OrderIntent,
@@ -21,9 +20,9 @@ from bot.core.domain import (
     Vehicle,
 )
 from bot.core.drift import mark, measure_drift
+from bot.core.orderkey import OrderKey
 
 FRACTIONAL_QUANTUM = Decimal("0.000000001")  # Alpaca takes fractional quantities to 9 decimal places
-MAX_CLIENT_ORDER_ID_LEN = 48
 CENT = Decimal("0.01")
 
 BTO, BTC = PositionIntent.BUY_TO_OPEN, PositionIntent.BUY_TO_CLOSE
@@ -74,11 +73,8 @@ def leg_steps(current: Decimal, target: Decimal) -> list[tuple[PositionIntent, D
 
 
 def client_order_id(run_key: str, symbol: Symbol, intent: PositionIntent, attempts: Mapping[str, int]) -> str:
-    attempt = attempts.get(f"{run_key}-{symbol}-{intent.short_code}", 1)
-    coid = f"{OUR_PREFIX}{run_key}-{symbol}-{intent.short_code}-{attempt}"
-    if len(coid) > MAX_CLIENT_ORDER_ID_LEN:
-        raise ValueError(f"client_order_id {coid!r} is longer than {MAX_CLIENT_ORDER_ID_LEN} characters")
-    return coid
+    leg = OrderKey(run_key, symbol, intent.short_code)
+    return str(OrderKey(run_key, symbol, intent.short_code, attempts.get(leg.leg, 1)))
 
 
 def _skip_reason(*, current: Decimal, target: Decimal, price: Decimal, policy: PlanPolicy) -> str | None:

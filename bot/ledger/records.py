@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.domain import AccountEvent, Side, Symbol
+from bot.core.orderkey import OrderKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class IntentRecord:
 
 
 def leg_key(run_key: str, symbol: str, intent_code: str) -> str:
-    return f"{run_key}-{symbol}-{intent_code}"
+    return OrderKey(run_key, Symbol(symbol), intent_code).leg
 
 
 @dataclass(frozen=True, slots=True)

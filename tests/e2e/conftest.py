@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,11 +24,23 @@ NEW_YORK = ZoneInfo("America/New_York")
 IN_WINDOW = datetime(2026, 12, 2, 10, 45, tzinfo=NEW_YORK)  # a Wednesday, inside the default 10:30-11:30 window
 
 
-def trading_hours(start: datetime = IN_WINDOW) -> Callable[[], datetime]:
+class TradingHours:
     """A clock for a standalone exchange: from `start`, moving at the pace of the wall clock. Paper-mode runs
     check the trading window against the broker's clock, so these tests never depend on the time of day."""
-    origin = time.monotonic()
-    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+    def __init__(self, start: datetime = IN_WINDOW) -> None:
+        self.jump_to(start)
+
+    def jump_to(self, start: datetime) -> None:
+        """Move the clock to `start` (a later day, say), and on from there."""
+        self.start, self.origin = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.origin)
+
+
+def trading_hours(start: datetime = IN_WINDOW) -> TradingHours:
+    return TradingHours(start)
 
 
 @dataclass
@@ -133,6 +145,13 @@ class PaperBook:
     def positions(self) -> dict[str, Decimal]:
         """The broker's positions, read as raw JSON (alpaca-py's models cannot read every schema mode)."""
         return {p["symbol"]: Decimal(p["qty"]) for p in self.client().get("/positions")}
+
+    def next_day(self, days: int = 1, at: tuple[int, int] = (10, 45)) -> None:
+        """Move the exchange's clock to a later day, inside the trading window."""
+        clock = self.ex.settings.now
+        assert isinstance(clock, TradingHours)
+        day = clock().astimezone(NEW_YORK).date() + timedelta(days=days)
+        clock.jump_to(datetime(day.year, day.month, day.day, *at, tzinfo=NEW_YORK))
 
     def hand_order(self, symbol: str, qty: int, side: str) -> None:
         """An order placed by a person, not by pairbot (no pb- client order id), settled at once."""
