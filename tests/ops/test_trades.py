@@ -33,7 +33,8 @@ def test_trades_json_signs_the_shortfall_so_that_a_cost_is_positive(traded: Pair
         avg, ref = Decimal(o["avg_fill_price"]), Decimal(o["reference_price"])
         sign = 1 if o["side"] == "buy" else -1
         assert Decimal(o["shortfall_usd"]) == round(sign * (avg - ref) * Decimal(o["filled_qty"]), 2)
-    assert doc["totals"] == {"runs": 2, "orders": 2, "fills": 2, "shortfall_usd": doc["totals"]["shortfall_usd"]}
+    assert doc["totals"] == {"runs": 2, "orders": 2, "fills": 2, "shortfall_usd": doc["totals"]["shortfall_usd"],
+                             "events": 0}
 
 
 def test_trades_csv_has_a_row_per_order_and_one_per_run_without_orders(traded: Pairbot) -> None:
