@@ -3,10 +3,11 @@ final equity and trades with the backtest on the same prices and costs."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,15 +16,22 @@ from pathlib import Path
 import pandas as pd
 
 from bot.backtest import BacktestSettings, run_backtest
+from bot.backtest.astraded import as_traded
+from bot.backtest.engine import BacktestResult, backtest_market
+from bot.backtest.market import build_market
 from bot.bootstrap import Endpoint, broker_for
 from bot.config import Config
-from bot.core.domain import NEW_YORK
+from bot.core.corporate import Split, split_factor
+from bot.core.domain import NEW_YORK, Symbol
 from bot.errors import BotError, DataError
 from bot.exchange import ExchangeSettings, LocalExchange
+from bot.history.splits import SPLITS_FILE
 from bot.ledger import Ledger
 from bot.runner import RunContext, rebalance_once
 from strategies.base import Strategy
 
+CENT = Decimal("0.01")
+QTY_QUANTUM = Decimal("0.000000001")  # Alpaca and the exchange keep quantities to 9 decimals
 PRICE_DP = 2  # cents: the local exchange marks positions at cent prices, so replayed prices are exact
 Progress = Callable[[int, int], None]
 
@@ -40,6 +48,7 @@ class ReplayResult:
     failures: tuple[str, ...] = field(default=())
     seconds: float = 0.0
     requests: int = 0
+    splits: tuple[str, ...] = ()  # the splits inside the range, applied on both sides ("PSQ 2024-04-10 1-for-5")
 
     @property
     def equity_difference(self) -> float:
@@ -81,14 +90,20 @@ def write_csv_dir(frames: Mapping[str, pd.DataFrame], directory: Path) -> None:
                                                                  date_format="%Y-%m-%d")
 
 
+def write_splits(splits: Sequence[Split], directory: Path) -> None:
+    rows = ["symbol,date,ratio,kind", *(f"{s.symbol},{s.on},{s.ratio},{'reverse' if s.is_reverse else 'forward'}"
+                                       for s in splits)]
+    (directory / SPLITS_FILE).write_text("\n".join(rows) + "\n")
+
+
 def _paper_trades(ledger: Ledger) -> pd.DataFrame:
     rows = [(f.filled_at.astimezone(NEW_YORK).date(), str(f.symbol), f.signed_qty) for f in ledger.fills()]
     return _net_by_day(pd.DataFrame(rows, columns=["date", "symbol", "qty"]))
 
 
 def _backtest_trades(trades: pd.DataFrame) -> pd.DataFrame:
-    signed = [Decimal(repr(float(q))) * (1 if side == "buy" else -1) for q, side in zip(trades["qty"], trades["side"],
-                                                                                        strict=True)]
+    signed = [Decimal(repr(float(q))).quantize(QTY_QUANTUM) * (1 if side == "buy" else -1)
+              for q, side in zip(trades["qty"], trades["side"], strict=True)]
     dates = [pd.Timestamp(d).date() for d in trades["date"]]
     return _net_by_day(pd.DataFrame({"date": dates, "symbol": list(trades["symbol"]), "qty": signed}))
 
@@ -114,15 +129,63 @@ def backtest_settings(config: Config, start: date, end: date, *, slippage_bps: D
     )
 
 
+def as_traded_cents(prices: Mapping[str, pd.DataFrame], splits: Sequence[Split]) -> dict[str, pd.DataFrame]:
+    """Total-return prices as traded (times the later splits' ratios), to the cent: what both sides trade at."""
+    out: dict[str, pd.DataFrame] = {}
+    for sym, f in prices.items():
+        factors = [split_factor(splits, Symbol(sym), ts.date()) for ts in f.index]
+        g = f.copy()
+        for col in ("open", "high", "low", "close", "adj_close"):
+            g[col] = [float((Decimal(repr(float(v))) * k).quantize(CENT)) for v, k in zip(f[col], factors, strict=True)]
+        out[sym] = g
+    return out
+
+
+def split_adjusted(traded: Mapping[str, pd.DataFrame], splits: Sequence[Split]) -> dict[str, pd.DataFrame]:
+    """The inverse, for the exchange's price directory beside splits.csv: its marks (x factor, to the cent)
+    give back exactly the cents of `traded`."""
+    out: dict[str, pd.DataFrame] = {}
+    for sym, f in traded.items():
+        factors = [split_factor(splits, Symbol(sym), ts.date()) for ts in f.index]
+        g = f.copy()
+        for col in ("open", "high", "low", "close", "adj_close"):
+            g[col] = [float(Decimal(repr(float(v))) / k) for v, k in zip(f[col], factors, strict=True)]
+        out[sym] = g
+    return out
+
+
+def _backtest(strategy: Strategy, traded: Mapping[str, pd.DataFrame], splits: Sequence[Split],
+              settings: BacktestSettings) -> BacktestResult:
+    """The backtest on the very cents the exchange marks, its holdings split as the exchange splits them."""
+    if not splits:
+        return run_backtest(strategy, traded, settings)
+    priced = build_market(traded, tuple(sorted(strategy.universe)), strategy.vehicles, start=settings.start,
+                          end=settings.end, opens=False)
+    found = as_traded(priced.dates, priced.symbols, splits)
+    priced = dataclasses.replace(priced, market=dataclasses.replace(priced.market, splits=found.holding_splits),
+                                 as_traded=found)
+    return backtest_market(strategy, traded, priced, settings)
+
+
 def replay(config: Config, strategy: Strategy, frames: Mapping[str, pd.DataFrame], *, start: date, end: date,
-           workdir: Path, slippage_bps: Decimal = Decimal(0), progress: Progress | None = None) -> ReplayResult:
-    """Each session: move the exchange's replay clock there, then run the real rebalance protocol over HTTP."""
-    prices = total_return_frames(frames, start, end)
+           workdir: Path, slippage_bps: Decimal = Decimal(0), progress: Progress | None = None,
+           splits: Sequence[Split] = ()) -> ReplayResult:
+    """Each session: move the exchange's replay clock there, then run the real rebalance protocol over HTTP.
+
+    With `splits` (the frames are split-adjusted and these are their splits) both sides trade at as-traded
+    prices and apply the splits inside the range to the holdings: the exchange books them as Alpaca does.
+    """
+    chosen = tuple(s for s in splits if start < s.on <= end)  # booked during the replay
+    later = tuple(s for s in splits if s.on > start)  # these set the as-traded price level, on both sides
+    prices = as_traded_cents(total_return_frames(frames, start, end), later) if later else \
+        total_return_frames(frames, start, end)
     sessions = [ts.date() for ts in next(iter(prices.values())).index]
     key, secret = "LOCALREPLAY" + secrets.token_hex(4).upper(), secrets.token_urlsafe(16)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        write_csv_dir(prices, Path(tmp))
+        write_csv_dir(split_adjusted(prices, later) if later else prices, Path(tmp))
+        if later:
+            write_splits(later, Path(tmp))
         settings = ExchangeSettings(state_path=None, api_key=key, secret_key=secret, clock="replay", prices=Path(tmp),
                                     replay_start=sessions[0], starting_cash=config.backtest.starting_cash,
                                     half_spread_bps=slippage_bps, partial_fill_probability=0.0)
@@ -135,11 +198,12 @@ def replay(config: Config, strategy: Strategy, frames: Mapping[str, pd.DataFrame
             paper = _paper_trades(ledger)
             requests = len(ex.requests)
     seconds = time.perf_counter() - started
-    result = run_backtest(strategy, prices, backtest_settings(config, start, end, slippage_bps=slippage_bps))
+    result = _backtest(strategy, prices, later, backtest_settings(config, start, end, slippage_bps=slippage_bps))
     return ReplayResult(sessions=len(sessions), start=sessions[0], end=sessions[-1], paper_equity=paper_equity,
                         backtest_equity=float(result.equity.iloc[-1]), paper_trades=paper,
                         backtest_trades=_backtest_trades(result.trades), failures=tuple(failures),
-                        seconds=seconds, requests=requests)
+                        seconds=seconds, requests=requests,
+                        splits=tuple(f"{s.symbol} {s.on} {s.describe()}" for s in chosen))
 
 
 def _drive(ex: LocalExchange, cfg: Config, strategy: Strategy, broker: object, ledger: Ledger,

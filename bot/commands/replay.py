@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.commands.backtest import load_prices, progress_bar
     from bot.config import load_config
     from bot.errors import ConfigError
+    from bot.history.splits import splits_beside
     from bot.logging import Redactor, configure_logging
     from bot.replay import replay
     from strategies import build_strategy
@@ -53,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     args.feed = None
     symbols = sorted(strategy.universe | getattr(strategy, "history_symbols", frozenset()))
     frames, label = load_prices(args, config, symbols=(symbols, []), start=args.start, end=args.end)
+    splits = splits_beside(Path(args.prices)) if args.prices not in (None, "synthetic", "alpaca") else None
+    if splits:
+        label += ", as traded (splits.csv)"
     config = config.model_copy(update={"strategy": name})
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.out or Path(tmp)
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"replaying {name} on {label} from {args.start} to {args.end} through the local exchange "
               "(replay clock) and the real runner...", file=sys.stderr)
         result = replay(config, strategy, frames, start=args.start, end=args.end, workdir=workdir,
-                        slippage_bps=args.slippage_bps, progress=progress_bar)
+                        slippage_bps=args.slippage_bps, progress=progress_bar, splits=splits or ())
         print(file=sys.stderr)
     diff = result.equity_difference
     per_100k = diff / float(config.backtest.starting_cash) * 100_000
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         f"trades: paper {len(result.paper_trades)}, backtest {len(result.backtest_trades)}, "
         f"{'identical' if result.trades_identical else 'DIFFERENT'}",
     ]
+    lines += [f"splits applied on both sides: {', '.join(result.splits)}"] if result.splits else []
     lines += [f"run failed: {f}" for f in result.failures]
     if not result.trades_identical:
         merged = result.paper_trades.merge(result.backtest_trades, on=["date", "symbol"], how="outer",

@@ -54,3 +54,25 @@ def test_half_a_year_of_real_iwm_qqq_history_replays_to_the_backtest(tmp_path: P
 
     assert result.trades_identical and result.failures == ()
     assert abs(result.equity_difference) <= 1.0
+
+
+@pytest.mark.skipif(not REAL_PRICES.is_dir(), reason="real price history (../shared/data/prices) is not present")
+@pytest.mark.parametrize(("strategy", "params", "start", "end", "split"), [
+    ("pair", {"hedge": "inverse"}, date(2024, 3, 1), date(2024, 6, 28), "PSQ 2024-04-10 1-for-5"),
+    ("overlay", {}, date(2024, 9, 3), date(2024, 12, 31), "SQQQ 2024-11-07 1-for-5"),
+], ids=["PSQ pair across its 2024 reverse split", "overlay across SQQQ's 2024 reverse split"])
+def test_a_replay_across_a_real_split_matches_the_backtest_to_the_cent(
+        tmp_path: Path, strategy: str, params: dict[str, str], start: date, end: date, split: str) -> None:
+    from bot.history.frame import load_csv_dir
+    from bot.history.splits import splits_beside
+
+    config = parse_config({"mode": "local", "strategy": strategy, "strategies": {strategy: params}})
+    strat = build_strategy(strategy, config.strategy_params())
+    frames = load_csv_dir(REAL_PRICES, sorted(strat.universe))
+
+    result = replay(config, strat, frames, start=start, end=end, workdir=tmp_path,
+                    splits=splits_beside(REAL_PRICES) or ())
+
+    assert result.splits == (split,)
+    assert result.failures == () and result.trades_identical
+    assert abs(result.equity_difference) < 0.005
