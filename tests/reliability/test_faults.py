@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,7 +131,9 @@ def quotes_body(ex: LocalExchange, change: Callable[[dict[str, Any]], None]) -> 
 
 
 def stale(q: dict[str, Any]) -> None:
-    q["t"] = (datetime.now(UTC) - timedelta(hours=3)).isoformat().replace("+00:00", "Z")
+    """Three hours older than the exchange's own quote time (never the wall clock: the exchange's is set)."""
+    quoted = datetime.fromisoformat(q["t"].replace("Z", "+00:00"))
+    q["t"] = (quoted - timedelta(hours=3)).isoformat().replace("+00:00", "Z")
 
 
 def zero(q: dict[str, Any]) -> None:
