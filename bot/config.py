@@ -162,6 +162,13 @@ class Backtest(Section):
     fill: Literal["close", "next_open"] = "close"
 
 
+class LiveCosts(Section):
+    """Alpaca paper books no dividends and no borrow fees: in paper mode, show what live would have cost."""
+
+    enabled: bool = True
+    borrow_bps: Decimal = Field(Decimal("50"), ge=0, le=10000)  # a year's borrow fee on the short's value
+
+
 class Notifications(Section):
     webhook_url: str | None = None
     timeout_seconds: float = Field(5.0, gt=0, le=60)
@@ -180,6 +187,7 @@ class Config(Section):
     paths: Paths = Paths()
     backtest: Backtest = Backtest()
     notifications: Notifications = Notifications()
+    live_costs: LiveCosts = LiveCosts()
 
     def strategy_params(self) -> dict[str, Any]:
         section: Section = getattr(self.strategies, self.strategy)

@@ -251,12 +251,14 @@ class AlpacaBroker:
             self._client_ids[order_id] = self.order(order_id).client_order_id
         return self._client_ids[order_id]
 
-    def daily_closes(self, symbols: Collection[Symbol], start: date, end: date) -> pd.DataFrame:
+    def daily_closes(self, symbols: Collection[Symbol], start: date, end: date, *,
+                     adjustment: str = "all") -> pd.DataFrame:
+        """Daily closes, split- and dividend-adjusted ("all"), or as traded ("raw")."""
         if not symbols:
             return pd.DataFrame()
         params = bar_params(symbols, start=datetime.combine(start, datetime.min.time(), UTC),
                             end=datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=1),
-                            feed=self.settings.feed)
+                            feed=self.settings.feed, adjustment=adjustment)
         bars = read_daily_bars(lambda path, query: self._get("get daily bars", path, query, data=True), params,
                                observe=self._observe)
         columns = {sym: pd.Series([float(b.close) for b in rows], index=pd.DatetimeIndex([b.session for b in rows]),

@@ -13,10 +13,12 @@ Observe = Callable[[str, Json], None]
 PAGE_LIMIT = 10_000  # what alpaca-py asks for per page
 
 
-def bar_params(symbols: Collection[str], *, start: datetime, end: datetime, feed: str) -> dict[str, str]:
-    """The query alpaca-py's StockBarsRequest sends: adjusted daily bars, times in UTC (naive = UTC)."""
+def bar_params(symbols: Collection[str], *, start: datetime, end: datetime, feed: str,
+               adjustment: str = "all") -> dict[str, str]:
+    """The query alpaca-py's StockBarsRequest sends: daily bars (adjusted unless `adjustment` says raw), times in
+    UTC (naive = UTC)."""
     return {"symbols": ",".join(sorted({s.upper() for s in symbols})), "timeframe": "1Day",
-            "start": utc(start).isoformat(), "end": utc(end).isoformat(), "adjustment": "all", "feed": feed,
+            "start": utc(start).isoformat(), "end": utc(end).isoformat(), "adjustment": adjustment, "feed": feed,
             "limit": str(PAGE_LIMIT)}
 
 

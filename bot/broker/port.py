@@ -43,6 +43,7 @@ class Broker(Protocol):
         from the day before it on (a day of overlap: the caller de-duplicates by activity id)."""
         ...
 
-    def daily_closes(self, symbols: Collection[Symbol], start: date, end: date) -> pd.DataFrame:
-        """Adjusted daily closes, index = session dates, one column per symbol."""
+    def daily_closes(self, symbols: Collection[Symbol], start: date, end: date, *,
+                     adjustment: str = "all") -> pd.DataFrame:
+        """Daily closes (adjusted, or as traded with "raw"), index = session dates, one column per symbol."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from bot.app import App, open_app
 from bot.commands.rebalance import context_for, strategy_of
 from bot.core.corporate import account_cash, leg_cash, net_transfers, split_lines
+from bot.core.costs import LiveCosts, live_costs
 from bot.core.domain import NEW_YORK, AccountEvent, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
@@ -36,6 +37,7 @@ class Status:
     next_run: str = ""
     schema: str = ""
     events: list[AccountEvent] = field(default_factory=list)
+    live_costs: LiveCosts | None = None  # paper mode: the short dividends and borrow fee live would have booked
 
     @property
     def pnl_since_inception(self) -> Decimal | None:
@@ -89,10 +91,35 @@ def gather(app: App) -> Status:
                                    "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
     kill = app.config.paths.kill_switch
     events = [b.event for b in app.ledger.events()]
+    live = live_costs_of(app, today) if app.config.mode == "paper" and app.config.live_costs.enabled else None
     return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), events, snap), when, last, inception_equity(app),
-                  events=events,
+                  events=events, live_costs=live,
                   kill_switch=kill if kill.exists() else None, next_run=next_run(ctx, snap),
                   schema=app.broker.schema_seen().summary())
+
+
+def live_costs_of(app: App, today: date) -> LiveCosts:
+    """From pairbot's holdings day by day and the broker's raw and adjusted daily closes of its shorts."""
+    holdings = app.ledger.daily_positions()
+    shorts = sorted({s for _, pos in holdings for s, q in pos.items() if q < 0})
+    if not shorts:
+        return LiveCosts()
+    first = holdings[0][0] - timedelta(days=7)
+    raw = app.broker.daily_closes(shorts, first, today, adjustment="raw")
+    adjusted = app.broker.daily_closes(shorts, first, today, adjustment="all")
+    return live_costs(holdings, raw, adjusted, borrow_bps=app.config.live_costs.borrow_bps, through=today)
+
+
+def live_cost_line(st: Status, borrow_bps: Decimal) -> list[str]:
+    costs = st.live_costs
+    if costs is None:
+        return []
+    divs = ", ".join(f"{s} {signed_money(v)}" for s, v in sorted(costs.dividends.items())) or "none"
+    fees = ", ".join(f"{s} {signed_money(v)}" for s, v in sorted(costs.borrow.items())) or "none"
+    since = st.pnl_since_inception
+    after = "" if since is None else f"; P&L after them {signed_money(since + costs.total)}"
+    return [f"what live would have cost (Alpaca paper books neither): dividends the shorts would pay {divs}; "
+            f"borrow at {borrow_bps} bps/yr {fees}{after}"]
 
 
 def event_lines(events: list[AccountEvent]) -> list[str]:
@@ -145,6 +172,7 @@ def render_text(app: App, st: Status) -> str:
                  + ("" if st.inception_equity is None else f" (from equity {money(st.inception_equity)})")
                  + f"; of which the legs {signed_money(legs_total)} (realized + unrealized, with their dividends)")
     lines += event_lines(st.events)
+    lines += live_cost_line(st, app.config.live_costs.borrow_bps)
     if snap.other_positions:
         lines.append(f"not pairbot's (never traded): {others(snap)}; left out of drift and targets")
     lines.append(f"next calendar rebalance: {st.next_rebalance}")
@@ -196,6 +224,9 @@ def as_json(st: Status) -> dict[str, Any]:
         "leg_cash": {s: str(v) for s, v in sorted(leg_cash(st.events).items())},
         "account_cash": {k: str(v) for k, v in sorted(account_cash(st.events).items())},
         "splits": split_lines(st.events),
+        "live_costs": None if st.live_costs is None else {
+            "dividends": {s: str(v) for s, v in st.live_costs.dividends.items()},
+            "borrow": {s: str(v) for s, v in st.live_costs.borrow.items()}, "total": str(st.live_costs.total)},
         "next_run": st.next_run, "broker_schema": st.schema,
         "not_pairbots": {s: {"qty": str(p.qty), "value": str(p.market_value)}
                          for s, p in sorted(snap.other_positions.items())},

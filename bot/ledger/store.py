@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.core.corporate import event_effects
 from bot.core.domain import (
+    NEW_YORK,
     OUR_PREFIX,
     AccountEvent,
     AccountSnapshot,
@@ -304,6 +305,24 @@ class Ledger:
             if e.symbol is not None and b.position_effect and (as_of is None or e.on <= as_of):
                 out[e.symbol] = out.get(e.symbol, Decimal(0)) + b.position_effect
         return {s: q for s, q in out.items() if q != 0}
+
+    def daily_positions(self) -> list[tuple[date, dict[Symbol, Decimal]]]:
+        """pairbot's positions at the close of each New York day something changed them, oldest first."""
+        changes: dict[date, list[tuple[Symbol, Decimal]]] = {}
+        for f in self.fills():
+            changes.setdefault(f.filled_at.astimezone(NEW_YORK).date(), []).append((f.symbol, f.signed_qty))
+        for a in self.adjustments():
+            changes.setdefault(a.accepted_at.astimezone(NEW_YORK).date(), []).append((a.symbol, a.qty))
+        for b in self.events():
+            if b.event.symbol is not None and b.position_effect:
+                changes.setdefault(b.event.on, []).append((b.event.symbol, b.position_effect))
+        held: dict[Symbol, Decimal] = {}
+        out = []
+        for day in sorted(changes):
+            for sym, qty in changes[day]:
+                held[sym] = held.get(sym, Decimal(0)) + qty
+            out.append((day, {s: q for s, q in held.items() if q != 0}))
+        return out
 
     # -- account events ----------------------------------------------------------------------------
 

@@ -3,11 +3,17 @@ account events, explain the change in its positions, and never cause a phantom t
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
-from bot.exchange import Fault
-from tests.e2e.conftest import IN_WINDOW, PaperBook
+import pytest
+
+from bot.exchange import ExchangeSettings, Fault, LocalExchange
+from bot.history.frame import synthetic_history
+from bot.replay import write_csv_dir
+from tests.e2e.conftest import IN_WINDOW, KEY, SECRET, PaperBook, paper_env, trading_hours
 
 TOMORROW = date(2026, 12, 3)  # IN_WINDOW is Wednesday 2026-12-02
 
@@ -71,8 +77,6 @@ def test_dividends_on_the_long_and_the_short_leg_are_cash_and_pnl_and_send_nothi
     status = paper("status", "--json")
 
     assert run.code == 0 and run.posts == 0, run.out + run.err
-    import json
-
     doc = json.loads(status.out)
     assert doc["leg_cash"] == {"IWM": str(held["IWM"] * 1), "QQQ": str(held["QQQ"] * Decimal("0.5"))}
     legs = {leg["symbol"]: Decimal(leg["pnl"]) for leg in doc["legs"]}
@@ -120,3 +124,32 @@ def test_a_rebuilt_ledger_replays_the_splits_and_matches_the_broker(paper: Paper
 
     assert rebuilt.code == 0 and "account events" in rebuilt.out, rebuilt.out + rebuilt.err
     assert after.code == 0 and after.posts == 0, after.out
+
+
+def test_paper_mode_shows_what_live_would_have_cost_the_short_apart(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alpaca paper books no dividends and no borrow fees: status shows them apart, from the bars."""
+    frames = synthetic_history(["IWM", "QQQ"], start=date(2026, 1, 2), end=date(2026, 12, 31), seed=7)
+    qqq = frames["QQQ"]
+    before = qqq.index < "2026-12-03"
+    qqq.loc[before, "adj_close"] = qqq.loc[before, "close"] * (1 - 0.5 / float(qqq.loc["2026-12-02", "close"]))
+    qqq.loc[~before, "adj_close"] = qqq.loc[~before, "close"]
+    write_csv_dir(frames, tmp_path / "prices")
+    settings = ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=trading_hours(),
+                                prices=tmp_path / "prices", partial_fill_probability=0.0, simulate_dividends=False)
+    with LocalExchange(settings) as ex:
+        monkeypatch.chdir(tmp_path)
+        for name, value in paper_env(ex).items():
+            monkeypatch.setenv(name, value)
+        paper = PaperBook(tmp_path, ex, capsys)
+        paper.configure(live_costs={"borrow_bps": 50})
+        assert paper("rebalance").code == 0
+        short = paper.positions()["QQQ"]
+        paper.next_day()
+        assert paper("rebalance").code == 0
+
+        doc = json.loads(paper("status", "--json").out)
+
+    assert doc["leg_cash"] == {}  # paper booked no dividend
+    assert Decimal(doc["live_costs"]["dividends"]["QQQ"]) == (short * Decimal("0.5")).quantize(Decimal("0.01"))
+    assert Decimal(doc["live_costs"]["borrow"]["QQQ"]) < 0
