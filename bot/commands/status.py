@@ -114,6 +114,8 @@ def live_cost_line(st: Status, borrow_bps: Decimal) -> list[str]:
     costs = st.live_costs
     if costs is None:
         return []
+    if not costs.dividends and not costs.borrow:
+        return ["what live would have cost beyond paper: nothing (pairbot has held no short)"]
     divs = ", ".join(f"{s} {signed_money(v)}" for s, v in sorted(costs.dividends.items())) or "none"
     fees = ", ".join(f"{s} {signed_money(v)}" for s, v in sorted(costs.borrow.items())) or "none"
     since = st.pnl_since_inception

@@ -30,9 +30,11 @@ def test_a_reverse_split_of_psq_between_runs_is_explained_and_sends_nothing(pape
     paper.next_day()
 
     run = paper("rebalance")
-    status, trades = paper("status"), paper("trades")
+    status, trades, report = paper("status"), paper("trades"), paper("report", "--offline")
 
     assert run.code == 0 and run.posts == 0 and "within band" in run.out, run.out + run.err
+    page = (paper.workdir / "reports" / "report.html").read_text()
+    assert report.code == 0 and "<h2>Account events</h2>" in page and "REMOVE, From QTY" in page
     assert paper.positions()["PSQ"] == before / 4
     assert f"PSQ 2026-12-03: {before} -> {before / 4} shares" in status.out
     assert "SPLIT" in trades.out and "RSPLIT" not in trades.out.split("account events:")[0]
