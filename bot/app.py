@@ -13,7 +13,7 @@ from pathlib import Path
 import structlog
 
 from bot.bootstrap import Endpoint, broker_for, endpoint_for
-from bot.broker.alpaca import AlpacaBroker
+from bot.broker.port import Broker
 from bot.config import Config, load_config
 from bot.ledger import Ledger
 from bot.lock import exclusive_lock
@@ -27,7 +27,7 @@ class App:
     config: Config
     config_path: Path
     endpoint: Endpoint
-    broker: AlpacaBroker
+    broker: Broker
     ledger: Ledger
     run_id: str
     log_path: Path

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from bot.broker.alpaca import AlpacaBroker
+from bot.broker.port import Broker
 from bot.config import Config
 from bot.core.book import book_breaks, looks_like_reset, our_symbols, outside_trades, own_book
 from bot.core.checks import (
@@ -66,7 +66,7 @@ def _never() -> int | None:
 class RunContext:
     config: Config
     strategy: Strategy
-    broker: AlpacaBroker
+    broker: Broker
     ledger: Ledger
     run_id: str
     now: Callable[[], datetime]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.bootstrap import Endpoint, broker_for, endpoint_for, remote_endpoint
-from bot.broker.alpaca import AlpacaBroker
+from bot.broker.port import Broker
 from bot.commands.rebalance import trading_window
 from bot.config import Config, load_config
 from bot.core.book import book_breaks, our_symbols
@@ -80,7 +80,7 @@ def check_keys(config: Config, endpoint: Endpoint | None) -> Check:
                           f"data {ep.data_url}")
 
 
-def check_clock(broker: AlpacaBroker, snap: AccountSnapshot, *, always_open: bool = False) -> Check:
+def check_clock(broker: Broker, snap: AccountSnapshot, *, always_open: bool = False) -> Check:
     if always_open:
         return passed("clock", f"broker time {snap.as_of:%Y-%m-%d %H:%M} UTC; the embedded demo clock is always "
                                "open (local.clock: nyse for real hours)")
@@ -140,7 +140,7 @@ def check_ledger(path: Path) -> Check:
     return passed("ledger", f"{path}: integrity ok, schema {SCHEMA_VERSION}, {runs} run(s), {fills} fill(s)")
 
 
-def check_reconciliation(path: Path, broker: AlpacaBroker, strategy: Strategy) -> Check:
+def check_reconciliation(path: Path, broker: Broker, strategy: Strategy) -> Check:
     """pairbot's ledger (read-only) plus its fills and account events the ledger has not ingested yet, against
     the broker's positions of pairbot's symbols today; the user's own positions are not compared."""
     today = broker.clock().as_of.astimezone(NEW_YORK).date()
@@ -223,7 +223,7 @@ def broker_checks(config: Config, config_path: Path, endpoint: Endpoint) -> list
     return [*checks, passed("schema", broker.schema_seen().summary())]
 
 
-def doctor_context(config: Config, config_path: Path, broker: AlpacaBroker, strategy: Strategy) -> RunContext:
+def doctor_context(config: Config, config_path: Path, broker: Broker, strategy: Strategy) -> RunContext:
     """A run's context over the ledger opened read-only (an absent ledger reads as empty, in memory)."""
     path = config.ledger_path()
     ledger = Ledger(path, readonly=True) if path.exists() else Ledger(MEMORY)
