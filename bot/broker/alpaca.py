@@ -15,7 +15,7 @@ import pandas as pd
 import requests
 import structlog
 from alpaca.common.exceptions import APIError
-from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.common.rest import RESTClient
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.enums import PositionIntent as AlpacaIntent
@@ -59,13 +59,16 @@ def _segment(value: str) -> str:
 
 
 class AlpacaBroker:
-    """Implements bot.broker.port.Broker over alpaca-py's TradingClient and StockHistoricalDataClient."""
+    """Implements bot.broker.port.Broker over alpaca-py's TradingClient and its REST transport for market data."""
 
     def __init__(self, settings: AlpacaSettings, *, retry: Retrying | None = None) -> None:
         self.settings = settings
         self._trading = TradingClient(settings.api_key, settings.secret_key, paper=True,
                                       url_override=settings.base_url)
-        self._data = StockHistoricalDataClient(settings.api_key, settings.secret_key, url_override=settings.data_url)
+        # Market data through alpaca-py's REST transport itself (what StockHistoricalDataClient is, minus the
+        # import of alpaca.data's models, which we never use: every reply is read as JSON).
+        self._data = RESTClient(base_url=settings.data_url, api_key=settings.api_key, secret_key=settings.secret_key,
+                                api_version="v2")
         for client in (self._trading, self._data):
             client._retry = 0  # we own retries: reads in tenacity, orders resolved by client order id
             client._retry_codes = []

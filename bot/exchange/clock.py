@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from bot.history.xnys import xnys_schedule
+
 ET = ZoneInfo("America/New_York")
 REGULAR_CLOSE = time(16, 0)
 DAY_END = time(23, 59)  # the always-open calendar's close: Alpaca's calendar has no "24:00"
@@ -25,13 +27,10 @@ class NyseSessions:
     """XNYS sessions with their open and close (early closes included), from exchange_calendars."""
 
     def __init__(self) -> None:
-        import exchange_calendars as xcals
-
-        cal = xcals.get_calendar("XNYS", start="2000-01-01", end="2040-12-31")
-        sched = cal.schedule
-        self.days: list[date] = [ts.date() for ts in sched.index]
-        self.opens: list[datetime] = [ts.to_pydatetime().astimezone(ET) for ts in sched["open"]]
-        self.closes: list[datetime] = [ts.to_pydatetime().astimezone(ET) for ts in sched["close"]]
+        sched = xnys_schedule()
+        self.days: list[date] = sched.days.astype(object).tolist()
+        self.opens: list[datetime] = [_utc(ns).astimezone(ET) for ns in sched.opens.tolist()]
+        self.closes: list[datetime] = [_utc(ns).astimezone(ET) for ns in sched.closes.tolist()]
         self._pos = {d: i for i, d in enumerate(self.days)}
 
     def index_of(self, day: date) -> int | None:
@@ -43,6 +42,13 @@ class NyseSessions:
     def between(self, start: date, end: date) -> list[CalendarDay]:
         lo, hi = bisect.bisect_left(self.days, start), bisect.bisect_right(self.days, end)
         return [CalendarDay(self.days[i], self.opens[i], self.closes[i]) for i in range(lo, hi)]
+
+
+def _utc(ns: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1)

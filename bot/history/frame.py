@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bot.errors import DataError
+from bot.history.xnys import xnys_schedule
 
 COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
@@ -149,11 +150,9 @@ def synthetic_history(symbols: Collection[str], *, start: date, end: date, seed:
 @lru_cache(maxsize=1)
 def nyse_sessions() -> pd.DatetimeIndex:
     """XNYS session dates over the synthetic grid (tz-naive, no freq: like a CSV's), loaded once per process."""
-    import exchange_calendars as xcals
-
-    cal = xcals.get_calendar("XNYS", start=SYNTHETIC_EPOCH.isoformat(), end=SYNTHETIC_GRID_END.isoformat())
-    sessions = cal.sessions.tz_localize(None) if cal.sessions.tz else cal.sessions
-    return pd.DatetimeIndex(sessions.to_numpy(), name="date")
+    days = xnys_schedule().days
+    lo, hi = np.datetime64(SYNTHETIC_EPOCH, "D"), np.datetime64(SYNTHETIC_GRID_END, "D")
+    return pd.DatetimeIndex(days[(days >= lo) & (days <= hi)].astype("datetime64[ns]"), name="date")
 
 
 @lru_cache(maxsize=8)
