@@ -4,9 +4,16 @@ own symbols stops the run with one line and a way out (`pairbot ledger accept`).
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
-from tests.e2e.conftest import PaperBook
+import pytest
+
+from bot.exchange import ExchangeSettings, LocalExchange
+from bot.history.frame import synthetic_history
+from bot.replay import write_csv_dir
+from tests.e2e.conftest import KEY, SECRET, PaperBook, paper_env, trading_hours
 
 
 def positions(book: PaperBook) -> dict[str, Decimal]:
@@ -123,3 +130,26 @@ def test_the_ledger_after_rebuild_holds_only_pairbots_orders_and_fills(paper: Pa
 
     assert rebuilt.code == 0, rebuilt.err
     assert ledger_fill_symbols(paper) == {"IWM", "QQQ"}
+
+
+def test_ten_aapl_bought_by_hand_before_the_first_run_are_never_traded(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's own case: AAPL (here a CSV replay that quotes it) is the user's, whatever pairbot trades."""
+    frames = synthetic_history(["IWM", "QQQ", "SPY"], start=date(2026, 1, 2), end=date(2026, 12, 31), seed=7)
+    frames["AAPL"] = frames.pop("SPY")
+    write_csv_dir(frames, tmp_path / "prices")
+    settings = ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=trading_hours(),
+                                prices=tmp_path / "prices", partial_fill_probability=0.0)
+    with LocalExchange(settings) as ex:
+        monkeypatch.chdir(tmp_path)
+        for name, value in paper_env(ex).items():
+            monkeypatch.setenv(name, value)
+        paper = PaperBook(tmp_path, ex, capsys)
+        paper.configure()
+        paper.hand_order("AAPL", 10, "buy")
+
+        first, second, status = paper("rebalance"), paper("rebalance"), paper("status")
+
+        assert first.code == 0 and second.code == 0 and second.posts == 0, first.err + second.err
+        assert paper.positions()["AAPL"] == 10 and "AAPL" not in ledger_fill_symbols(paper)
+        assert "not pairbot's (never traded): AAPL +10" in status.out
