@@ -19,14 +19,16 @@ from arch.bootstrap import StationaryBootstrap
 from bot.metrics import SESSIONS_PER_YEAR
 
 FloatArray = npt.NDArray[np.float64]
+DEFAULT_BLOCK_SESSIONS = 63  # mean block length: a quarter of sessions, the pair's rebalance rhythm
+DEFAULT_SEED = 12
 CHUNK = 125  # resamples per pass: bounds memory at a few tens of MB for 25 years of sessions
 
 
 @dataclass(frozen=True, slots=True)
 class BootstrapSpec:
     resamples: int = 1000
-    block_sessions: int = 63  # mean block length: a quarter of sessions
-    seed: int = 12
+    block_sessions: int = DEFAULT_BLOCK_SESSIONS
+    seed: int = DEFAULT_SEED
     confidence: float = 0.95
 
     def __post_init__(self) -> None:
