@@ -11,7 +11,7 @@ round the calendar (the same clustering, at random times).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ class HorizonStudy:
     placebo_mean: float  # the same dates shifted at random: what any such set of days gives
     placebo_p: float  # share of placebo sets whose mean is at least the events'
     baseline_mean: float  # every session's forward excess
+    placebo_draws: FloatArray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0))
 
     @property
     def tests_passed(self) -> tuple[str, ...]:
@@ -65,7 +66,9 @@ class HorizonStudy:
                 f"{self.independent} independent windows ({figures})")
 
     def doc(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__} | {"verdict": self.verdict}
+        kept = [f.name for f in fields(self) if f.name != "placebo_draws"]
+        return {name: getattr(self, name) for name in kept} | {"verdict": self.verdict,
+                                                               "placebo_sets": len(self.placebo_draws)}
 
 
 def forward_excess(closes: pd.DataFrame, *, long: str, short: str, horizon: int) -> pd.Series:
@@ -99,7 +102,7 @@ def study(closes: pd.DataFrame, event_dates: pd.DatetimeIndex, *, long: str, sho
         independent_mean=_mean(excess[independent]), independent_t=_t(excess[independent]),
         hac_difference=hac_diff, hac_t=hac_t, hac_p=hac_p,
         placebo_mean=_mean(placebo), placebo_p=float(np.mean(placebo >= mean)) if len(placebo) else np.nan,
-        baseline_mean=_mean(excess[usable]),
+        baseline_mean=_mean(excess[usable]), placebo_draws=placebo,
     )
 
 

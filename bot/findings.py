@@ -1,0 +1,203 @@
+"""The research page's findings: each of the seeds' questions answered on the given prices, with a verdict.
+
+Every figure here comes from the same backtester, bootstrap, walk-forward and event study as the
+commands (`backtest`, `backtest --sweep --train-to`, `signals`); this module only asks the questions
+and words the answers. bot/research_html.py draws and writes the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import pandas as pd
+
+from bot.backtest import BacktestResult, BacktestSettings, run_backtest
+from bot.commands.outputs import result_intervals
+from bot.errors import DataError
+from bot.hindsight import GateReport, WalkForward, gate_report, rebalance_day_sensitivity, walk_forward
+from bot.intervals import BootstrapSpec, Interval, Intervals
+from bot.research import Signals, compute_signals
+from strategies import build_strategy
+
+SPREAD_GRID = (-0.10, -0.15, -0.20, -0.25, -0.30, -0.35, -0.40)
+SEED_THRESHOLD = -0.30  # the research notes' gate
+TREND_GRID = (1, 2, 3)
+SEED_TREND = 3  # the technical case: all three signs up
+DECADES = (("2000s", date(2000, 1, 1), date(2009, 12, 31)), ("2010s", date(2010, 1, 1), date(2019, 12, 31)),
+           ("2020s", date(2020, 1, 1), None))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One backtest and its intervals."""
+
+    title: str
+    result: BacktestResult
+    intervals: Intervals
+
+    def figure(self, key: str) -> Interval | None:
+        return self.intervals.figures.get(key)
+
+
+@dataclass(frozen=True)
+class GateStudy:
+    name: str  # the parameter
+    seed_value: object  # the notes' value, followed over the whole span
+    seed_run: Run
+    gate: GateReport
+    walk: WalkForward
+
+
+@dataclass
+class Findings:
+    end: date  # the common last session of the pair's legs and the benchmarks
+    pair: list[Run] = field(default_factory=list)  # whole span first, then each decade
+    spread_gate: GateStudy | None = None
+    trend_gate: GateStudy | None = None
+    signals: Signals | None = None
+    replica: Run | None = None
+    replica_offsets: pd.DataFrame | None = None
+    overlay: Run | None = None
+    skipped: list[str] = field(default_factory=list)  # questions the data cannot answer, and why
+
+
+def common_end(frames: Mapping[str, pd.DataFrame], symbols: tuple[str, ...]) -> date:
+    present = [s for s in symbols if s in frames]
+    if not present:
+        raise DataError(f"none of {', '.join(symbols)} in the prices")
+    return min(frames[s].index[-1].date() for s in present)
+
+
+def find(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: BootstrapSpec, *,
+         train_to: date) -> Findings:
+    """Every question the page asks, on the sessions the pair's legs and the benchmarks share."""
+    end = common_end(frames, ("IWM", "QQQ", "SPY"))
+    base = replace(settings, end=end if settings.end is None else min(settings.end, end))
+    found = Findings(end=base.end or end)
+    pair = build_strategy("pair", {})
+    found.pair.append(_run("whole span", pair, frames, base, spec))
+    for title, lo, hi in DECADES:
+        span = replace(base, start=lo, end=hi if hi is not None else base.end)
+        if span.end is not None and (span.start is None or span.start < span.end):
+            found.pair.append(_run(title, pair, frames, span, spec))
+    found.spread_gate = _gate(frames, base, spec, "max_trailing_spread", SPREAD_GRID, SEED_THRESHOLD, train_to)
+    found.trend_gate = _gate(frames, base, spec, "min_trend_score", TREND_GRID, SEED_TREND, train_to)
+    if {"NDX", "RUT"} <= set(frames) or {"QQQ", "IWM"} <= set(frames):
+        found.signals = compute_signals(frames)
+    _leveraged(found, frames, base, spec)
+    return found
+
+
+def _run(title: str, strategy: object, frames: Mapping[str, pd.DataFrame], settings: BacktestSettings,
+         spec: BootstrapSpec) -> Run:
+    result = run_backtest(strategy, frames, settings)  # type: ignore[arg-type]
+    return Run(title, result, result_intervals(result, spec))
+
+
+def _gate(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: BootstrapSpec, name: str,
+          grid: tuple[object, ...], seed_value: object, train_to: date) -> GateStudy:
+    strategy = build_strategy("pair", {name: seed_value})
+    run = _run(f"{name} = {seed_value}", strategy, frames, settings, spec)
+    walk = walk_forward(frames, "pair", {}, {name: list(grid)}, settings, train_to=train_to, sort_by="sharpe")
+    return GateStudy(name, seed_value, run, gate_report(run.result), walk)
+
+
+def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: BacktestSettings,
+               spec: BootstrapSpec) -> None:
+    if "TNA" in frames:
+        replica = build_strategy("replica", {})
+        found.replica = _run("33% TNA + cash", replica, frames, settings, spec)
+        found.replica_offsets = rebalance_day_sensitivity(replica, frames, settings)
+    else:
+        found.skipped.append("the replica needs TNA.csv")
+    needed = ("SPY", "UPRO", "TNA", "SQQQ")
+    missing = [s for s in needed if s not in frames]
+    if missing:
+        found.skipped.append(f"the overlay needs {', '.join(m + '.csv' for m in missing)}")
+    else:
+        found.overlay = _run("70% SPY, 10% UPRO, 10% TNA, 10% SQQQ", build_strategy("overlay", {}), frames,
+                             settings, spec)
+
+
+# -- verdicts, in words ------------------------------------------------------------------------------------
+
+
+def pts(value: float) -> str:
+    return f"{value * 100:+.1f} pts"
+
+
+def pct(value: float) -> str:
+    return f"{value * 100:+.1f} %"
+
+
+def interval_words(iv: Interval, *, what: str, unit: str = "pts") -> str:
+    """'+0.3 pts/yr (95 % interval -0.2 to +1.1): not distinguishable from zero'."""
+    fmt = pts if unit == "pts" else pct
+    if iv.low > 0:
+        sign = "above zero even at the interval's low end"
+    elif iv.high < 0:
+        sign = "below zero even at the interval's high end"
+    else:
+        sign = "not distinguishable from zero"
+    return f"{what} {fmt(iv.estimate)}/yr (95 % interval {fmt(iv.low)} to {fmt(iv.high)}): {sign}"
+
+
+def pair_verdict(found: Findings) -> str:
+    whole = found.pair[0]
+    cash, spy = whole.figure("excess_cagr_vs_cash"), whole.figure("excess_cagr_vs_SPY")
+    m = whole.result.metrics
+    parts = [f"Long IWM / short QQQ, {m['start']} .. {m['end']}: CAGR {pct(float(m['cagr']))}"]  # type: ignore[arg-type]
+    if cash is not None:
+        parts.append(interval_words(cash, what="over cash"))
+    if spy is not None:
+        parts.append(interval_words(spy, what="against SPY"))
+    decades = [f"{r.title} {pts(r.figure('excess_cagr_vs_cash').estimate)}"  # type: ignore[union-attr]
+               for r in found.pair[1:] if r.figure("excess_cagr_vs_cash") is not None]
+    worked = cash is not None and cash.low > 0
+    head = "The thesis worked on this data" if worked else "The thesis did not work on this data"
+    return f"{head}. " + "; ".join(parts) + (f". Over cash by decade: {', '.join(decades)}." if decades else ".")
+
+
+def gate_verdict(study: GateStudy, *, label: str) -> str:
+    run, gate, walk = study.seed_run, study.gate, study.walk
+    cash = run.figure("excess_cagr_vs_cash")
+    chosen = walk.chosen[study.name]
+    oos = walk.chosen_test
+    text = (f"{label} at {study.seed_value}, {run.result.metrics['start']} .. {run.result.metrics['end']}: in the "
+            f"market {gate.time_in_market:.1%} of sessions in {len(gate.episodes)} episodes "
+            f"({', '.join(e.start[:7] + ' .. ' + e.end[:7] for e in gate.episodes) or 'none'}); "
+            f"in-market t = {gate.in_market_t:.2f}")
+    if cash is not None:
+        text += "; " + interval_words(cash, what="over cash")
+    text += (f". Chosen on {walk.train_span[0]} .. {walk.train_span[1]} by Sharpe, the best value was {chosen} "
+             f"(CAGR {pct(float(walk.chosen_train['cagr']))}); after {walk.train_span[1]} it made "
+             f"{pct(float(oos['cagr']))} a year, rank {walk.chosen_test_rank} of {len(walk.test)}")
+    hindsight = walk.hindsight[study.name]
+    if walk.chosen_test_rank > 1:
+        text += (f"; the best out of sample, {hindsight} ({pct(float(walk.hindsight['cagr']))}), is known only in "
+                 "hindsight")
+    return text + "."
+
+
+def rotation_verdicts(sig: Signals) -> list[str]:
+    return [st.verdict for st in sig.studies]
+
+
+def leveraged_verdict(run: Run, *, benchmark: str, what: str) -> str:
+    m = run.result.metrics
+    iv = run.figure(f"excess_cagr_vs_{benchmark}")
+    text = f"{what}, {m['start']} .. {m['end']}: CAGR {pct(float(m['cagr']))}"  # type: ignore[arg-type]
+    if iv is None:
+        return text + f"; {benchmark} does not cover the span, so no comparison."
+    bench = m["benchmarks"][benchmark]["cagr"]  # type: ignore[index]
+    return text + f" against {benchmark}'s {pct(float(bench))}; " + interval_words(iv, what=f"over {benchmark}") + "."
+
+
+def offsets_verdict(table: pd.DataFrame) -> str:
+    cagr = table["cagr"]
+    rank = int((cagr > cagr.iloc[0]).sum()) + 1
+    return (f"Rebalanced on the k-th session of each quarter (k = 0..{len(table) - 1}), the replica's CAGR runs "
+            f"from {pct(float(cagr.min()))} to {pct(float(cagr.max()))} (median {pct(float(cagr.median()))}); "
+            f"the default first session ranks {rank} of {len(table)}.")
