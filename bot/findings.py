@@ -11,13 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from bot.backtest import BacktestResult, BacktestSettings, run_backtest
+from bot.backtest.market import build_market
 from bot.commands.outputs import result_intervals
+from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
 from bot.hindsight import GateReport, WalkForward, gate_report, rebalance_day_sensitivity, walk_forward
 from bot.intervals import BootstrapSpec, Interval, Intervals
+from bot.metrics import DAYS_PER_YEAR
 from bot.research import Signals, compute_signals
 from strategies import build_strategy
 
@@ -48,6 +52,13 @@ class GateStudy:
     seed_run: Run
     gate: GateReport
     walk: WalkForward
+    cash_train: float  # cash's CAGR over the training span: what a flat book earned there
+    cash_test: float
+
+    def value(self, v: object) -> str:
+        """A grid value as the notes write it: -0.30, or 3."""
+        number = float(str(v))
+        return f"{number:.2f}" if self.name == "max_trailing_spread" else f"{number:.0f}"
 
 
 @dataclass
@@ -99,9 +110,21 @@ def _run(title: str, strategy: object, frames: Mapping[str, pd.DataFrame], setti
 def _gate(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: BootstrapSpec, name: str,
           grid: tuple[object, ...], seed_value: object, train_to: date) -> GateStudy:
     strategy = build_strategy("pair", {name: seed_value})
-    run = _run(f"{name} = {seed_value}", strategy, frames, settings, spec)
+    run = _run(f"at {seed_value:.2f}" if isinstance(seed_value, float) else f"at {seed_value}", strategy, frames,
+               settings, spec)
     walk = walk_forward(frames, "pair", {}, {name: list(grid)}, settings, train_to=train_to, sort_by="sharpe")
-    return GateStudy(name, seed_value, run, gate_report(run.result), walk)
+    spans = [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in (walk.train_span, walk.test_span)]
+    cash = [cash_cagr(frames, settings, lo, hi) for lo, hi in spans]
+    return GateStudy(name, seed_value, run, gate_report(run.result), walk, cash[0], cash[1])
+
+
+def cash_cagr(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, start: date, end: date) -> float:
+    """What cash earned a year over [start, end], as the backtest credits it (a rate, or the fund's returns)."""
+    leg = Symbol("IWM")
+    priced = build_market(frames, (leg,), {leg: Vehicle(leg, leg)}, start=start, end=end,
+                          cash_rate=settings.cash_rate, cash_symbol=settings.cash_symbol, opens=False)
+    years = (priced.dates[-1] - priced.dates[0]).days / DAYS_PER_YEAR
+    return float(np.prod(1.0 + priced.market.cash_return) ** (1.0 / years) - 1.0)
 
 
 def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: BacktestSettings,
@@ -160,29 +183,53 @@ def pair_verdict(found: Findings) -> str:
     return f"{head}. " + "; ".join(parts) + (f". Over cash by decade: {', '.join(decades)}." if decades else ".")
 
 
+def episodes_words(gate: GateReport) -> str:
+    episodes = gate.episodes
+    if len(episodes) <= 6:
+        spans = ", ".join(f"{e.start[:7]} .. {e.end[:7]}" for e in episodes) or "none"
+        return f"{len(episodes)} episodes ({spans})"
+    gained = sum(e.strategy_return > 0 for e in episodes)
+    median = float(np.median([e.strategy_return for e in episodes]))
+    return f"{len(episodes)} episodes, {gained} of them gaining (median episode {pct(median)})"
+
+
 def gate_verdict(study: GateStudy, *, label: str) -> str:
     run, gate, walk = study.seed_run, study.gate, study.walk
     cash = run.figure("excess_cagr_vs_cash")
-    chosen = walk.chosen[study.name]
-    oos = walk.chosen_test
-    text = (f"{label} at {study.seed_value}, {run.result.metrics['start']} .. {run.result.metrics['end']}: in the "
-            f"market {gate.time_in_market:.1%} of sessions in {len(gate.episodes)} episodes "
-            f"({', '.join(e.start[:7] + ' .. ' + e.end[:7] for e in gate.episodes) or 'none'}); "
-            f"in-market t = {gate.in_market_t:.2f}")
+    chosen = study.value(walk.chosen[study.name])
+    text = (f"{label} at {study.value(study.seed_value)}, {run.result.metrics['start']} .. "
+            f"{run.result.metrics['end']}: in the market {gate.time_in_market:.1%} of sessions in "
+            f"{episodes_words(gate)}; in-market t = {gate.in_market_t:.2f}")
     if cash is not None:
         text += "; " + interval_words(cash, what="over cash")
+    over_train = float(walk.chosen_train["cagr"]) - study.cash_train
+    over_test = float(walk.chosen_test["cagr"]) - study.cash_test
     text += (f". Chosen on {walk.train_span[0]} .. {walk.train_span[1]} by Sharpe, the best value was {chosen} "
-             f"(CAGR {pct(float(walk.chosen_train['cagr']))}); after {walk.train_span[1]} it made "
-             f"{pct(float(oos['cagr']))} a year, rank {walk.chosen_test_rank} of {len(walk.test)}")
-    hindsight = walk.hindsight[study.name]
+             f"({pts(over_train)}/yr over cash there); after {walk.train_span[1]} it made {pts(over_test)}/yr over "
+             f"cash, rank {walk.chosen_test_rank} of {len(walk.test)}")
     if walk.chosen_test_rank > 1:
-        text += (f"; the best out of sample, {hindsight} ({pct(float(walk.hindsight['cagr']))}), is known only in "
-                 "hindsight")
+        best = float(walk.hindsight["cagr"]) - study.cash_test
+        text += (f"; the best value out of sample, {study.value(walk.hindsight[study.name])} ({pts(best)}/yr), "
+                 "is known only in hindsight")
     return text + "."
 
 
 def rotation_verdicts(sig: Signals) -> list[str]:
     return [st.verdict for st in sig.studies]
+
+
+def rotation_lead(sig: Signals) -> str:
+    """Where the events fall: a handful of episodes, not many independent days."""
+    years = sig.events.index.year.value_counts()
+    if years.empty:
+        return "No rotation day in this history."
+    busiest = years.sort_values(ascending=False).head(2)
+    held = int(busiest.sum())
+    st = sig.studies[0]
+    return (f"{len(sig.events)} rotation days; {held} of them in {' and '.join(str(y) for y in sorted(busiest.index))}. "
+            f"After them IWM beat QQQ by {pts(st.mean_excess)} over {st.horizon} sessions on average, against "
+            f"{pts(st.baseline_mean)} after any session; but their windows overlap, leaving {st.independent} "
+            "independent ones.")
 
 
 def leveraged_verdict(run: Run, *, benchmark: str, what: str) -> str:

@@ -43,9 +43,10 @@ def png(draw: Callable[[Figure], None], *, size: tuple[float, float] = (10, 3.6)
 
 
 def _dollar_axis(ax: Axes) -> None:
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v / 1e3:,.0f}k"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.grid(True, alpha=0.3)
@@ -87,11 +88,11 @@ def forest_chart(rows: Sequence[tuple[str, Interval | None, Interval | None]], l
 
 
 def walk_chart(study: fd.GateStudy, label: str) -> str:
-    """CAGR of every grid value in the training span and after it; the training choice marked."""
+    """Each grid value's CAGR over cash in the training span and after it; the training choice marked."""
     walk = study.walk
     values = sorted(walk.train[study.name].tolist(), key=float)
-    train = walk.train.set_index(study.name)["cagr"]
-    test = walk.test.set_index(study.name)["cagr"]
+    train = walk.train.set_index(study.name)["cagr"] - study.cash_train
+    test = walk.test.set_index(study.name)["cagr"] - study.cash_test
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -101,16 +102,32 @@ def walk_chart(study: fd.GateStudy, label: str) -> str:
         ax.bar(x + 0.2, [test[v] * 100 for v in values], 0.4, label=f"out of sample {walk.test_span[0][:4]}.."
                f"{walk.test_span[1][:4]}", color="#c0392b")
         chosen = values.index(walk.chosen[study.name])
-        ax.annotate("chosen in sample", (chosen - 0.2, train[values[chosen]] * 100), xytext=(0, 18),
+        ax.annotate("chosen in sample", (chosen - 0.2, max(float(train[values[chosen]]) * 100, 0.0)), xytext=(0, 24),
                     textcoords="offset points", ha="center", fontsize=8, arrowprops={"arrowstyle": "->"})
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks(x, [_plain(v) for v in values])
+        ax.set_xticks(x, [study.value(v) for v in values])
         ax.set_xlabel(label)
-        ax.set_ylabel("CAGR, % a year")
+        ax.set_ylabel("CAGR minus cash's, pts a year")
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=8)
 
     return png(draw, size=(10, 3.2))
+
+
+def episodes_chart(gate: Any, title: str) -> str:
+    """Each episode's return, as a bar at its start as wide as it lasted."""
+    def draw(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        for e in gate.episodes:
+            lo, hi = pd.Timestamp(e.start), pd.Timestamp(e.end)
+            color = "#27ae60" if e.strategy_return > 0 else "#c0392b"
+            ax.bar(lo, e.strategy_return * 100, width=max((hi - lo).days, 5), align="edge", color=color)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_ylabel("episode return, %")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, axis="y", alpha=0.3)
+
+    return png(draw, size=(10, 2.8))
 
 
 def spread_gate_chart(spread: pd.Series, exposure: pd.Series, threshold: float) -> str:
@@ -150,13 +167,14 @@ def ratio_chart(ratio: pd.Series, seed_day: str | None) -> str:
         ax.plot(ratio.index, ratio.to_numpy(), color="#2c3e50", lw=1)
         top = ratio.idxmax()
         ax.plot([top], [ratio.max()], "o", color="#c0392b")
-        ax.annotate(f"record {ratio.max():.2f} on {top.date()}", (top, ratio.max()), xytext=(-150, -5),
+        ax.annotate(f"record {ratio.max():.2f} on {top.date()}", (top, ratio.max()), xytext=(-170, 6),
                     textcoords="offset points", fontsize=8, color="#c0392b")
         if seed_day is not None and pd.Timestamp(seed_day) in ratio.index:
             v = float(ratio.loc[pd.Timestamp(seed_day)])
             ax.plot([pd.Timestamp(seed_day)], [v], "s", color="#e67e22")
             ax.annotate(f"{v:.2f} on {seed_day} (the notes' figure)", (pd.Timestamp(seed_day), v),
-                        xytext=(-230, 12), textcoords="offset points", fontsize=8, color="#e67e22")
+                        xytext=(-290, -14), textcoords="offset points", fontsize=8, color="#e67e22")
+        ax.set_ylim(top=float(ratio.max()) * 1.08)
         ax.set_ylabel(str(ratio.name))
         ax.grid(True, alpha=0.3)
 
@@ -176,26 +194,22 @@ def offsets_chart(table: pd.DataFrame) -> str:
     return png(draw, size=(10, 2.8))
 
 
-def _plain(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
 # -- HTML --------------------------------------------------------------------------------------------------
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1000px;
        color: #222; line-height: 1.45; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 .source { color: #555; font-size: 0.9em; }
 .verdicts { background: #f4f8fb; border-left: 4px solid #1f4e79; padding: 0.6em 1em; }
-.verdicts li { margin: 0.35em 0; } .verdict { background: #fbfbf4; border-left: 4px solid #b7950b; padding: 0.5em 0.9em; }
+.verdicts li { margin: 0.35em 0; }
+.verdict { background: #fbfbf4; border-left: 4px solid #b7950b; padding: 0.5em 0.9em; }
 .note { color: #7a5c00; font-size: 0.9em; }
 img.chart { width: 100%; border: 1px solid #ddd; margin: 0.4em 0; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.5em 0; max-width: 100%; }
 td, th { border: 1px solid #ccc; padding: 3px 7px; } th { background: #f2f2f2; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 0.9em; } .small { font-size: 0.85em; color: #444; }
 """
 

@@ -15,7 +15,8 @@ from bot.intervals import BootstrapSpec, Interval
 SEED_RATIO_DAY = "2024-07-09"  # the notes' NDX/RUT figure (10.08)
 
 
-def render_page(found: fd.Findings, *, source: Mapping[str, object], label: str, spec: BootstrapSpec) -> str:
+def render_page(found: fd.Findings, *, source: Mapping[str, object], label: str, spec: BootstrapSpec,
+                warnings: tuple[str, ...] = ()) -> str:
     verdicts = [fd.pair_verdict(found)]
     sections = [_pair_section(found, spec)]
     for study, label_text, axis in ((found.spread_gate, "The trailing-spread gate", "max_trailing_spread"),
@@ -40,7 +41,8 @@ def render_page(found: fd.Findings, *, source: Mapping[str, object], label: str,
         verdicts.append(fd.leveraged_verdict(found.overlay, benchmark="SPY", what="The S&P overlay"))
         sections.append(_overlay_section(found))
     verdicts += [f"Not answered: {s}." for s in found.skipped]
-    sections.append(_data_section(found, source, label, spec))
+    verdicts += [f"Warning: {w}." for w in warnings]
+    sections.append(_data_section(found, source, label, spec, warnings))
     return rh.page(title="Does long IWM / short QQQ work? pairbot research", verdicts=verdicts, sections=sections,
                    source_line=f"prices: {label} · sha256 {str(source.get('sha256', '-'))[:16]}… · common end "
                                f"{found.end}")
@@ -65,7 +67,7 @@ def _run_rows(runs: list[fd.Run], benchmark: str) -> list[list[str]]:
 
 
 def _run_table(runs: list[fd.Run], benchmark: str, css_id: str) -> str:
-    columns = ["span", "sessions", "CAGR %", "over cash, pts/yr", f"over {benchmark}, pts/yr", "Sharpe",
+    columns = ["span", "dates", "CAGR %", "over cash, pts/yr", f"over {benchmark}, pts/yr", "Sharpe",
                "max drawdown %"]
     return rh.table(columns, _run_rows(runs, benchmark), css_id) + rh.para(
         "Each cell: the figure on the actual path, then its 95 % block-bootstrap interval in brackets.", "small")
@@ -103,14 +105,21 @@ def _gate_section(study: fd.GateStudy, title: str, axis: str, spread: pd.Series 
     for label, row in (("in sample: best by Sharpe", walk.chosen_train),
                        (f"out of sample: the same (rank {walk.chosen_test_rank} of {len(walk.test)})",
                         walk.chosen_test), ("out of sample: best in hindsight", walk.hindsight)):
-        rows.append([label, *(rh._plain(row[k]) for k in keys), f"{row['cagr'] * 100:+.2f}",
-                     f"{row['sharpe']:.2f}", f"{row['max_drawdown'] * 100:+.1f}"])
-    episodes = [[e.start, e.end, f"{e.sessions}", f"{e.strategy_return * 100:+.2f}"] for e in study.gate.episodes]
+        cash = study.cash_train if label.startswith("in") else study.cash_test
+        rows.append([label, *(study.value(row[k]) for k in keys), f"{row['cagr'] * 100:+.2f}",
+                     f"{(row['cagr'] - cash) * 100:+.2f}", f"{row['sharpe']:.2f}", f"{row['max_drawdown'] * 100:+.1f}"])
     parts = [rh.para(fd.gate_verdict(study, label=title)),
-             rh.table(["", *keys, "CAGR %", "Sharpe", "max drawdown %"], rows, f"walk-{study.name}"),
+             rh.table(["", *keys, "CAGR %", "over cash, pts/yr", "Sharpe", "max drawdown %"], rows,
+                      f"walk-{study.name}"),
              rh.img(rh.walk_chart(study, axis), f"{title}: in and out of sample"),
-             _run_table([study.seed_run], "SPY", f"seed-{study.name}"),
-             rh.table(["episode start", "end", "sessions", "return %"], episodes, f"episodes-{study.name}")]
+             _run_table([study.seed_run], "SPY", f"seed-{study.name}")]
+    gate = study.gate
+    if len(gate.episodes) <= 8:
+        episodes = [[e.start, e.end, f"{e.sessions}", f"{e.strategy_return * 100:+.2f}"] for e in gate.episodes]
+        parts.append(rh.table(["episode start", "end", "sessions", "return %"], episodes, f"episodes-{study.name}"))
+    else:
+        parts.append(rh.img(rh.episodes_chart(gate, f"{fd.episodes_words(gate)} at {study.name} = "
+                                              f"{study.value(study.seed_value)}"), "episodes"))
     if spread is not None:
         result = study.seed_run.result
         parts.append(rh.img(rh.spread_gate_chart(spread, result.exposure["gross"], float(str(study.seed_value))),
@@ -129,6 +138,7 @@ def _rotation_section(found: fd.Findings) -> str:
     by_year = ", ".join(f"{y}: {n}" for y, n in years.items())
     return rh.section(
         f"Rotation days (IWM beats QQQ by at least {sig.threshold * 100:.0f} points in a day)", "rotation",
+        rh.para(fd.rotation_lead(sig)),
         *(rh.para(v) for v in fd.rotation_verdicts(sig)),
         rh.table(["horizon (sessions)", "events", "mean pts", "plain t", "non-overlapping", "their mean pts",
                   "their t", "HAC t", "HAC p", "placebo mean pts", "placebo p"], rows, "rotation-table"),
@@ -145,6 +155,14 @@ def _ratio_section(found: fd.Findings) -> str:
     assert sig is not None
     r = sig.ratio_now
     notes = [rh.para(n, "note") for n in sig.notes]
+    seed = pd.Timestamp(SEED_RATIO_DAY)
+    if seed in sig.ratio.index:
+        value, before = float(sig.ratio.loc[seed]), float(sig.ratio.loc[:seed].max())
+        standing = "a record then" if value >= before else f"below the record then ({before:.2f})"
+        later = sig.ratio.loc[seed:]
+        passed = later[later > value]
+        after = f"; first passed on {passed.index[0].date()}" if len(passed) else "; not passed since"
+        notes.insert(0, rh.para(f"The notes' figure: {value:.2f} on {SEED_RATIO_DAY}, {standing}{after}."))
     return rh.section(
         f"{r.numerator}/{r.denominator} and its record", "ratio",
         rh.para(f"{r.numerator}/{r.denominator} on {r.as_of}: {r.value:.2f}; record {r.record:.2f} on "
@@ -177,12 +195,13 @@ def _overlay_section(found: fd.Findings) -> str:
     )
 
 
-def _data_section(found: fd.Findings, source: Mapping[str, object], label: str, spec: BootstrapSpec) -> str:
+def _data_section(found: fd.Findings, source: Mapping[str, object], label: str, spec: BootstrapSpec,
+                  price_warnings: tuple[str, ...]) -> str:
     files = source.get("files")
     rows = [[name, str(digest)] for name, digest in files.items()] if isinstance(files, dict) else []
     whole = found.pair[0].result
     notes = sorted({n for run in _runs(found) for n in run.result.notes})
-    warnings = sorted({w for run in _runs(found) for w in run.result.warnings})
+    warnings = sorted({w for run in _runs(found) for w in run.result.warnings} | set(price_warnings))
     return rh.section(
         "Data, settings and method", "data",
         rh.para(f"Prices: {label} ({source.get('kind')}); SHA-256 over the files read: {source.get('sha256', '-')}."

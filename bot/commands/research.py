@@ -52,9 +52,8 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, cash_symbol=None)
     settings = replace(settings, splits=price_splits(args, config))
     found = find(frames, settings, spec, train_to=args.train_to)
-    for run_ in found.pair[:1]:
-        object.__setattr__(run_.result, "warnings", run_.result.warnings + price_warnings(frames))
-    page = render_page(found, source=price_source(args, config, sorted(frames)), label=label, spec=spec)
+    page = render_page(found, source=price_source(args, config, sorted(frames)), label=label, spec=spec,
+                       warnings=price_warnings(frames))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "research.html"
     path.write_text(page, encoding="utf-8")
