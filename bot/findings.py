@@ -226,7 +226,8 @@ def rotation_lead(sig: Signals) -> str:
     busiest = years.sort_values(ascending=False).head(2)
     held = int(busiest.sum())
     st = sig.studies[0]
-    return (f"{len(sig.events)} rotation days; {held} of them in {' and '.join(str(y) for y in sorted(busiest.index))}. "
+    named = " and ".join(str(y) for y in sorted(busiest.index))
+    return (f"{len(sig.events)} rotation days; {held} of them in {named}. "
             f"After them IWM beat QQQ by {pts(st.mean_excess)} over {st.horizon} sessions on average, against "
             f"{pts(st.baseline_mean)} after any session; but their windows overlap, leaving {st.independent} "
             "independent ones.")
