@@ -78,7 +78,8 @@ def common_end(frames: Mapping[str, pd.DataFrame], symbols: tuple[str, ...]) -> 
     present = [s for s in symbols if s in frames]
     if not present:
         raise DataError(f"none of {', '.join(symbols)} in the prices")
-    return min(frames[s].index[-1].date() for s in present)
+    ends: list[date] = [pd.Timestamp(frames[s].index[-1]).date() for s in present]
+    return min(ends)
 
 
 def find(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: BootstrapSpec, *,

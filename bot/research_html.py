@@ -71,7 +71,7 @@ def forest_chart(rows: Sequence[tuple[str, Interval | None, Interval | None]], l
         ax = fig.add_subplot()
         for k, (offset, color, label) in enumerate(((-0.15, "#1f4e79", labels[0]), (0.15, "#c0392b", labels[1]))):
             for i, row in enumerate(rows):
-                iv = row[1 + k]
+                iv = row[1] if k == 0 else row[2]
                 if iv is None:
                     continue
                 ax.errorbar(iv.estimate * 100, i + offset, xerr=[[(iv.estimate - iv.low) * 100],
