@@ -90,10 +90,11 @@ def find(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: B
     found = Findings(end=base.end or end)
     pair = build_strategy("pair", {})
     found.pair.append(_run("whole span", pair, frames, base, spec))
+    first = pd.Timestamp(found.pair[0].result.metrics["start"]).date()  # type: ignore[arg-type]
     for title, lo, hi in DECADES:
-        span = replace(base, start=lo, end=hi if hi is not None else base.end)
-        if span.end is not None and (span.start is None or span.start < span.end):
-            found.pair.append(_run(title, pair, frames, span, spec))
+        start, stop = max(lo, first), min(hi or found.end, found.end)
+        if (stop - start).days >= 365:  # a decade the data covers at least a year of
+            found.pair.append(_run(title, pair, frames, replace(base, start=start, end=stop), spec))
     found.spread_gate = _gate(frames, base, spec, "max_trailing_spread", SPREAD_GRID, SEED_THRESHOLD, train_to)
     found.trend_gate = _gate(frames, base, spec, "min_trend_score", TREND_GRID, SEED_TREND, train_to)
     if {"NDX", "RUT"} <= set(frames) or {"QQQ", "IWM"} <= set(frames):

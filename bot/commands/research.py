@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", type=Path, required=True, metavar="DIR", help="write research.html here")
     add("--feed", default=None, help="Alpaca data feed for --prices alpaca")
     add("--seed", type=int, default=None, help="seed of the synthetic market")
+    add("--from", dest="start", type=iso_date, metavar="DATE", help="first session studied (default: the data's)")
+    add("--to", dest="end", type=iso_date, metavar="DATE", help="last session studied (default: the data's)")
     add("--train-to", type=iso_date, default=TRAIN_TO, metavar="DATE",
         help=f"the gates' walk-forward: choose on sessions up to DATE, test after it (default {TRAIN_TO})")
     add("--resamples", type=int, default=1000, help="bootstrap resamples behind each interval (default 1000)")
@@ -46,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
         spec = BootstrapSpec(resamples=args.resamples, block_sessions=args.block_days, seed=args.bootstrap_seed)
     except ValueError as err:
         raise ConfigError(f"bootstrap: {err}") from None
-    args.start = args.end = None
-    frames, label = load_prices(args, config, symbols=(SYMBOLS, OPTIONAL), start=None, end=None)
+    frames, label = load_prices(args, config, symbols=(SYMBOLS, OPTIONAL), start=args.start, end=args.end)
     if settings.cash_symbol is not None and settings.cash_symbol not in frames:
         settings = replace(settings, cash_symbol=None)
     settings = replace(settings, splits=price_splits(args, config))
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace, config: object) -> BacktestSettings:
     """The backtest command's settings from these flags and config.yaml; calendar and bands as configured."""
     flags = argparse.Namespace(
-        start=None, end=None, fill=None, cost_bps=args.cost_bps, slippage_bps=args.slippage_bps,
+        start=args.start, end=args.end, fill=None, cost_bps=args.cost_bps, slippage_bps=args.slippage_bps,
         borrow_bps=args.borrow_bps, cash=None, band=None, gross_band=None, net_band=None, effective_band=None,
         frequency=None, min_trade=None, cash_reserve=None, no_band=False, fractional_longs=False,
         cash_rate=args.cash_rate)
