@@ -90,7 +90,7 @@ def find(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: B
     found = Findings(end=base.end or end)
     pair = build_strategy("pair", {})
     found.pair.append(_run("whole span", pair, frames, base, spec))
-    first = pd.Timestamp(found.pair[0].result.metrics["start"]).date()  # type: ignore[arg-type]
+    first = pd.Timestamp(found.pair[0].result.metrics["start"]).date()
     for title, lo, hi in DECADES:
         start, stop = max(lo, first), min(hi or found.end, found.end)
         if (stop - start).days >= 365:  # a decade the data covers at least a year of
@@ -150,11 +150,11 @@ def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: Ba
 
 
 def pts(value: float) -> str:
-    return f"{value * 100:+.1f} pts"
+    return "n/a" if value != value else f"{value * 100:+.1f} pts"
 
 
 def pct(value: float) -> str:
-    return f"{value * 100:+.1f} %"
+    return "n/a" if value != value else f"{value * 100:+.1f} %"
 
 
 def interval_words(iv: Interval, *, what: str, unit: str = "pts") -> str:
@@ -201,7 +201,8 @@ def gate_verdict(study: GateStudy, *, label: str) -> str:
     chosen = study.value(walk.chosen[study.name])
     text = (f"{label} at {study.value(study.seed_value)}, {run.result.metrics['start']} .. "
             f"{run.result.metrics['end']}: in the market {gate.time_in_market:.1%} of sessions in "
-            f"{episodes_words(gate)}; in-market t = {gate.in_market_t:.2f}")
+            f"{episodes_words(gate)}" + ("" if gate.in_market_t != gate.in_market_t else
+                                         f"; in-market t = {gate.in_market_t:.2f}"))
     if cash is not None:
         text += "; " + interval_words(cash, what="over cash")
     over_train = float(walk.chosen_train["cagr"]) - study.cash_train
@@ -217,6 +218,8 @@ def gate_verdict(study: GateStudy, *, label: str) -> str:
 
 
 def rotation_verdicts(sig: Signals) -> list[str]:
+    if sig.events.empty:
+        return ["none in this history, so nothing to test"]
     return [st.verdict for st in sig.studies]
 
 
@@ -224,7 +227,7 @@ def rotation_lead(sig: Signals) -> str:
     """Where the events fall: a handful of episodes, not many independent days."""
     years = sig.events.index.year.value_counts()
     if years.empty:
-        return "No rotation day in this history."
+        return f"No rotation day (IWM ahead of QQQ by {sig.threshold * 100:.0f} points in a day) in this history."
     busiest = years.sort_values(ascending=False).head(2)
     held = int(busiest.sum())
     st = sig.studies[0]

@@ -48,6 +48,12 @@ def render_page(found: fd.Findings, *, source: Mapping[str, object], label: str,
                                f"{found.end}")
 
 
+def _n(value: object, fmt: str) -> str:
+    """A number in a table cell; '-' where there is none (a flat book has no Sharpe)."""
+    number = float(str(value))
+    return "-" if number != number else format(number, fmt)
+
+
 def _ci(iv: Interval | None, *, unit: str = "pts") -> str:
     if iv is None:
         return "-"
@@ -106,8 +112,9 @@ def _gate_section(study: fd.GateStudy, title: str, axis: str, spread: pd.Series 
                        (f"out of sample: the same (rank {walk.chosen_test_rank} of {len(walk.test)})",
                         walk.chosen_test), ("out of sample: best in hindsight", walk.hindsight)):
         cash = study.cash_train if label.startswith("in") else study.cash_test
-        rows.append([label, *(study.value(row[k]) for k in keys), f"{row['cagr'] * 100:+.2f}",
-                     f"{(row['cagr'] - cash) * 100:+.2f}", f"{row['sharpe']:.2f}", f"{row['max_drawdown'] * 100:+.1f}"])
+        rows.append([label, *(study.value(row[k]) for k in keys), _n(row["cagr"] * 100, "+.2f"),
+                     _n((row["cagr"] - cash) * 100, "+.2f"), _n(row["sharpe"], ".2f"),
+                     _n(row["max_drawdown"] * 100, "+.1f")])
     parts = [rh.para(fd.gate_verdict(study, label=title)),
              rh.table(["", *keys, "CAGR %", "over cash, pts/yr", "Sharpe", "max drawdown %"], rows,
                       f"walk-{study.name}"),
@@ -130,14 +137,17 @@ def _gate_section(study: fd.GateStudy, title: str, axis: str, spread: pd.Series 
 def _rotation_section(found: fd.Findings) -> str:
     sig = found.signals
     assert sig is not None
-    rows = [[f"{st.horizon}", f"{st.events}", f"{st.mean_excess * 100:+.1f}", f"{st.naive_t:.2f}",
-             f"{st.independent}", f"{st.independent_mean * 100:+.1f}", f"{st.independent_t:.2f}",
-             f"{st.hac_t:.2f}", f"{st.hac_p:.3f}", f"{st.placebo_mean * 100:+.1f}", f"{st.placebo_p:.3f}"]
+    rows = [[f"{st.horizon}", f"{st.events}", _n(st.mean_excess * 100, "+.1f"), _n(st.naive_t, ".2f"),
+             f"{st.independent}", _n(st.independent_mean * 100, "+.1f"), _n(st.independent_t, ".2f"),
+             _n(st.hac_t, ".2f"), _n(st.hac_p, ".3f"), _n(st.placebo_mean * 100, "+.1f"), _n(st.placebo_p, ".3f")]
             for st in sig.studies]
+    title = f"Rotation days (IWM beats QQQ by at least {sig.threshold * 100:.0f} points in a day)"
+    if sig.events.empty:
+        return rh.section(title, "rotation", rh.para(fd.rotation_lead(sig)))
     years = sig.events.index.year.value_counts().sort_index()
     by_year = ", ".join(f"{y}: {n}" for y, n in years.items())
     return rh.section(
-        f"Rotation days (IWM beats QQQ by at least {sig.threshold * 100:.0f} points in a day)", "rotation",
+        title, "rotation",
         rh.para(fd.rotation_lead(sig)),
         *(rh.para(v) for v in fd.rotation_verdicts(sig)),
         rh.table(["horizon (sessions)", "events", "mean pts", "plain t", "non-overlapping", "their mean pts",

@@ -100,6 +100,8 @@ def render(result: BacktestResult, label: str, *, intervals: Intervals | None = 
 
 
 def render_gate(gate: GateReport) -> str:
+    if not gate.in_market_sessions:
+        return f"gate: never in the market in {gate.sessions} sessions"
     lines = [f"gate: in the market {gate.time_in_market:.1%} of sessions ({gate.in_market_sessions} of "
              f"{gate.sessions}), {len(gate.episodes)} episodes; in-market mean {gate.in_market_mean * 1e4:+.1f} "
              f"bp/day, t = {gate.in_market_t:.2f} as if days were independent"]

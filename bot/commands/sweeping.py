@@ -101,6 +101,7 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
                       check: Callable[[BacktestSettings], None], preface: Sequence[str]) -> int:
     grid = checked_grid(args, settings, check)
     total = math.prod(len(v) for v in grid.values())
+    start = sweep_start(frames, name, params, grid, settings.start)  # builds every variant: bad values stop here
     if args.train_to is not None:
         print(f"walk-forward sweep of {total} variants of {name}, twice | prices {label}", file=sys.stderr)
         found = walk_forward(frames, name, params, grid, settings, train_to=args.train_to, sort_by=args.sort_by,
@@ -110,7 +111,6 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
         print(render_walk_forward(found, label))
         return _write(args.out, {"sweep_train.csv": found.train, "sweep_test.csv": found.test})
     print(f"sweep of {total} variants of {name} | prices {label}", file=sys.stderr)
-    start = sweep_start(frames, name, params, grid, settings.start)
     moved = [f"start moved to {start}: a variant needs history before it"] if start != settings.start else []
     table = run_sweep(frames, name, params, grid, replace(settings, start=start), sort_by=args.sort_by,
                       progress=ProgressReport())
