@@ -53,8 +53,8 @@ class HorizonStudy:
         if self.events < 2:
             return f"{horizon}: too few events to say anything"
         figures = (f"plain t = {self.naive_t:.2f} on {self.events} events; HAC t = {self.hac_t:.2f} (p = "
-                   f"{self.hac_p:.2f}); {self.independent} non-overlapping windows, t = {self.independent_t:.2f}; "
-                   f"placebo p = {self.placebo_p:.2f}")
+                   f"{self.hac_p:.3f}); {self.independent} non-overlapping windows, t = {self.independent_t:.2f}; "
+                   f"placebo p = {self.placebo_p:.3f}")
         passed = self.tests_passed
         if len(passed) == 3:
             return f"{horizon}: significant at 5 % even with the overlap counted once ({figures})"

@@ -210,6 +210,10 @@ def gate_verdict(study: GateStudy, *, label: str) -> str:
     text += (f". Chosen on {walk.train_span[0]} .. {walk.train_span[1]} by Sharpe, the best value was {chosen} "
              f"({pts(over_train)}/yr over cash there); after {walk.train_span[1]} it made {pts(over_test)}/yr over "
              f"cash, rank {walk.chosen_test_rank} of {len(walk.test)}")
+    idle = [study.value(v) for v, turnover in zip(walk.train[study.name], walk.train["turnover"], strict=True)
+            if turnover == 0]
+    if idle:
+        text += f"; in the training span {', '.join(sorted(idle, key=float))} never opened at all"
     if walk.chosen_test_rank > 1:
         best = float(walk.hindsight["cagr"]) - study.cash_test
         text += (f"; the best value out of sample, {study.value(walk.hindsight[study.name])} ({pts(best)}/yr), "
@@ -236,6 +240,21 @@ def rotation_lead(sig: Signals) -> str:
             f"After them IWM beat QQQ by {pts(st.mean_excess)} over {st.horizon} sessions on average, against "
             f"{pts(st.baseline_mean)} after any session; but their windows overlap, leaving {st.independent} "
             "independent ones.")
+
+
+def ratio_verdict(sig: Signals, seed_day: str) -> str:
+    r = sig.ratio_now
+    text = (f"{r.numerator}/{r.denominator} on {r.as_of}: {r.value:.2f}, {r.from_record:+.1%} from its record "
+            f"{r.record:.2f} ({r.record_date})")
+    day = pd.Timestamp(seed_day)
+    if day in sig.ratio.index:
+        value, before = float(sig.ratio.loc[day]), float(sig.ratio.loc[:day].max())
+        later = sig.ratio.loc[day:]
+        passed = later[later > value]
+        standing = "a record then" if value >= before else f"below the record then ({before:.2f})"
+        since = f", first passed on {passed.index[0].date()}" if len(passed) else ", not passed since"
+        text += f"; the notes' {value:.2f} on {seed_day} was {standing}{since}"
+    return text + "."
 
 
 def leveraged_verdict(run: Run, *, benchmark: str, what: str) -> str:

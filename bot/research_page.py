@@ -29,9 +29,7 @@ def render_page(found: fd.Findings, *, source: Mapping[str, object], label: str,
     if found.signals is not None:
         verdicts += [f"Rotation days, {v}" for v in fd.rotation_verdicts(found.signals)]
         sections += [_rotation_section(found), _ratio_section(found)]
-        r = found.signals.ratio_now
-        verdicts.append(f"{r.numerator}/{r.denominator} on {r.as_of}: {r.value:.2f}, {r.from_record:+.1%} from its "
-                        f"record {r.record:.2f} ({r.record_date}).")
+        verdicts.append(fd.ratio_verdict(found.signals, SEED_RATIO_DAY))
     if found.replica is not None:
         verdicts.append(fd.leveraged_verdict(found.replica, benchmark="IWM", what="The 33 % TNA replica"))
         if found.replica_offsets is not None:
@@ -165,18 +163,9 @@ def _ratio_section(found: fd.Findings) -> str:
     assert sig is not None
     r = sig.ratio_now
     notes = [rh.para(n, "note") for n in sig.notes]
-    seed = pd.Timestamp(SEED_RATIO_DAY)
-    if seed in sig.ratio.index:
-        value, before = float(sig.ratio.loc[seed]), float(sig.ratio.loc[:seed].max())
-        standing = "a record then" if value >= before else f"below the record then ({before:.2f})"
-        later = sig.ratio.loc[seed:]
-        passed = later[later > value]
-        after = f"; first passed on {passed.index[0].date()}" if len(passed) else "; not passed since"
-        notes.insert(0, rh.para(f"The notes' figure: {value:.2f} on {SEED_RATIO_DAY}, {standing}{after}."))
     return rh.section(
         f"{r.numerator}/{r.denominator} and its record", "ratio",
-        rh.para(f"{r.numerator}/{r.denominator} on {r.as_of}: {r.value:.2f}; record {r.record:.2f} on "
-                f"{r.record_date} ({r.from_record:+.1%} from it)."), *notes,
+        rh.para(fd.ratio_verdict(sig, SEED_RATIO_DAY)), *notes,
         rh.img(rh.ratio_chart(sig.ratio, SEED_RATIO_DAY), "index ratio history"),
     )
 
