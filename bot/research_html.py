@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -214,6 +215,9 @@ code { font-size: 0.9em; } .small { font-size: 0.85em; color: #444; }
 """
 
 
+NUMBER = re.compile(r"[+-]?[\d,]+(\.\d+)?( \[[+-]?[\d.,]+, [+-]?[\d.,]+\])?")  # a figure, or one with its interval
+
+
 def img(b64: str, alt: str) -> str:
     return f'<img class="chart" alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
@@ -222,7 +226,7 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[str]], css_id: str) ->
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
 
     def cell(v: str) -> str:
-        numeric = v[:1] in "+-0123456789" and any(ch.isdigit() for ch in v[:3])
+        numeric = NUMBER.fullmatch(v) is not None
         return f'<td class="num">{html.escape(v)}</td>' if numeric else f"<td>{html.escape(v)}</td>"
 
     body = "\n".join("<tr>" + "".join(cell(str(v)) for v in r) + "</tr>" for r in rows)
