@@ -14,7 +14,6 @@ from importlib.metadata import version
 
 import numpy as np
 import numpy.typing as npt
-from arch.bootstrap import StationaryBootstrap
 
 from bot.metrics import SESSIONS_PER_YEAR
 
@@ -111,6 +110,8 @@ def _log_returns(curve: FloatArray) -> FloatArray:
 
 def _resampled(logs: Mapping[str, FloatArray], excess: FloatArray, years: float,
                spec: BootstrapSpec) -> dict[str, FloatArray]:
+    from arch.bootstrap import StationaryBootstrap  # here: a backtest without intervals never loads arch
+
     sampler = StationaryBootstrap(spec.block_sessions, excess, seed=spec.seed)
     parts: dict[str, list[FloatArray]] = {}
     for lo in range(0, spec.resamples, CHUNK):

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from bot.backtest import BacktestResult
-from bot.intervals import Intervals
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from bot.intervals import Intervals
+
+
+def figure_png(draw: Callable[[Figure], None], *, size: tuple[float, float]) -> str:
+    """Draw on a new headless figure (matplotlib loads here, not at import) and return it as base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=size, dpi=100)
+    try:
+        draw(fig)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def drawdown(equity: pd.Series) -> pd.Series:

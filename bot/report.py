@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -19,6 +17,7 @@ from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -53,22 +52,15 @@ def naive_utc(index: Sequence[Any]) -> pd.DatetimeIndex:
 
 
 def _png(draw: Callable[[Axes], None], *, height: float = 3.2) -> str:
-    import matplotlib  # here, not at import: `pairbot --help` and the other commands stay fast
+    from bot.plots import figure_png  # matplotlib loads there, on first use: other commands stay fast
 
-    matplotlib.use("Agg")  # headless: no display, no GUI toolkit
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, height), dpi=100)
-    try:
+    def on(fig: Figure) -> None:
+        ax = fig.add_subplot()
         draw(ax)
         ax.grid(True, alpha=0.3)
         fig.autofmt_xdate()
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    return figure_png(on, size=(9, height))
 
 
 def _style(series: pd.Series | pd.DataFrame) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bot.errors import DataError
 from bot.eventstudy import HorizonStudy, study
-from strategies.signals import trend_state
+from strategies.signals import TrendState, trend_state
 
 TRADING_YEAR = 252
 HORIZONS_SESSIONS = (63, 252)
@@ -184,32 +184,9 @@ def index_ratio(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.Series, RatioNow
 # -- IWM's trend -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TrendNow:
-    symbol: str
-    as_of: date
-    close: float
-    ma_50w: float
-    above_ma: bool
-    macd: float  # weekly EMA12 - EMA26
-    macd_signal: float  # EMA9 of macd
-    macd_histogram: float
-    rsi_14: float  # daily, Wilder smoothing
-
-    @property
-    def score(self) -> int:
-        return sum((self.above_ma, self.macd_histogram > 0, self.rsi_14 > 50))
-
-    @property
-    def state(self) -> str:
-        return {3: "uptrend", 2: "leaning up", 1: "leaning down", 0: "downtrend"}[self.score]
-
-
-def trend(close: pd.Series, symbol: str = "IWM") -> TrendNow:
-    """The long leg's trend as the pair's trend gate reads it (strategies.signals.trend_state)."""
-    t = trend_state(close)
-    return TrendNow(symbol=symbol, as_of=t.as_of, close=t.close, ma_50w=t.ma_50w, above_ma=t.above_ma, macd=t.macd,
-                    macd_signal=t.macd_signal, macd_histogram=t.macd_histogram, rsi_14=t.rsi_14)
+def trend(close: pd.Series) -> TrendState:
+    """The long leg's trend as the pair's trend gate reads it."""
+    return trend_state(close)
 
 
 def rsi_wilder(close: pd.Series, period: int = 14) -> pd.Series:
@@ -232,7 +209,7 @@ class Signals:
     studies: tuple[HorizonStudy, ...]  # one per horizon in HORIZONS_SESSIONS, overlap counted once
     ratio: pd.Series
     ratio_now: RatioNow
-    trend: TrendNow
+    trend: TrendState  # of the long leg
     long: str
     short: str
     threshold: float
@@ -269,7 +246,7 @@ def compute_signals(
                       for h in HORIZONS_SESSIONS),
         ratio=ratio,
         ratio_now=ratio_now,
-        trend=trend(closes[long], long),
+        trend=trend(closes[long]),
         long=long,
         short=short,
         threshold=threshold,
@@ -311,7 +288,8 @@ def signals_document(sig: Signals) -> dict[str, object]:
         "trailing_spread": {**_plain(asdict(sig.spread_now)),
                             "history_start": str(sig.spread.index[0].date())},
         "index_ratio": {**_plain(asdict(sig.ratio_now)), "from_record": sig.ratio_now.from_record},
-        "trend": {**_plain(asdict(sig.trend)), "state": sig.trend.state, "score": sig.trend.score},
+        "trend": {"symbol": sig.long, **_plain(asdict(sig.trend)), "above_ma": sig.trend.above_ma,
+                  "macd_histogram": sig.trend.macd_histogram, "state": sig.trend.state, "score": sig.trend.score},
         "as_of": None if sig.as_of is None else sig.as_of.isoformat(),
         "notes": list(sig.notes),
         "rotation_days": {

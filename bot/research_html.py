@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +14,7 @@ import pandas as pd
 
 from bot import findings as fd
 from bot.intervals import Interval
+from bot.plots import figure_png
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -26,21 +25,7 @@ if TYPE_CHECKING:
 
 
 def png(draw: Callable[[Figure], None], *, size: tuple[float, float] = (10, 3.6)) -> str:
-    """Draw on a new figure and return it as base64 PNG (matplotlib loads here, headless)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=size, dpi=100)
-    try:
-        draw(fig)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return figure_png(draw, size=size)
 
 
 def _dollar_axis(ax: Axes) -> None:

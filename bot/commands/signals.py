@@ -77,7 +77,7 @@ def render(sig: Signals, label: str, *, recent: int, warnings: tuple[str, ...] =
         f"({r.from_record:+.1%} from it)",
         _ratio_table(sig.ratio),
         "",
-        f"{t.symbol} trend on {t.as_of}: {t.state} ({t.score} of 3 up) | close {t.close:.2f} vs 50-week average "
+        f"{sig.long} trend on {t.as_of}: {t.state} ({t.score} of 3 up) | close {t.close:.2f} vs 50-week average "
         f"{t.ma_50w:.2f} ({'above' if t.above_ma else 'below'}) | weekly MACD {t.macd:+.2f} signal "
         f"{t.macd_signal:+.2f} histogram {t.macd_histogram:+.2f} | RSI(14) {t.rsi_14:.0f}",
         "",
