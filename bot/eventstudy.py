@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
 
 FloatArray = npt.NDArray[np.float64]
 PLACEBO_DRAWS = 2000
@@ -122,6 +121,8 @@ def _hac(y: FloatArray, is_event: npt.NDArray[np.bool_], horizon: int) -> tuple[
     """OLS of every session's forward excess on an event dummy, Newey-West errors over horizon - 1 lags."""
     if is_event.sum() < 2 or (~is_event).sum() < 2:
         return np.nan, np.nan, np.nan
+    import statsmodels.api as sm  # here: `pairbot signals --help` need not load it
+
     design = sm.add_constant(is_event.astype(np.float64))
     fit = sm.OLS(y, design).fit(cov_type="HAC", cov_kwds={"maxlags": horizon - 1})
     return float(fit.params[1]), float(fit.tvalues[1]), float(fit.pvalues[1])
