@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("bot.commands.ledger", "ledger maintenance (rebuild from the broker)"),
     "backtest": ("bot.commands.backtest", "backtest a strategy over price history"),
     "signals": ("bot.commands.signals", "the research signals: trailing spread, rotation days, NDX/RUT ratio"),
+    "research": ("bot.commands.research", "one HTML page: does the thesis work on these prices, with intervals"),
     "replay": ("bot.commands.replay", "replay history through the local exchange and compare with the backtest"),
     "exchange": ("bot.commands.exchange", "run the local Alpaca-compatible paper exchange"),
 }

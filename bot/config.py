@@ -32,6 +32,7 @@ class PairParams(Section):
     inverse_multiple: Decimal = Field(Decimal("-1"), lt=0, ge=-5)
     max_trailing_spread: Decimal | None = Field(None, ge=-1, le=1)
     lookback_days: int = Field(252, ge=20, le=2520)
+    min_trend_score: int | None = Field(None, ge=1, le=3)  # hold only while this many trend signs read up
 
     @model_validator(mode="after")
     def _distinct_legs(self) -> PairParams:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,26 @@ from bot.backtest import BacktestResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from bot.intervals import Intervals
+
+
+def figure_png(draw: Callable[[Figure], None], *, size: tuple[float, float]) -> str:
+    """Draw on a new headless figure (matplotlib loads here, not at import) and return it as base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=size, dpi=100)
+    try:
+        draw(fig)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def drawdown(equity: pd.Series) -> pd.Series:
@@ -28,6 +50,13 @@ def price_label(result: BacktestResult) -> str:
     return f"as-traded prices ({total} splits applied)"
 
 
+def _dollars(value: float, _: object = None) -> str:
+    """Axis labels in plain dollars ($80k, $1.2m), never powers of ten."""
+    if value >= 1e6:
+        return f"${value / 1e6:.3g}m"
+    return f"${value / 1e3:.3g}k" if value >= 1e3 else f"${value:.3g}"
+
+
 def _warn(fig: Figure, warnings: Sequence[str]) -> None:
     """Lay the figure out, leaving room at the foot for each warning, written there in red."""
     if not warnings:
@@ -39,14 +68,24 @@ def _warn(fig: Figure, warnings: Sequence[str]) -> None:
     fig.text(0.01, 0.005, "\n".join(lines), color="firebrick", fontsize=8, va="bottom", ha="left")
 
 
-def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None) -> Path:
-    """Write the three-panel chart; matplotlib is imported here so other commands never pay for it."""
+def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None, source: str | None = None,
+                 intervals: Intervals | None = None) -> Path:
+    """Write the three-panel chart; matplotlib is imported here so other commands never pay for it.
+
+    The title names the strategy, the span, the prices (`source`: which directory, or SYNTHETIC) and how
+    shares were sized; a second line gives the settings; the intervals, when given, sit in the top panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    title = label or f"{result.strategy} {result.metrics['start']} .. {result.metrics['end']} | {price_label(result)}"
+    from bot.commands.outputs import format_figure, interval_title, settings_line
+
+    m = result.metrics
+    prices = f"prices {source} | " if source else ""
+    title = label or (f"{result.strategy} {m['start']} .. {m['end']} | {prices}{price_label(result)}\n"
+                      f"{settings_line(result.settings)}")
     fig, (top, mid, low) = plt.subplots(
         3, 1, figsize=(11, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1.3, 1.3]}
     )
@@ -56,9 +95,19 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
         top.plot(result.benchmarks.index, result.benchmarks[sym].to_numpy(), label=f"{sym} buy and hold",
                  linewidth=0.9, alpha=0.8, color=colors[sym])
     top.set_yscale("log")
-    top.set_ylabel("equity ($, log)")
-    top.set_title(title)
-    top.legend(loc="upper left")
+    top.yaxis.set_major_formatter(FuncFormatter(_dollars))
+    top.yaxis.set_minor_formatter(FuncFormatter(_dollars))
+    top.tick_params(axis="y", which="minor", labelsize=7)
+    top.set_ylabel("equity ($, log scale)")
+    top.set_title(title, fontsize=9.5)
+    top.legend(loc="upper left", fontsize=8)
+    if intervals is not None:
+        spec = intervals.spec
+        rows = [f"{interval_title(k)}: {format_figure(k, v.estimate)} [{format_figure(k, v.low)}, "
+                f"{format_figure(k, v.high)}]" for k, v in intervals.figures.items()]
+        head = f"{spec.confidence:.0%} intervals, block bootstrap (mean block {spec.block_sessions} sessions)"
+        top.text(0.01, 0.80, "\n".join([head, *rows]), transform=top.transAxes, fontsize=7.5, ha="left",
+                 va="top", family="monospace", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#ccc"})
     top.grid(True, alpha=0.3)
     mid.fill_between(result.equity.index, drawdown(result.equity).to_numpy() * 100, 0, alpha=0.5,
                      label=result.strategy, color="C0")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -19,6 +17,7 @@ from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -53,22 +52,15 @@ def naive_utc(index: Sequence[Any]) -> pd.DatetimeIndex:
 
 
 def _png(draw: Callable[[Axes], None], *, height: float = 3.2) -> str:
-    import matplotlib  # here, not at import: `pairbot --help` and the other commands stay fast
+    from bot.plots import figure_png  # matplotlib loads there, on first use: other commands stay fast
 
-    matplotlib.use("Agg")  # headless: no display, no GUI toolkit
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, height), dpi=100)
-    try:
+    def on(fig: Figure) -> None:
+        ax = fig.add_subplot()
         draw(ax)
         ax.grid(True, alpha=0.3)
         fig.autofmt_xdate()
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    return figure_png(on, size=(9, height))
 
 
 def _style(series: pd.Series | pd.DataFrame) -> dict[str, Any]:
@@ -306,9 +298,49 @@ def _backtest_metrics(d: ReportData, path: Path) -> None:
         return
     if isinstance(doc, dict):
         d.notes += [str(n) for n in doc.get("notes", []) if n]
-        d.facts = [(str(k), _fmt_metric(v)) for k, v in doc.items() if k not in ("notes", "settings")]
+        d.notes += [f"warning: {w}" for w in doc.get("warnings", []) if w]
+        shown = {k: v for k, v in doc.items() if k not in ("notes", "warnings", *_DESCRIBED)}
+        d.facts = _described(doc) + [(_PERCENT.get(str(k), str(k)), _fmt_metric(v * 100 if k in _PERCENT else v))
+                                     for k, v in shown.items()]
         if "strategy" in doc:
             d.title = f"pairbot backtest report: {doc['strategy']}"
+        source = doc.get("source")
+        if isinstance(source, dict):
+            digest = f", sha256 {source['sha256']}" if source.get("sha256") else ""
+            d.source += f" · prices: {doc.get('prices_label', source.get('kind'))}{digest}"
+
+
+_PERCENT = {"total_return": "total_return %", "cagr": "cagr %", "volatility": "volatility %",
+            "max_drawdown": "max_drawdown %", "avg_gross": "avg_gross %", "avg_net": "avg_net %"}
+_DESCRIBED = ("settings", "source", "prices_label", "strategy_params", "intervals", "gate")
+
+
+def _described(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """metrics.json's nested parts in words: the intervals, the gate's time in the market, the settings."""
+    facts: list[tuple[str, str]] = []
+    intervals = doc.get("intervals")
+    if isinstance(intervals, dict):
+        facts.append(("intervals", f"{intervals.get('confidence', 0.95):.0%}, {intervals.get('method')}, mean block "
+                                   f"{intervals.get('mean_block_sessions')} sessions, {intervals.get('resamples')} "
+                                   f"resamples, seed {intervals.get('seed')}"))
+        for key, iv in intervals.items():
+            if isinstance(iv, dict) and {"estimate", "low", "high"} <= set(iv):
+                facts.append((f"{key} (interval)", _interval_text(key, iv)))
+    gate = doc.get("gate")
+    if isinstance(gate, dict):
+        facts.append(("gate", f"in the market {gate['time_in_market']:.1%} of sessions, {gate['episode_count']} "
+                              f"episodes, in-market t = {float(gate.get('in_market_t') or 'nan'):.2f}"))
+    for key in ("strategy_params", "settings"):
+        if isinstance(doc.get(key), dict):
+            facts.append((key, ", ".join(f"{k}={v}" for k, v in doc[key].items() if k != "splits")))
+    return facts
+
+
+def _interval_text(key: str, iv: dict[str, float]) -> str:
+    if key == "sharpe":
+        return f"{iv['estimate']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
+    unit = " pts" if key.startswith("excess") else " %"
+    return f"{iv['estimate'] * 100:+.2f}{unit} [{iv['low'] * 100:+.2f}, {iv['high'] * 100:+.2f}]"
 
 
 def _backtest_trades(d: ReportData, path: Path) -> None:

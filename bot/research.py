@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from bot.errors import DataError
+from bot.eventstudy import HorizonStudy, study
+from strategies.signals import TrendState, trend_state
 
 TRADING_YEAR = 252
 HORIZONS_SESSIONS = (63, 252)
@@ -182,43 +184,9 @@ def index_ratio(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.Series, RatioNow
 # -- IWM's trend -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TrendNow:
-    symbol: str
-    as_of: date
-    close: float
-    ma_50w: float
-    above_ma: bool
-    macd: float  # weekly EMA12 - EMA26
-    macd_signal: float  # EMA9 of macd
-    macd_histogram: float
-    rsi_14: float  # daily, Wilder smoothing
-
-    @property
-    def state(self) -> str:
-        up = sum((self.above_ma, self.macd_histogram > 0, self.rsi_14 > 50))
-        return {3: "uptrend", 2: "leaning up", 1: "leaning down", 0: "downtrend"}[up]
-
-
-def trend(close: pd.Series, symbol: str = "IWM") -> TrendNow:
-    weekly = close.resample("W-FRI").last().dropna()
-    if len(weekly) < 50:
-        raise DataError(f"{symbol}: the 50-week average needs 50 weeks of closes, got {len(weekly)}")
-    ma = weekly.rolling(50).mean()
-    macd_line = weekly.ewm(span=12, adjust=False).mean() - weekly.ewm(span=26, adjust=False).mean()
-    signal = macd_line.ewm(span=9, adjust=False).mean()
-    rsi = rsi_wilder(close, 14)
-    return TrendNow(
-        symbol=symbol,
-        as_of=close.index[-1].date(),
-        close=float(close.iloc[-1]),
-        ma_50w=float(ma.iloc[-1]),
-        above_ma=bool(close.iloc[-1] > ma.iloc[-1]),
-        macd=float(macd_line.iloc[-1]),
-        macd_signal=float(signal.iloc[-1]),
-        macd_histogram=float(macd_line.iloc[-1] - signal.iloc[-1]),
-        rsi_14=float(rsi.iloc[-1]),
-    )
+def trend(close: pd.Series) -> TrendState:
+    """The long leg's trend as the pair's trend gate reads it."""
+    return trend_state(close)
 
 
 def rsi_wilder(close: pd.Series, period: int = 14) -> pd.Series:
@@ -238,34 +206,77 @@ class Signals:
     spread_now: SpreadNow
     events: pd.DataFrame
     summary: pd.DataFrame
+    studies: tuple[HorizonStudy, ...]  # one per horizon in HORIZONS_SESSIONS, overlap counted once
     ratio: pd.Series
     ratio_now: RatioNow
-    trend: TrendNow
+    trend: TrendState  # of the long leg
     long: str
     short: str
     threshold: float
+    as_of: date | None = None  # None: the whole history
+    notes: tuple[str, ...] = ()
+
+
+def frames_up_to(frames: Mapping[str, pd.DataFrame], as_of: date) -> dict[str, pd.DataFrame]:
+    """Every frame cut at as_of: what was known at that day's close."""
+    cut = pd.Timestamp(as_of)
+    return {sym: frame.loc[frame.index <= cut] for sym, frame in frames.items()}
 
 
 def compute_signals(
     frames: Mapping[str, pd.DataFrame], *, long: str = "IWM", short: str = "QQQ", threshold: float = 0.04,
-    days: int = TRADING_YEAR,
+    days: int = TRADING_YEAR, as_of: date | None = None,
 ) -> Signals:
+    if as_of is not None:
+        frames = frames_up_to(frames, as_of)
     closes = adjusted_closes(frames, (long, short))
+    if len(closes) < days + 2:
+        raise DataError(f"{long} and {short} share {len(closes)} sessions up to {as_of or 'the end'}; the "
+                        f"trailing spread needs {days + 2}")
     spread = trailing_spread_history(closes, long=long, short=short, days=days)
     events = rotation_events(closes, long=long, short=short, threshold=threshold)
     ratio, ratio_now = index_ratio(frames)
+    now = spread_now(spread, days)
     return Signals(
         spread=spread,
-        spread_now=spread_now(spread, days),
+        spread_now=now,
         events=events,
         summary=event_summary(events, closes, long=long, short=short),
+        studies=tuple(study(closes, pd.DatetimeIndex(events.index), long=long, short=short, horizon=h)
+                      for h in HORIZONS_SESSIONS),
         ratio=ratio,
         ratio_now=ratio_now,
-        trend=trend(closes[long], long),
+        trend=trend(closes[long]),
         long=long,
         short=short,
         threshold=threshold,
+        as_of=as_of,
+        notes=as_of_notes(now.as_of, ratio_now, as_of),
     )
+
+
+def as_of_notes(spread_as_of: date, ratio: RatioNow, as_of: date | None) -> tuple[str, ...]:
+    """Flag figures dated differently: each is as of its own data's last session."""
+    notes = []
+    if ratio.as_of != spread_as_of:
+        notes.append(f"dated differently: the spread and the trend are as of {spread_as_of}, "
+                     f"{ratio.numerator}/{ratio.denominator} as of {ratio.as_of} (each file's last session)")
+    if as_of is not None:
+        stale = [f"{what} {when}" for what, when in (("the spread", spread_as_of),
+                                                     (f"{ratio.numerator}/{ratio.denominator}", ratio.as_of))
+                 if when < as_of]
+        if stale:
+            notes.append(f"asked for {as_of}; the data end earlier: {', '.join(stale)}")
+    return tuple(notes)
+
+
+def ratio_history(ratio: pd.Series) -> pd.DataFrame:
+    """The ratio at each year's last session, with that year's high and the record so far."""
+    yearly = ratio.groupby(ratio.index.year)
+    table = pd.DataFrame({"last": yearly.last(), "high": yearly.max(), "high_date": yearly.idxmax().dt.date})
+    table["record_so_far"] = table["high"].cummax()
+    table.index.name = "year"
+    return table
 
 
 def signals_document(sig: Signals) -> dict[str, object]:
@@ -277,10 +288,14 @@ def signals_document(sig: Signals) -> dict[str, object]:
         "trailing_spread": {**_plain(asdict(sig.spread_now)),
                             "history_start": str(sig.spread.index[0].date())},
         "index_ratio": {**_plain(asdict(sig.ratio_now)), "from_record": sig.ratio_now.from_record},
-        "trend": {**_plain(asdict(sig.trend)), "state": sig.trend.state},
+        "trend": {"symbol": sig.long, **_plain(asdict(sig.trend)), "above_ma": sig.trend.above_ma,
+                  "macd_histogram": sig.trend.macd_histogram, "state": sig.trend.state, "score": sig.trend.score},
+        "as_of": None if sig.as_of is None else sig.as_of.isoformat(),
+        "notes": list(sig.notes),
         "rotation_days": {
             "threshold": sig.threshold,
             "decluster_sessions": DECLUSTER_SESSIONS,
+            "overlap_robust": [_plain(st.doc()) for st in sig.studies],
             "summary": _records(sig.summary.reset_index(names="set")),
             "events": _records(events),
         },
@@ -288,7 +303,11 @@ def signals_document(sig: Signals) -> dict[str, object]:
 
 
 def _plain(values: Mapping[str, object]) -> dict[str, object]:
-    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()}
+    return {k: (v.isoformat() if isinstance(v, date) else None if _is_nan(v) else v) for k, v in values.items()}
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, object]]:

@@ -42,6 +42,10 @@ def _to_int(value: object, what: str) -> int:
     return int(number)
 
 
+def _to_optional_int(value: object, what: str) -> int | None:
+    return None if value is None or str(value).strip().lower() in ("none", "null") else _to_int(value, what)
+
+
 def _to_optional_decimal(value: object, what: str) -> object:
     return None if value is None else to_decimal(value, what)
 
@@ -59,6 +63,7 @@ _PARSERS: Mapping[str, Callable[[object, str], object]] = {
     "Decimal": to_decimal,
     "Decimal | None": _to_optional_decimal,
     "int": _to_int,
+    "int | None": _to_optional_int,
     "Hedge": _to_hedge,
     "Mapping[Symbol, Decimal]": parse_weights,
     "Mapping[Symbol, Vehicle]": parse_vehicles,

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
+import pandas as pd
+
 from bot.core.domain import ONE, ZERO, Symbol, TargetWeights, Vehicle
 from bot.errors import DataError
 from strategies.base import MarketView, require_distinct, require_positive
-from strategies.signals import TRADING_DAYS_PER_YEAR, trailing_spread
+from strategies.signals import (
+    TRADING_DAYS_PER_YEAR,
+    TREND_HISTORY_SESSIONS,
+    column_up_to,
+    trailing_spread,
+    trend_of,
+)
 
 
 class Hedge(StrEnum):
@@ -25,6 +34,9 @@ class PairStrategy:
 
     With `max_trailing_spread` set, the pair is held only while the trailing total-return spread
     long - short over `lookback_days` sessions is at most that value; otherwise the target is flat.
+    With `min_trend_score` set (1 to 3), the pair is held only while at least that many of the long leg's
+    trend signs read up: its close above the 50-week average, weekly MACD above its signal, RSI(14) over 50.
+    With both gates set, both must be open.
     """
 
     name: ClassVar[str] = "pair"
@@ -37,6 +49,7 @@ class PairStrategy:
     inverse_multiple: Decimal = Decimal("-1")
     max_trailing_spread: Decimal | None = None
     lookback_days: int = TRADING_DAYS_PER_YEAR
+    min_trend_score: int | None = None
 
     def __post_init__(self) -> None:
         require_positive(self.gross, "pair gross")
@@ -50,6 +63,8 @@ class PairStrategy:
             require_distinct(legs)
         if self.lookback_days < 1:
             raise ValueError(f"lookback_days must be at least 1, got {self.lookback_days}")
+        if self.min_trend_score is not None and not 1 <= self.min_trend_score <= 3:
+            raise ValueError(f"min_trend_score must be 1, 2 or 3 of the three trend signs, got {self.min_trend_score}")
 
     @property
     def hedge_symbol(self) -> Symbol:
@@ -70,14 +85,19 @@ class PairStrategy:
     @property
     def history_symbols(self) -> frozenset[Symbol]:
         """Columns the gate reads from MarketView.closes: the underlyings, even when hedging with PSQ."""
-        if self.max_trailing_spread is None:
-            return frozenset()
-        return frozenset({self.long_leg, self.short_leg})
+        wanted: set[Symbol] = set()
+        if self.max_trailing_spread is not None:
+            wanted |= {self.long_leg, self.short_leg}
+        if self.min_trend_score is not None:
+            wanted.add(self.long_leg)
+        return frozenset(wanted)
 
     @property
     def needs_history_days(self) -> int:
-        """Daily closes needed up to as_of: one more than the lookback, since a return needs two ends."""
-        return self.lookback_days + 1 if self.max_trailing_spread is not None else 0
+        """Daily closes needed up to as_of: one more than the lookback (a return needs two ends), and the
+        trend's two years."""
+        spread = self.lookback_days + 1 if self.max_trailing_spread is not None else 0
+        return max(spread, TREND_HISTORY_SESSIONS if self.min_trend_score is not None else 0)
 
     def target_weights(self, market: MarketView) -> TargetWeights:
         if not self.is_gate_open(market):
@@ -87,15 +107,21 @@ class PairStrategy:
         return TargetWeights({self.long_leg: half, self.hedge_symbol: hedge})
 
     def is_gate_open(self, market: MarketView) -> bool:
-        if self.max_trailing_spread is None:
+        if self.max_trailing_spread is None and self.min_trend_score is None:
             return True
         if market.closes is None:
-            raise DataError(f"pair with max_trailing_spread needs {self.needs_history_days} daily closes")
-        spread = trailing_spread(
-            market.closes,
-            long=self.long_leg,
-            short=self.short_leg,
-            as_of=market.as_of,
-            days=self.lookback_days,
-        )
+            raise DataError(f"pair with a gate needs {self.needs_history_days} daily closes")
+        return self._spread_allows(market.closes, market.as_of) and self._trend_allows(market.closes, market.as_of)
+
+    def _trend_allows(self, closes: pd.DataFrame, as_of: date) -> bool:
+        if self.min_trend_score is None:
+            return True
+        stamps, values = column_up_to(closes, self.long_leg, as_of)
+        return trend_of(stamps, values).score >= self.min_trend_score
+
+    def _spread_allows(self, closes: pd.DataFrame, as_of: date) -> bool:
+        if self.max_trailing_spread is None:
+            return True
+        spread = trailing_spread(closes, long=self.long_leg, short=self.short_leg, as_of=as_of,
+                                 days=self.lookback_days)
         return Decimal(repr(spread)) <= self.max_trailing_spread

@@ -70,6 +70,7 @@ class RunArrays:
     trade_paid: FloatArray  # (K,) after slippage
     commission_bps: float
     benchmarks: dict[str, FloatArray]  # buy-and-hold equity of each benchmark present in the data
+    cash_return: FloatArray | None = None  # (T,) cash's return into each session (the first is 0)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def run_backtest(
     strategy: Strategy, frames: Mapping[str, pd.DataFrame], settings: BacktestSettings
 ) -> BacktestResult:
     symbols = tuple(sorted(strategy.universe))
-    start, history_note = _first_decidable(strategy, frames, settings.start)
+    start, history_note = first_decidable(strategy, frames, settings.start)
     priced = build_market(
         frames,
         symbols,
@@ -184,7 +185,7 @@ def _or_inf(value: float | None) -> float:
     return np.inf if value is None else float(value)
 
 
-def _first_decidable(
+def first_decidable(
     strategy: Strategy, frames: Mapping[str, pd.DataFrame], start: date | None
 ) -> tuple[date | None, tuple[str, ...]]:
     """A strategy that reads history can first decide once it has needs_history_days closes."""
@@ -336,8 +337,10 @@ def _result(
     checks = share_checks(priced, checked, shares, cash_reserve=settings.cash_reserve, leg_band=settings.leg_band,
                           fractional_longs=settings.fractional_longs)
     arrays = RunArrays(dates, symbols, curve, shares, gross, net, day, column, traded, price, paid,
-                       settings.commission_bps, bench)
-    return BacktestResult(name, settings, facts | checks.facts(), notes + checks.notes, arrays, checks.warnings)
+                       settings.commission_bps, bench, priced.market.cash_return)
+    dropped = dropped_benchmarks(frames, priced, settings.benchmarks, bench)
+    return BacktestResult(name, settings, facts | checks.facts(), notes + dropped + checks.notes, arrays,
+                          checks.warnings)
 
 
 def _row_sum(a: FloatArray) -> FloatArray:
@@ -421,6 +424,20 @@ def _iso_days(dates: pd.DatetimeIndex, days: IntArray) -> list[str]:
         text = np.array([d.date().isoformat() for d in dates[unique]])
     labels: list[str] = text[where].tolist()
     return labels
+
+
+def dropped_benchmarks(frames: Mapping[str, pd.DataFrame], priced: PricedMarket, symbols: Sequence[str],
+                       kept: Mapping[str, FloatArray]) -> tuple[str, ...]:
+    """A note for each benchmark with data that does not cover the backtest's range (it is left out)."""
+    notes = []
+    first, last = priced.dates[0], priced.dates[-1]
+    for sym in symbols:
+        if sym in kept or sym not in frames:
+            continue
+        index = frames[sym].index
+        span = f"{index[0].date()} .. {index[-1].date()}" if len(index) else "no rows"
+        notes.append(f"benchmark {sym} left out: its data ({span}) does not cover {first.date()} .. {last.date()}")
+    return tuple(notes)
 
 
 def benchmark_curves(

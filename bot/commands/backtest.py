@@ -3,37 +3,43 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import sys
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bot.backtest import BacktestResult, BacktestSettings, run_backtest
+from bot.backtest import BacktestSettings, run_backtest
 from bot.backtest.market import FREQUENCIES
-from bot.backtest.sweep import parse_grid, run_sweep
 from bot.commands.argtypes import iso_date
+from bot.commands.outputs import (
+    NOT_AS_TRADED,
+    RunRecord,
+    render,
+    render_gate,
+    render_offsets,
+    result_intervals,
+    write_outputs,
+)
+from bot.commands.sweeping import ProgressReport, run_sweep_command
 from bot.core.corporate import Split
 from bot.errors import ConfigError, DataError
-from bot.history.frame import SYNTHETIC_SYMBOLS, load_csv_dir, synthetic_history
+from bot.hindsight import gate_report, rebalance_day_sensitivity
+from bot.history.frame import (
+    SYNTHETIC_SYMBOLS,
+    directory_digest,
+    load_csv_dir,
+    price_warnings,
+    synthetic_history,
+)
 from bot.history.splits import splits_beside
+from bot.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
 from strategies import STRATEGIES, build_strategy
 from strategies.base import Strategy
-
-TABLE_METRICS = (
-    ("final_equity", "final equity", "{:,.0f}"),
-    ("cagr", "CAGR", "{:.2%}"),
-    ("volatility", "volatility", "{:.2%}"),
-    ("sharpe", "Sharpe", "{:.2f}"),
-    ("sortino", "Sortino", "{:.2f}"),
-    ("max_drawdown", "max drawdown", "{:.2%}"),
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sweep a grid, e.g. --sweep band=0.02,0.05 --sweep frequency=quarterly,annual --sweep gross=1,1.5")
     add("--sort-by", default="sharpe", help="sweep metric to sort by (default: sharpe)")
     add("--top", type=int, default=20, help="sweep rows to print (default: 20)")
+    add("--train-to", type=iso_date, metavar="DATE",
+        help="walk-forward: choose the sweep's best up to DATE by --sort-by, then show it on the sessions after")
+    add("--rebalance-days", type=int, metavar="N",
+        help="also rebalance on each of the first N sessions of every period and print the spread of results")
+    add("--resamples", type=int, default=1000,
+        help="block-bootstrap resamples behind the intervals (default 1000; 0: no intervals)")
+    add("--block-days", type=int, default=DEFAULT_BLOCK_SESSIONS,
+        help=f"mean block length of the bootstrap, sessions (default {DEFAULT_BLOCK_SESSIONS})")
+    add("--bootstrap-seed", type=int, default=DEFAULT_SEED, help="seed of the bootstrap")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,17 +87,70 @@ def run(args: argparse.Namespace) -> int:
     name, params = _strategy_choice(args, config)
     settings = settings_from(args, config)
     strategy = _build(name, params)
-    frames, label = load_prices(args, config, symbols=_symbols(strategy, args, settings), start=settings.start,
-                                end=settings.end)
+    _check_combination(args)
+    spec = bootstrap_spec(args)
+    symbols = _symbols(strategy, args, settings)
+    frames, label = load_prices(args, config, symbols=symbols, start=settings.start, end=settings.end)
     settings = replace(settings, splits=price_splits(args, config))
+    warnings = price_warnings(frames)
+    preface = [NOT_AS_TRADED] if settings.splits is None else []
+    preface += [f"warning: {w}" for w in warnings]
     if args.sweep:
-        return _run_sweep(args, frames, name, params, settings, label)
+        return run_sweep_command(args, frames, name, params, settings, label, _check, preface)
     result = run_backtest(strategy, frames, settings)
-    print(render(result, label))
+    result = replace(result, warnings=result.warnings + warnings)
+    intervals = result_intervals(result, spec) if spec is not None else None
+    run = RunRecord(result, label, price_source(args, config, sorted(frames)), params, intervals)
+    print(render(result, label, intervals=intervals))
+    gate = gate_report(result) if _is_gated(strategy) else None
+    if gate is not None:
+        print(render_gate(gate))
+    if args.rebalance_days is not None:
+        print(render_offsets(rebalance_day_sensitivity(strategy, frames, settings, offsets=args.rebalance_days)))
     if args.out is not None:
-        for path in write_outputs(result, args.out):
+        for path in write_outputs(run, args.out, gate=gate):
             print(f"wrote {path}")
     return 0
+
+
+def _check_combination(args: argparse.Namespace) -> None:
+    """Flags that contradict each other, or do nothing without another, are refused before any work."""
+    if args.band is not None and args.no_band:
+        raise ConfigError("--band and --no-band contradict each other: choose one")
+    if args.train_to is not None and not args.sweep:
+        raise ConfigError("--train-to chooses among a sweep's variants: add --sweep NAME=V1,V2,...")
+    if args.rebalance_days is not None and args.sweep:
+        raise ConfigError("--rebalance-days varies one backtest: drop --sweep")
+    if args.rebalance_days is not None and not 1 <= args.rebalance_days <= 63:
+        raise ConfigError(f"--rebalance-days must be 1 to 63 sessions, got {args.rebalance_days}")
+    if args.train_to is not None and args.end is not None and args.train_to >= args.end:
+        raise ConfigError(f"--train-to {args.train_to} must be before --to {args.end}")
+
+
+def bootstrap_spec(args: argparse.Namespace) -> BootstrapSpec | None:
+    if args.resamples == 0:
+        return None
+    try:
+        return BootstrapSpec(resamples=args.resamples, block_sessions=args.block_days, seed=args.bootstrap_seed)
+    except ValueError as err:
+        raise ConfigError(f"bootstrap: {err}") from None
+
+
+def _is_gated(strategy: Strategy) -> bool:
+    return getattr(strategy, "max_trailing_spread", None) is not None or \
+        getattr(strategy, "min_trend_score", None) is not None
+
+
+def price_source(args: argparse.Namespace, config: Any | None, symbols: list[str]) -> dict[str, object]:
+    """Where the prices came from, for metrics.json: the directory and a hash of its files, synthetic, alpaca."""
+    source = args.prices or (config.local.prices if config is not None else "synthetic")
+    if source == "synthetic":
+        seed = args.seed if args.seed is not None else (config.local.seed if config is not None else 7)
+        return {"kind": "synthetic", "seed": seed, "note": "a seeded random market, not history"}
+    if source == "alpaca":
+        feed = args.feed or (config.broker.feed if config is not None else "iex")
+        return {"kind": "alpaca", "feed": feed, "adjustment": "all"}
+    return directory_digest(Path(source), symbols)
 
 
 SYNTHETIC_START = date(2000, 1, 3)
@@ -246,96 +314,4 @@ def _symbols(strategy: Strategy, args: argparse.Namespace, s: BacktestSettings) 
     return sorted(needed), optional
 
 
-def _run_sweep(
-    args: argparse.Namespace,
-    frames: Mapping[str, pd.DataFrame],
-    name: str,
-    params: Mapping[str, object],
-    settings: BacktestSettings,
-    label: str,
-) -> int:
-    grid = parse_grid(args.sweep)
-    total = math.prod(len(v) for v in grid.values())
-    print(f"sweep of {total} variants of {name} | prices {label}", file=sys.stderr)
-    table = run_sweep(frames, name, params, grid, settings, sort_by=args.sort_by, progress=progress_bar)
-    print(file=sys.stderr)
-    if settings.splits is None:
-        print(NOT_AS_TRADED)
-    for note in table.attrs.get("notes", ()):
-        print(f"note: {note}")
-    print(f"{name} sweep {table.attrs['start']} .. {table.attrs['end']} | prices {label} | sorted by {args.sort_by}")
-    print(table.head(args.top).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / "sweep.csv"
-        table.to_csv(path, index=False)
-        print(f"wrote {path}")
-    return 0
-
-
-def progress_bar(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
-
-
-def render(result: BacktestResult, label: str) -> str:
-    m = result.metrics
-    lines = [f"backtest {result.strategy} {m['start']} .. {m['end']} ({m['sessions']} sessions) | prices {label}"]
-    if not result.metrics.get("prices_as_traded"):
-        lines.append(NOT_AS_TRADED)
-    lines += [f"note: {n}" for n in result.notes]
-    lines += [f"warning: {w}" for w in result.warnings]
-    columns: dict[str, Mapping[str, Any]] = {result.strategy: m, **m["benchmarks"]}  # type: ignore[dict-item]
-    width = max(12, *(len(c) + 2 for c in columns))
-    lines.append(f"{'':<16}" + "".join(f"{c:>{width}}" for c in columns))
-    for key, title, fmt in TABLE_METRICS:
-        cells = "".join(f"{_fmt(col.get(key), fmt):>{width}}" for col in columns.values())
-        lines.append(f"{title:<16}{cells}")
-    lines.append(f"max drawdown {m['max_drawdown']:.2%} from {m['max_drawdown_peak']} to {m['max_drawdown_trough']}"
-                 f", recovered {m['max_drawdown_recovery'] or 'not yet'}")
-    lines.append(f"rebalances {m['rebalances']} ({m['trades']} trades) | turnover {m['turnover']:.2f}x/yr | "
-                 f"avg gross {m['avg_gross']:.2f} net {m['avg_net']:+.2f} | costs ${m['costs_usd']:,.0f} "
-                 f"borrow ${m['borrow_usd']:,.0f}")
-    return "\n".join(lines)
-
-
-NOT_AS_TRADED = ("prices: shares sized at the prices as given, with no split list (splits.csv) beside them; on "
-                 "split-adjusted history a fund that reverse-split since looks dearer than it traded")
-
-
-def _fmt(value: object, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return fmt.format(value)
-
-
-def write_outputs(result: BacktestResult, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    curve = pd.DataFrame({"equity": result.equity})
-    for sym in result.benchmarks.columns:
-        curve[f"{sym}_buy_hold"] = result.benchmarks[sym]
-    curve["drawdown"] = result.equity / result.equity.cummax() - 1.0
-    curve = curve.join(result.exposure)
-    curve.index = curve.index.date
-    curve.index.name = "date"
-    paths = [out / "equity.csv", out / "trades.csv", out / "positions.csv", out / "metrics.json"]
-    curve.to_csv(paths[0], float_format="%.6f")
-    result.trades.to_csv(paths[1], index=False)
-    positions = result.positions.copy()
-    positions.index = positions.index.date
-    positions.index.name = "date"
-    positions.to_csv(paths[2])
-    doc = {**result.metrics, "settings": _settings_doc(result.settings), "notes": list(result.notes),
-           "warnings": list(result.warnings)}
-    paths[3].write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    from bot.plots import backtest_png
-
-    paths.append(backtest_png(result, out / "backtest.png"))
-    return paths
-
-
-def _settings_doc(s: BacktestSettings) -> dict[str, object]:
-    doc = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(replace(s, splits=None)).items()}
-    doc["splits"] = None if s.splits is None else [f"{x.symbol} {x.on} {x.ratio}" for x in s.splits]
-    return doc
+progress_bar = ProgressReport("sessions")  # replay's progress: a bar on a terminal, plain lines elsewhere

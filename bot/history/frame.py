@@ -6,8 +6,9 @@ A price frame is ``dict[str, pd.DataFrame]``; each frame has a tz-naive Datetime
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -84,7 +85,8 @@ def _load_csv(path: Path) -> pd.DataFrame:
     raw = raw.rename(columns={c: _canonical(c) for c in raw.columns})
     if "date" not in raw.columns or "close" not in raw.columns:
         raise DataError(f"{path}: header must name at least date and close, got {list(raw.columns)}")
-    if "adj_close" not in raw.columns:
+    no_adjusted = "adj_close" not in raw.columns
+    if no_adjusted:
         raw["adj_close"] = raw["close"]
     if "volume" not in raw.columns:
         raw["volume"] = "0"
@@ -98,7 +100,36 @@ def _load_csv(path: Path) -> pd.DataFrame:
     frame = pd.DataFrame(values)
     frame.index = pd.DatetimeIndex(dates, name="date")
     _validate(path, frame, raw["date"])
+    if no_adjusted:
+        frame.attrs[NO_ADJ_CLOSE] = path.name
     return frame
+
+
+NO_ADJ_CLOSE = "adj_close_missing"  # frame.attrs key: the file had no adj_close, so close stands in for it
+
+
+def price_warnings(frames: Mapping[str, pd.DataFrame]) -> tuple[str, ...]:
+    """What the loaded prices cannot do: a file without adj_close gives price returns, not total returns."""
+    return tuple(
+        f"{frame.attrs[NO_ADJ_CLOSE]} has no adj_close column: {sym}'s returns leave out its dividends "
+        "(close is used instead)"
+        for sym, frame in sorted(frames.items()) if NO_ADJ_CLOSE in frame.attrs
+    )
+
+
+def directory_digest(directory: Path, symbols: Collection[str]) -> dict[str, object]:
+    """The price files read, each one's SHA-256, and one hash over all of them (names and bytes, sorted)."""
+    files = sorted({f"{s.upper()}.csv" for s in symbols} | {n for n in RESERVED_FILES if (directory / n).is_file()})
+    whole = hashlib.sha256()
+    each: dict[str, str] = {}
+    for name in files:
+        path = directory / name
+        if not path.is_file():
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        each[name] = digest
+        whole.update(f"{name}\0{digest}\n".encode())
+    return {"kind": "directory", "path": str(directory.resolve()), "sha256": whole.hexdigest(), "files": each}
 
 
 def _canonical(header: str) -> str:

@@ -44,6 +44,7 @@ def test_an_empty_truncated_or_non_mapping_file_is_refused_never_run_on_defaults
         ("limits: {max_grosss: 1}", "limits.max_grosss: unknown key"),
         ("schedule: {frequency: weekly}", "schedule.frequency: Input should be 'monthly', 'quarterly' or 'annual'"),
         ("strategies: {pair: {long_leg: QQQ, short_leg: QQQ}}", "must be different symbols"),
+        ("strategies: {pair: {min_trend_score: 4}}", "strategies.pair.min_trend_score: Input should be less than"),
         ("limits:\n\tmax_gross: 1\n", "line 3, column 1: YAML syntax error"),
         ("notifications: {webhook_token: abc}", "notifications.webhook_token: looks like a credential"),
         ("strategies: {pair: {long_leg: %s}}" % ("PK" + "AAAABBBBCCCCDDDD11"),
@@ -57,6 +58,12 @@ def test_a_bad_value_names_the_key_path(tmp_path: Path, text: str, message: str)
     assert message in str(err.value)
     assert str(err.value).startswith(str(tmp_path / "config.yaml"))
     assert "\n" not in str(err.value)
+
+
+def test_the_trend_gate_is_a_pair_parameter_in_config(tmp_path: Path) -> None:
+    config = load_config(write_local(tmp_path, "strategies: {pair: {min_trend_score: 2}}"))
+
+    assert config.strategy_params()["min_trend_score"] == 2
 
 
 def test_the_ledger_path_is_per_mode(tmp_path: Path) -> None:

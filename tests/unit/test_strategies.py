@@ -13,6 +13,7 @@ from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
 from strategies import STRATEGIES, OverlayStrategy, PairStrategy, ReplicaStrategy, build_strategy
 from strategies.base import MarketView
+from strategies.signals import trend_state
 
 TODAY = date(2026, 11, 2)
 MARKET = MarketView(as_of=TODAY, prices={})
@@ -118,6 +119,69 @@ class TestPairResearchGate:
     def test_no_history_at_all_is_a_data_error(self) -> None:
         with pytest.raises(DataError, match="daily closes"):
             build_strategy("pair", self.GATED).target_weights(MARKET)
+
+
+def trending(*, daily: float, days: int = 600, end: date = TODAY, seed: int = 4) -> pd.DataFrame:
+    """IWM drifting by `daily` a session with small noise (QQQ flat), `days` sessions ending at `end`."""
+    index = pd.bdate_range(end=pd.Timestamp(end), periods=days)
+    noise = np.random.default_rng(seed).normal(0.0, 0.002, days)
+    return pd.DataFrame({"IWM": 200 * np.exp(np.cumsum(daily + noise)), "QQQ": 480.0}, index=index)
+
+
+class TestPairTrendGate:
+    def test_the_trend_gate_asks_for_two_years_of_closes_of_the_long_leg(self) -> None:
+        pair = build_strategy("pair", {"min_trend_score": "3"})
+
+        assert pair.needs_history_days == 520
+        assert pair.history_symbols == frozenset({IWM})
+
+    def test_holds_the_pair_while_all_three_trend_signs_read_up(self) -> None:
+        """A steady climb: above the 50-week average, MACD over its signal, RSI over 50."""
+        market = MarketView(TODAY, {}, trending(daily=0.002))
+
+        assert build_strategy("pair", {"min_trend_score": 3}).target_weights(market).weights[IWM] == Decimal("0.5")
+
+    def test_targets_flat_in_a_downtrend_when_two_signs_are_asked_for(self) -> None:
+        """A steady fall: below the average and RSI under 50; only the slowing MACD reads up (1 of 3)."""
+        market = MarketView(TODAY, {}, trending(daily=-0.002))
+
+        assert build_strategy("pair", {"min_trend_score": 2}).target_weights(market).weights[IWM] == Decimal(0)
+        assert build_strategy("pair", {"min_trend_score": 1}).target_weights(market).weights[IWM] == Decimal("0.5")
+
+    def test_both_gates_must_be_open(self) -> None:
+        """An uptrend, but IWM is ahead of QQQ over the year: the spread gate keeps the book flat."""
+        pair = build_strategy("pair", {"min_trend_score": 3, "max_trailing_spread": "-0.30"})
+
+        assert pair.target_weights(MarketView(TODAY, {}, trending(daily=0.002))).weights[IWM] == Decimal(0)
+
+    def test_a_score_outside_one_to_three_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="min_trend_score must be 1, 2 or 3"):
+            build_strategy("pair", {"min_trend_score": 4})
+
+    def test_the_trend_reads_as_pandas_reads_weekly_closes_ewm_and_wilder_rsi(self) -> None:
+        """The numpy trend equals the pandas recipe (W-FRI last close, rolling 50, ewm spans 12/26/9, RSI 14)."""
+        close = trending(daily=0.0003, days=520, seed=9)["IWM"]
+        weekly = close.resample("W-FRI").last().dropna()
+        macd = weekly.ewm(span=12, adjust=False).mean() - weekly.ewm(span=26, adjust=False).mean()
+        change = close.diff()
+        gain = change.clip(lower=0).ewm(alpha=1 / 14, adjust=False, min_periods=14).mean()
+        loss = (-change.clip(upper=0)).ewm(alpha=1 / 14, adjust=False, min_periods=14).mean()
+
+        state = trend_state(close)
+
+        assert state.ma_50w == pytest.approx(weekly.rolling(50).mean().iloc[-1], rel=1e-12)
+        assert state.macd == pytest.approx(macd.iloc[-1], rel=1e-9)
+        assert state.macd_signal == pytest.approx(macd.ewm(span=9, adjust=False).mean().iloc[-1], rel=1e-9)
+        assert state.rsi_14 == pytest.approx(100 - 100 / (1 + gain.iloc[-1] / loss.iloc[-1]), rel=1e-9)
+
+    def test_ignores_closes_after_as_of(self) -> None:
+        """A crash after as_of cannot close the gate on as_of."""
+        history = trending(daily=0.002, end=date(2026, 12, 31))
+        history.loc[history.index > pd.Timestamp(TODAY), "IWM"] = 1.0
+
+        weights = build_strategy("pair", {"min_trend_score": 3}).target_weights(MarketView(TODAY, {}, history))
+
+        assert weights.weights[IWM] == Decimal("0.5")
 
 
 class TestOverlayStrategy:

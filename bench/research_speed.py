@@ -1,0 +1,72 @@
+"""Research speed: 1,000 block-bootstrap resamples of a 25-year pair backtest, and the research page.
+
+Uses ../shared/data/prices (beside the repo) when present, else the synthetic market over 2000-2025; says
+which. Prints measured numbers only: best and median of several runs (the machine may be shared). Targets
+(issue 12): the bootstrap at most 2 s, the page on the shared prices at most 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.backtest import BacktestSettings, run_backtest  # noqa: E402
+from bot.commands import research  # noqa: E402
+from bot.commands.outputs import result_intervals  # noqa: E402
+from bot.history.frame import load_csv_dir, synthetic_history  # noqa: E402
+from bot.intervals import BootstrapSpec  # noqa: E402
+from strategies import build_strategy  # noqa: E402
+
+REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
+
+
+def timings_s(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(best, median) of `repeat` runs, in seconds."""
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return min(runs), statistics.median(runs)
+
+
+def main() -> None:
+    real = (REAL / "IWM.csv").is_file()
+    if real:
+        frames, where = load_csv_dir(REAL, ["IWM", "QQQ", "SPY", "BIL"]), f"{REAL}"
+    else:
+        frames = synthetic_history(["IWM", "QQQ", "SPY", "BIL"], start=date(2000, 5, 26), end=date(2025, 9, 26))
+        where = "SYNTHETIC (no shared prices found)"
+    result = run_backtest(build_strategy("pair", {}), frames, BacktestSettings(cash_symbol="BIL"))
+    m = result.metrics
+    print(f"prices: {where}")
+    print(f"pair backtest {m['start']} .. {m['end']}: {m['sessions']} sessions, benchmarks "
+          f"{', '.join(m['benchmarks'])} and cash (BIL)")  # type: ignore[arg-type]
+    spec = BootstrapSpec(resamples=1000)
+    best, median = timings_s(lambda: result_intervals(result, spec), repeat=5)
+    found = result_intervals(result, spec)
+    print(f"bootstrap: {spec.resamples:,} resamples, mean block {spec.block_sessions} sessions, "
+          f"{len(found.figures)} figures: best {best:.2f} s, median {median:.2f} s (target <= 2 s)")
+    with tempfile.TemporaryDirectory() as out:
+        prices = str(REAL) if real else "synthetic"
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--config", type=Path, default=Path(out) / "absent.yaml")
+        research.add_arguments(parser)
+        args = parser.parse_args(["--prices", prices, "--out", out])
+        best, median = timings_s(lambda: research.run(args), repeat=3)
+        size = (Path(out) / "research.html").stat().st_size
+    print(f"research page on {where}: best {best:.1f} s, median {median:.1f} s (target <= 30 s), "
+          f"{size / 1e6:.1f} MB self-contained")
+
+
+if __name__ == "__main__":
+    main()
