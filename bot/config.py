@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -12,8 +13,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.core import checks
+from bot.core.plan import PlanPolicy
 from bot.core.window import FORMAT, TradingWindow
 from bot.errors import ConfigError
+from strategies import OverlayStrategy, PairStrategy, ReplicaStrategy
 
 
 class Section(BaseModel):
@@ -23,16 +27,25 @@ class Section(BaseModel):
 Fraction = Decimal
 
 
+def _default(cls: type, name: str) -> Any:
+    """A strategy parameter's default, from the strategy's own dataclass: its one home."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[operator]  # a field with neither is not a parameter
+
+
 class PairParams(Section):
-    long_leg: str = "IWM"
-    short_leg: str = "QQQ"
-    gross: Decimal = Field(Decimal("1.0"), gt=0, le=4)
-    hedge: Literal["short", "inverse"] = "short"
-    inverse: str = "PSQ"
-    inverse_multiple: Decimal = Field(Decimal("-1"), lt=0, ge=-5)
-    max_trailing_spread: Decimal | None = Field(None, ge=-1, le=1)
-    lookback_days: int = Field(252, ge=20, le=2520)
-    min_trend_score: int | None = Field(None, ge=1, le=3)  # hold only while this many trend signs read up
+    long_leg: str = _default(PairStrategy, "long_leg")
+    short_leg: str = _default(PairStrategy, "short_leg")
+    gross: Decimal = Field(_default(PairStrategy, "gross"), gt=0, le=4)
+    hedge: Literal["short", "inverse"] = str(_default(PairStrategy, "hedge"))  # type: ignore[assignment]
+    inverse: str = _default(PairStrategy, "inverse")
+    inverse_multiple: Decimal = Field(_default(PairStrategy, "inverse_multiple"), lt=0, ge=-5)
+    max_trailing_spread: Decimal | None = Field(_default(PairStrategy, "max_trailing_spread"), ge=-1, le=1)
+    lookback_days: int = Field(_default(PairStrategy, "lookback_days"), ge=20, le=2520)
+    # hold only while this many trend signs read up
+    min_trend_score: int | None = Field(_default(PairStrategy, "min_trend_score"), ge=1, le=3)
 
     @model_validator(mode="after")
     def _distinct_legs(self) -> PairParams:
@@ -43,11 +56,8 @@ class PairParams(Section):
 
 
 class OverlayParams(Section):
-    weights: dict[str, Decimal] = Field(
-        default_factory=lambda: {
-            "SPY": Decimal("0.70"), "UPRO": Decimal("0.10"), "TNA": Decimal("0.10"), "SQQQ": Decimal("0.10"),
-        }
-    )
+    weights: dict[str, Decimal] = Field(default_factory=lambda: {str(k): w for k, w in _default(OverlayStrategy,
+                                                                                             "weights").items()})
     vehicle_specs: dict[str, VehicleSpec] = Field(default_factory=dict)  # funds beyond the built-in list
 
     @field_validator("weights")
@@ -68,10 +78,10 @@ class VehicleSpec(Section):
 
 
 class ReplicaParams(Section):
-    symbol: str = "TNA"
-    weight: Decimal = Field(Decimal("0.33"), gt=0, le=1)
-    underlying: str = "IWM"
-    multiple: Decimal = Field(Decimal("3"), ge=-5, le=5)
+    symbol: str = _default(ReplicaStrategy, "symbol")
+    weight: Decimal = Field(_default(ReplicaStrategy, "weight"), gt=0, le=1)
+    underlying: str = _default(ReplicaStrategy, "underlying")
+    multiple: Decimal = Field(_default(ReplicaStrategy, "multiple"), ge=-5, le=5)
 
 
 class Strategies(Section):
@@ -107,20 +117,39 @@ class Schedule(Section):
         return None if v is None else str(v)
 
 
-class Limits(Section):
-    max_gross: Decimal = Field(Decimal("1.5"), gt=0, le=4)
-    max_net: Decimal = Field(Decimal("1.0"), ge=0, le=4)
-    max_order_notional: Decimal | None = Field(Decimal("150000"), gt=0)
-    max_run_notional: Decimal | None = Field(Decimal("400000"), gt=0)
-    min_trade_usd: Decimal = Field(Decimal("100"), ge=0)
-    cash_reserve: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
-    fractional_longs: bool = False
+_RISK, _GATES, _POLICY = checks.Limits(), checks.Gates(), PlanPolicy()  # the one home of each default
 
 
-class Gates(Section):
-    min_minutes_before_close: int = Field(30, ge=0, le=390)
-    max_quote_age_seconds: int = Field(120, gt=0)
-    max_spread_bps: Decimal = Field(Decimal("50"), gt=0)
+class LimitsSection(Section):
+    """config.yaml `limits:`: the risk limits (bot.core.checks.Limits) and the planner's policy (PlanPolicy)."""
+
+    max_gross: Decimal = Field(_RISK.max_gross, gt=0, le=4)
+    max_net: Decimal = Field(_RISK.max_net, ge=0, le=4)
+    max_order_notional: Decimal | None = Field(_RISK.max_order_notional, gt=0)
+    max_run_notional: Decimal | None = Field(_RISK.max_run_notional, gt=0)
+    min_trade_usd: Decimal = Field(_POLICY.min_trade_usd, ge=0)
+    cash_reserve: Decimal = Field(_POLICY.cash_reserve, ge=0, lt=1)
+    fractional_longs: bool = _POLICY.fractional_longs
+
+    def risk(self) -> checks.Limits:
+        return checks.Limits(max_gross=self.max_gross, max_net=self.max_net,
+                             max_order_notional=self.max_order_notional, max_run_notional=self.max_run_notional)
+
+    def policy(self) -> PlanPolicy:
+        return PlanPolicy(min_trade_usd=self.min_trade_usd, fractional_longs=self.fractional_longs,
+                          cash_reserve=self.cash_reserve)
+
+
+class GatesSection(Section):
+    """config.yaml `gates:`: the configurable pre-trade gates (bot.core.checks.Gates)."""
+
+    min_minutes_before_close: int = Field(_GATES.min_minutes_before_close, ge=0, le=390)
+    max_quote_age_seconds: int = Field(_GATES.max_quote_age_seconds, gt=0)
+    max_spread_bps: Decimal = Field(_GATES.max_spread_bps, gt=0)
+
+    def rules(self) -> checks.Gates:
+        return checks.Gates(min_minutes_before_close=self.min_minutes_before_close,
+                            max_quote_age_seconds=self.max_quote_age_seconds, max_spread_bps=self.max_spread_bps)
 
 
 class Execution(Section):
@@ -180,8 +209,8 @@ class Config(Section):
     strategy: Literal["pair", "overlay", "replica"] = "pair"
     strategies: Strategies = Strategies()
     schedule: Schedule = Schedule()
-    limits: Limits = Limits()
-    gates: Gates = Gates()
+    limits: LimitsSection = LimitsSection()
+    gates: GatesSection = GatesSection()
     execution: Execution = Execution()
     broker: Broker = Broker()
     local: Local = Local()

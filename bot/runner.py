@@ -41,7 +41,7 @@ from bot.core.domain import (
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.orderkey import OrderKey
-from bot.core.plan import PlanPolicy, plan_rebalance
+from bot.core.plan import plan_rebalance
 from bot.core.schedule import Decision, decide, run_key
 from bot.core.window import TradingWindow, refusal
 from bot.errors import BotError, ConfigError, GateRefused, Interrupted, OrderRejected, ReconciliationBreak
@@ -302,25 +302,13 @@ def _attempts(ledger: Ledger, key: str) -> dict[str, int]:
     return nxt
 
 
-def _policy(config: Config) -> PlanPolicy:
-    lim = config.limits
-    return PlanPolicy(min_trade_usd=lim.min_trade_usd, fractional_longs=lim.fractional_longs,
-                      cash_reserve=lim.cash_reserve)
-
-
 def _plan(ctx: RunContext, key: str, targets: Any, snap: AccountSnapshot) -> RebalancePlan:
-    return plan_rebalance(targets, snap, _policy(ctx.config), vehicles=ctx.strategy.vehicles, run_key=key,
+    return plan_rebalance(targets, snap, ctx.config.limits.policy(), vehicles=ctx.strategy.vehicles, run_key=key,
                           attempts=_attempts(ctx.ledger, key))
 
 
 def _limits(config: Config) -> tuple[Limits, Gates]:
-    lim, g = config.limits, config.gates
-    return (
-        Limits(max_gross=lim.max_gross, max_net=lim.max_net, max_order_notional=lim.max_order_notional,
-               max_run_notional=lim.max_run_notional),
-        Gates(min_minutes_before_close=g.min_minutes_before_close, max_quote_age_seconds=g.max_quote_age_seconds,
-              max_spread_bps=g.max_spread_bps),
-    )
+    return config.limits.risk(), config.gates.rules()
 
 
 def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: AccountSnapshot) -> None:

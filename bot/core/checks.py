@@ -21,14 +21,18 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """Risk limits on a plan; these defaults are config.yaml's (bot/config.py takes them from here)."""
+
     max_gross: Decimal = Decimal("1.5")
-    max_net: Decimal = Decimal("0.5")  # |net| of capital weights; an overlay or replica config raises it
-    max_order_notional: Decimal | None = None
-    max_run_notional: Decimal | None = None
+    max_net: Decimal = Decimal("1.0")  # |net| of capital weights: a long-only overlay or replica reaches 1.0
+    max_order_notional: Decimal | None = Decimal("150000")
+    max_run_notional: Decimal | None = Decimal("400000")
 
 
 @dataclass(frozen=True, slots=True)
 class Gates:
+    """Pre-trade gates; the first three are configurable (config.yaml `gates:`), with these defaults."""
+
     min_minutes_before_close: int = 30
     max_quote_age_seconds: int = 120
     max_spread_bps: Decimal = Decimal("50")

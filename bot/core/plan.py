@@ -31,9 +31,11 @@ STO, STC = PositionIntent.SELL_TO_OPEN, PositionIntent.SELL_TO_CLOSE
 
 @dataclass(frozen=True, slots=True)
 class PlanPolicy:
+    """How targets become orders; these defaults are config.yaml's (bot/config.py takes them from here)."""
+
     min_trade_usd: Decimal = Decimal("100")
     fractional_longs: bool = False
-    cash_reserve: Decimal = Decimal("0")  # fraction of equity never invested
+    cash_reserve: Decimal = Decimal("0.01")  # fraction of equity never invested
 
     def __post_init__(self) -> None:
         if not self.min_trade_usd.is_finite() or self.min_trade_usd < 0:

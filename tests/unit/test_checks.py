@@ -120,7 +120,7 @@ class TestRiskViolations:
         assert risk_codes(snapshot(), IWM="0.8", QQQ="-0.8") == ["max_gross"]
 
     def test_net_beyond_the_limit_refuses(self) -> None:
-        assert risk_codes(snapshot(), IWM="0.6") == ["max_net"]
+        assert risk_codes(snapshot(), Limits(max_net=Decimal("0.5")), IWM="0.6") == ["max_net"]
 
     def test_net_is_measured_after_existing_positions(self) -> None:
         """A held short the plan keeps counts toward net, short or long."""
