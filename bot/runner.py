@@ -242,8 +242,7 @@ def market_view(ctx: RunContext, snap: AccountSnapshot) -> MarketView:
 
 
 def history_symbols(strategy: Strategy) -> frozenset[Symbol]:
-    extra: frozenset[Symbol] = getattr(strategy, "history_symbols", frozenset())
-    return strategy.universe | extra
+    return strategy.universe | strategy.history_symbols
 
 
 def config_fingerprint(config: Config) -> str:

@@ -51,6 +51,9 @@ class Strategy(Protocol):
     @property
     def needs_history_days(self) -> int: ...  # 0 when no history is needed
 
+    @property
+    def history_symbols(self) -> frozenset[Symbol]: ...  # closes read beyond the universe (a gate's underlyings)
+
     def target_weights(self, market: MarketView) -> TargetWeights: ...
 
 

@@ -59,6 +59,10 @@ class OverlayStrategy:
     def needs_history_days(self) -> int:
         return 0
 
+    @property
+    def history_symbols(self) -> frozenset[Symbol]:
+        return frozenset()
+
     def target_weights(self, market: MarketView) -> TargetWeights:
         # Daily-reset funds keep their multiple only day to day; the drift band corrects the slippage.
         return TargetWeights(dict(self.weights))
@@ -92,6 +96,10 @@ class ReplicaStrategy:
     @property
     def needs_history_days(self) -> int:
         return 0
+
+    @property
+    def history_symbols(self) -> frozenset[Symbol]:
+        return frozenset()
 
     def target_weights(self, market: MarketView) -> TargetWeights:
         return TargetWeights({self.symbol: self.weight})

@@ -301,7 +301,7 @@ def _check(s: BacktestSettings) -> None:
 
 def _symbols(strategy: Strategy, args: argparse.Namespace, s: BacktestSettings) -> tuple[list[str], list[str]]:
     """(symbols the run needs, symbols it shows if present)."""
-    needed = set(strategy.universe) | set(getattr(strategy, "history_symbols", frozenset()))
+    needed: set[str] = set(strategy.universe) | set(strategy.history_symbols)
     for item in args.sweep:
         key, _, values = item.partition("=")
         if key.strip() in ("hedge",) and "inverse" in values:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     except (AttributeError, ValueError) as err:
         raise ConfigError(f"strategy {name!r}: {err}") from None
     args.feed = None
-    symbols = sorted(strategy.universe | getattr(strategy, "history_symbols", frozenset()))
+    symbols: list[str] = sorted(strategy.universe | strategy.history_symbols)
     frames, label = load_prices(args, config, symbols=(symbols, []), start=args.start, end=args.end)
     splits = splits_beside(Path(args.prices)) if args.prices not in (None, "synthetic", "alpaca") else None
     if splits:
