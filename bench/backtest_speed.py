@@ -2,7 +2,7 @@
 
 Uses ../shared/data/prices (beside the repo) when present, else the synthetic market; says which. Prints measured
 numbers only: best and median of several runs (the machine may be shared). The loop runs on the backend
-bot/backtest/backend.py picks (C via ctypes, else numba; $PAIRBOT_LOOP=c|numba forces one); the header says
+bot/backtest/backend.py picks (C via ctypes, else plain Python; $PAIRBOT_LOOP=c|python forces one); the header says
 which. Its compile is timed apart, in fresh processes: once with an empty cache directory (a cold compile)
 and once with the project's cache (what every later process pays). Peak RSS is that of a fresh process that
 only loads the prices and runs the sweep (`--sweep-rss`; it prints VmHWM, which equals ru_maxrss when run from
@@ -126,9 +126,9 @@ def jit_compile(name: str) -> None:
     root = str(Path(__file__).resolve().parents[1])
     env = {"PAIRBOT_LOOP": name}
     with tempfile.TemporaryDirectory() as empty:
-        cold = _run(probe, {**env, "NUMBA_CACHE_DIR": empty, "PAIRBOT_LOOP_CACHE": empty}, root)
+        cold = _run(probe, {**env, "PAIRBOT_LOOP_CACHE": empty}, root)
     warm = _run(probe, env, root)
-    how = "cc -O2 of loop.c" if name == "c" else "numba JIT"
+    how = "cc -O2 of loop.c" if name == "c" else "no compile"
     print(f"  {name} loop ({how}): cold compile (empty cache) {float(cold) * 1e3:.0f} ms; load from the on-disk "
           f"cache (__pycache__) {float(warm) * 1e3:.0f} ms; each once per process, not in the figures above")
 
@@ -230,11 +230,9 @@ def main() -> None:
     name = backend.get().name
     where = getattr(backend.get(), "path", None)
     print(f"backtest speed | {label} | {os.cpu_count()} cpus | loop backend: {name}"
-          f"{f' ({where})' if where else ''} | numba {metadata.version('numba')}, numpy {np.__version__}")
+          f"{f' ({where})' if where else ''} | numpy {np.__version__}")
     print("compile:")
     jit_compile(name)
-    if name != "numba":
-        jit_compile("numba")
     splits = real_splits()
     print("one backtest, quarterly + 5pp band, costs on (loop = run_kernel with the trade list):")
     single(frames, "pair", {})
@@ -252,15 +250,6 @@ def main() -> None:
     if splits is not None:
         sweep(frames, name, splits)
     sweep_rss(name)
-    if name != "numba":
-        numba_loop = backend.by_name("numba")
-        active = backend.get
-        setattr(backend, "get", lambda: numba_loop)  # noqa: B010  # the fallback, for comparison
-        try:
-            sweep(frames, "numba")
-        finally:
-            setattr(backend, "get", active)  # noqa: B010
-        sweep_rss("numba")
     print("bt:")
     bt_reference(frames)
 
