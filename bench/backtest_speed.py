@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np

@@ -29,7 +29,15 @@ from bot.backtest.codes import (
     M_TRADED,
     NEED_BREACH,
     NEED_SHARES,
+    P_EFFECTIVE,
+    P_FRACTIONAL,
+    P_GROSS,
+    P_LEG,
     P_LEN,
+    P_MIN_TRADE,
+    P_NET,
+    P_RESERVE,
+    P_TARGET_ROW,
     R_COMMISSION,
     R_DAY,
     R_LEN,
@@ -54,7 +62,7 @@ from bot.backtest.loopargs import LoopArgs
 
 __all__ = [
     "FRACTIONAL_QUANTUM", "BoolArray", "Fill", "FloatArray", "IntArray", "KernelResult", "Market", "TradeBatch",
-    "Variants", "decide_shares", "decide_shares_one", "exact_target", "leg_breaches", "run_kernel",
+    "Variants", "decide_shares", "decide_shares_one", "exact_target", "leg_breaches", "run_kernel", "run_rows",
 ]
 
 
@@ -149,31 +157,45 @@ def run_kernel(
 ) -> KernelResult:
     """Simulate every variant over every session; `record` keeps the trade list, shares and exposure (for single
     runs); `stats` has the loop measure each curve as it finishes it (KernelResult.curves)."""
+    return run_rows(market, variants.targets, variants.due, variants.params(), variants.starting_cash, fill=fill,
+                    record=record, stats=stats)
+
+
+def run_rows(
+    market: Market, targets: FloatArray, due: BoolArray, params: FloatArray, starting_cash: FloatArray, *,
+    fill: Fill = "close", record: bool = False, stats: bool = True,
+) -> KernelResult:
+    """run_kernel on variants given as the loop's parameter rows (V, P_LEN) and their starting cash: a sweep
+    builds its variants as these arrays, never as objects."""
     if fill == "next_open" and market.open is None:
         raise ValueError("next-open fills need the market's opens (build_market(..., opens=True))")
-    args = loop_args(market, variants, next_open=fill == "next_open", record=record, stats=stats)
+    args = loop_args(market, targets, due, params, starting_cash, next_open=fill == "next_open", record=record,
+                     stats=stats)
     run = backend.get().runner(args)
-    rows = np.arange(variants.count, dtype=np.int64)
+    rows = np.arange(params.shape[0], dtype=np.int64)
     state = args.state
     while rows.size:
         run(rows)
         rows = np.flatnonzero(state[:, S_NEED]).astype(np.int64)
         for r in rows.tolist():
-            _settle(market, variants, args.targets, state[r], r)
+            _settle(market, args.targets, params[r], state[r])
     return _kernel_result(args)
 
 
-def loop_args(market: Market, variants: Variants, *, next_open: bool, record: bool, stats: bool) -> LoopArgs:
+def loop_args(
+    market: Market, targets: FloatArray, due: BoolArray, params: FloatArray, starting_cash: FloatArray, *,
+    next_open: bool, record: bool, stats: bool,
+) -> LoopArgs:
     """The loop's arguments: the market's arrays as they are (already float64 and C-contiguous from
     build_market), the variants' rows, a fresh state and outputs."""
     t_len, n = market.close.shape
-    v = variants.count
-    targets = _contiguous(variants.targets)
+    v = params.shape[0]
+    targets = _contiguous(targets)
     if targets.ndim == 2:
         targets = np.ascontiguousarray(targets[:, None, :])
     splits = market.splits
     state = np.zeros((v, S_LEN + 2 * n))
-    state[:, S_CASH] = variants.starting_cash
+    state[:, S_CASH] = starting_cash
     state[:, S_FORCE_BREACH] = -1.0
     k = t_len * v if record else 0
     return LoopArgs(
@@ -181,7 +203,7 @@ def loop_args(market: Market, variants: Variants, *, next_open: bool, record: bo
         cash_return=_contiguous(market.cash_return), accrual_days=_contiguous(market.accrual_days),
         multiples=_contiguous(market.multiples), split_day=_contiguous(splits.day, np.int64),
         split_col=_contiguous(splits.column, np.int64), split_ratio=_contiguous(splits.ratio), targets=targets,
-        due=_contiguous(variants.due, np.bool_), params=variants.params(), state=state, equity=np.empty((v, t_len)),
+        due=_contiguous(due, np.bool_), params=_contiguous(params), state=state, equity=np.empty((v, t_len)),
         summary=np.zeros((v, M_LEN)), n_trades=np.zeros(1, dtype=np.int64), next_open=next_open, record=record,
         stats=stats, trades=np.empty((k, R_LEN + 3 * n)) if record else None,
         held=np.empty((v, t_len, n)) if record else None, exposure=np.empty((v, 2, t_len)) if record else None,
@@ -207,22 +229,21 @@ def _kernel_result(args: LoopArgs) -> KernelResult:
     return out
 
 
-def _settle(market: Market, variants: Variants, targets: FloatArray, state: FloatArray, r: int) -> None:
-    """Answer in Decimal what stopped row r at its session (`state` is its state row), for the loop to resume."""
+def _settle(market: Market, targets: FloatArray, params: FloatArray, state: FloatArray) -> None:
+    """Answer in Decimal what stopped a row at its session (its parameter and state rows), for the loop to resume."""
     n = market.close.shape[1]
     t, need, equity = int(state[S_START]), int(state[S_NEED]), float(state[S_NEED_EQUITY])
     held, prices = state[S_LEN : S_LEN + n].tolist(), market.close[t].tolist()
-    weights = targets[variants.target_row[r], t if targets.shape[1] > 1 else 0].tolist()
+    weights = targets[int(params[P_TARGET_ROW]), t if targets.shape[1] > 1 else 0].tolist()
     if need == NEED_BREACH:
-        bands = (float(variants.gross_band[r]), float(variants.net_band[r]), float(variants.effective_band[r]))
-        state[S_FORCE_BREACH] = exact_band_breach(held, prices, weights, equity, float(variants.leg_band[r]), bands,
+        bands = (float(params[P_GROSS]), float(params[P_NET]), float(params[P_EFFECTIVE]))
+        state[S_FORCE_BREACH] = exact_band_breach(held, prices, weights, equity, float(params[P_LEG]), bands,
                                                   market.multiples.tolist())
     elif need == NEED_SHARES:
         if not equity > 0:
             weights = [0.0] * len(weights)  # a ruined book is closed out
-        state[S_LEN + n :] = decide_shares_one(held, weights, equity, prices, float(variants.min_trade_usd[r]),
-                                               float(variants.cash_reserve[r]),
-                                               fractional_longs=bool(variants.fractional_longs[r]))
+        state[S_LEN + n :] = decide_shares_one(held, weights, equity, prices, float(params[P_MIN_TRADE]),
+                                               float(params[P_RESERVE]), fractional_longs=bool(params[P_FRACTIONAL]))
         state[S_HAS_FORCE_Q] = 1.0
     else:
         raise AssertionError(f"unknown need {need}")
