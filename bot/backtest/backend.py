@@ -1,8 +1,8 @@
 """Which implementation of the loop runs: the C one (cloop.py) when it builds, else the same algorithm in Python.
 
 $PAIRBOT_LOOP picks one: "c" (an error if it cannot be built), "python" (pyloop.py: exact and slow), or
-unset/"auto" for C with the Python fallback. Both expose runner, curve_stats, worst_drawdown, leg_over,
-book_over and decide_row with the same signatures and the same results, bit for bit.
+unset/"auto" for C with the Python fallback. Both expose runner, curve_stats, leg_over, book_over and
+decide_row with the same signatures and the same results, bit for bit.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,7 +26,8 @@ from bot.backtest.kernel import Market, run_rows
 from bot.backtest.market import PricedMarket
 from strategies.base import Strategy
 
-MIN_CHUNK, MAX_CHUNK = 32, 512  # rows; the larger bounds a chunk's equity scratch (rows x sessions x 8 bytes)
+MIN_CHUNK, MAX_CHUNK = 32, 256  # rows; the larger bounds a thread's equity scratch (rows x sessions x 8 bytes)
+_scratch = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +49,29 @@ class Chunk:
 
 
 class Executor(Protocol):
-    """Runs chunks and yields each with its summary rows (k, M_LEN), in any order."""
+    """Starts the chunks at once and yields each with its summary rows (k, M_LEN), in any order, as they finish."""
 
-    def run(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]: ...
+    def submit(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]: ...
 
 
 def run_chunk(book: Book, params: FloatArray, starting_cash: FloatArray) -> FloatArray:
     """The loop over one chunk: its rows of the summary."""
-    out = run_rows(book.market, book.targets, book.due, params, starting_cash, fill=book.fill)
+    out = run_rows(book.market, book.targets, book.due, params, starting_cash, fill=book.fill,
+                   equity=_equity_scratch(params.shape[0], book.market.close.shape[0]))
     if out.curves is None:
         raise AssertionError("the loop measures every curve of a sweep")
     return np.column_stack([out.traded_usd, out.costs_usd, out.borrow_usd, out.rebalances, out.decisions,
                             out.curves])
+
+
+def _equity_scratch(rows: int, sessions: int) -> FloatArray:
+    """This thread's equity rows, reused from chunk to chunk: a fresh 10 MB per chunk would cost its page faults,
+    which threads take one at a time. The loop reads a row only after writing it."""
+    buffer: FloatArray | None = getattr(_scratch, "equity", None)
+    if buffer is None or buffer.shape[0] < rows or buffer.shape[1] != sessions:
+        buffer = np.empty((max(rows, MAX_CHUNK), sessions))
+        _scratch.equity = buffer
+    return buffer[:rows]
 
 
 class LocalThreads:
@@ -67,16 +80,22 @@ class LocalThreads:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
 
-    def run(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]:
+    def submit(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]:
         backend.get()  # load (or compile) the loop once, before any thread asks for it
         if self.workers == 1 or len(chunks) == 1:
-            for c in chunks:
-                yield c, run_chunk(books[c.book], c.params, c.starting_cash)
-            return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="pairbot-sweep") as pool:
-            futures = {pool.submit(run_chunk, books[c.book], c.params, c.starting_cash): c for c in chunks}
-            for done in as_completed(futures):
-                yield futures[done], done.result()
+            return ((c, run_chunk(books[c.book], c.params, c.starting_cash)) for c in chunks)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pairbot-sweep")
+        futures = {pool.submit(run_chunk, books[c.book], c.params, c.starting_cash): c for c in chunks}
+        return _as_completed(pool, futures)
+
+
+def _as_completed(pool: ThreadPoolExecutor, futures: dict[Future[FloatArray], Chunk]
+                  ) -> Iterator[tuple[Chunk, FloatArray]]:
+    try:
+        for done in as_completed(futures):
+            yield futures[done], done.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def books_of(priced: PricedMarket, strategies: Sequence[Strategy], paths: Sequence[FloatArray], due: BoolArray,

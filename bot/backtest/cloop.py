@@ -159,9 +159,6 @@ class CLoop:
         self._curve_stats = lib.pb_curve_stats
         self._curve_stats.restype = ctypes.c_int
         self._curve_stats.argtypes = [_I, _I, _P, _P, _P]
-        self._worst_drawdown = lib.pb_worst_drawdown
-        self._worst_drawdown.restype = None
-        self._worst_drawdown.argtypes = [_I, _P, _P]
         self._leg_over = lib.pb_leg_over
         self._leg_over.restype = ctypes.c_int
         self._leg_over.argtypes = [_I, _P, _P, _P, _D, _D]
@@ -204,14 +201,6 @@ class CLoop:
             raise ValueError("curve_stats: arrays disagree in shape")
         if self._curve_stats(v_len, t_len, _in(equity, _F64), _in(cash_return, _F64), _out(out, _F64)) != 0:
             raise MemoryError("curve_stats: out of memory")
-
-    def worst_drawdown(self, equity: np.ndarray) -> tuple[int, int, int]:
-        if equity.ndim != 1 or not equity.size:
-            raise ValueError("worst_drawdown: one non-empty curve")
-        out = np.empty(3, dtype=np.int64)
-        self._worst_drawdown(equity.shape[0], _in(equity, _F64), _out(out, _I64))
-        peak, trough, recovery = out.tolist()
-        return peak, trough, recovery
 
     def leg_over(self, q: np.ndarray, prices: np.ndarray, targets: np.ndarray, equity: float, band: float) -> int:
         n = q.shape[0]

@@ -32,17 +32,20 @@ class DaskExecutor:
         threads: dict[str, int] = self.client.nthreads()
         return max(1, sum(threads.values()))
 
-    def run(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]:
-        from distributed import as_completed  # type: ignore[attr-defined,unused-ignore]
-
+    def submit(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]:
         shared = self.client.scatter(list(books), broadcast=True, hash=False)
         futures = {self.client.submit(run_chunk, shared[c.book], c.params, c.starting_cash, pure=False): c
                    for c in chunks}
+        return self._gather(futures, shared)
+
+    def _gather(self, futures: dict[Any, Chunk], shared: list[Any]) -> Iterator[tuple[Chunk, FloatArray]]:
+        from distributed import as_completed  # type: ignore[attr-defined,unused-ignore]
+
         try:
             for done in as_completed(futures):  # type: ignore[no-untyped-call]
                 yield futures[done], done.result()
         finally:
-            self.client.cancel(list(futures) + list(shared))
+            self.client.cancel([*futures, *shared])
 
 
 @contextmanager

@@ -15,7 +15,8 @@ P_FRACTIONAL, P_TARGET_ROW, P_DUE_ROW, P_LEN = 9, 10, 11, 12
 S_CASH, S_FLOW, S_START, S_FORCE_BREACH, S_HAS_FORCE_Q, S_NEED, S_NEED_EQUITY, S_LEN = range(8)
 # A variant's summary row (V, M_LEN): tallies and counts, then its curve's statistics (C_* from M_CURVE).
 M_TRADED, M_COSTS, M_BORROW, M_REBALANCES, M_DECISIONS, M_CURVE = range(6)
-C_MEAN_EQUITY, C_R_MEAN, C_R_SD, C_X_MEAN, C_X_SD, C_DOWNSIDE, C_DRAWDOWN, C_FIRST, C_LAST, C_LEN = range(10)
+C_MEAN_EQUITY, C_R_MEAN, C_R_SD, C_X_MEAN, C_X_SD, C_DOWNSIDE, C_DRAWDOWN, C_FIRST, C_LAST = range(9)
+C_PEAK, C_TROUGH, C_RECOVERY, C_LEN = 9, 10, 11, 12  # the deepest drawdown's sessions (-1: not recovered)
 M_LEN = M_CURVE + C_LEN
 # A recorded trade (K, R_LEN + 3N): variant row, session, commission; then shares, fill prices, paid prices.
 R_ROW, R_DAY, R_COMMISSION, R_LEN = range(4)

@@ -22,7 +22,10 @@ from bot.backtest.codes import (
     C_LAST,
     C_LEN,
     C_MEAN_EQUITY,
+    C_PEAK,
     C_R_SD,
+    C_RECOVERY,
+    C_TROUGH,
     C_X_MEAN,
     C_X_SD,
 )
@@ -330,7 +333,7 @@ def _result(
                                                                             priced.market.cash_return)])
     curves = metrics_of(stats, years)
     row = {k: float(v[0]) for k, v in _with_tallies(curves, out, years).items()}  # row 0: the strategy
-    top, bottom, back = backend.get().worst_drawdown(curve)
+    top, bottom, back = (int(x) for x in out.curves[0, [C_PEAK, C_TROUGH, C_RECOVERY]])
     start, end, peak, trough, recovery = _iso_days(
         dates, np.array([0, len(dates) - 1, top, bottom, bottom if back < 0 else back])
     )

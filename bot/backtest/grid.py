@@ -60,13 +60,13 @@ class GridRows:
     def count(self) -> int:
         return int(self.params.shape[0])
 
-    def table(self) -> pd.DataFrame:
+    def columns(self) -> dict[str, object]:
         """The grid's columns, one row per combination, with the dtypes pandas gives a list of combination dicts."""
-        columns = {}
+        out: dict[str, object] = {}
         for k, (key, values) in enumerate(zip(self.keys, self.values, strict=True)):
-            distinct = pd.DataFrame([{key: v} for v in values])[key]  # pandas' inference on the values themselves
-            columns[key] = distinct.take(self.index[k]).reset_index(drop=True)
-        return pd.DataFrame(columns, index=pd.RangeIndex(self.count))
+            distinct = pd.DataFrame({key: list(values)})[key]  # pandas' inference on the values themselves
+            out[key] = distinct.array.take(self.index[k])
+        return out
 
 
 def grid_rows(

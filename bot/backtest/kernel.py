@@ -163,14 +163,14 @@ def run_kernel(
 
 def run_rows(
     market: Market, targets: FloatArray, due: BoolArray, params: FloatArray, starting_cash: FloatArray, *,
-    fill: Fill = "close", record: bool = False, stats: bool = True,
+    fill: Fill = "close", record: bool = False, stats: bool = True, equity: FloatArray | None = None,
 ) -> KernelResult:
     """run_kernel on variants given as the loop's parameter rows (V, P_LEN) and their starting cash: a sweep
-    builds its variants as these arrays, never as objects."""
+    builds its variants as these arrays, never as objects. `equity` (V, T) may be a buffer to reuse."""
     if fill == "next_open" and market.open is None:
         raise ValueError("next-open fills need the market's opens (build_market(..., opens=True))")
     args = loop_args(market, targets, due, params, starting_cash, next_open=fill == "next_open", record=record,
-                     stats=stats)
+                     stats=stats, equity=equity)
     run = backend.get().runner(args)
     rows = np.arange(params.shape[0], dtype=np.int64)
     state = args.state
@@ -184,7 +184,7 @@ def run_rows(
 
 def loop_args(
     market: Market, targets: FloatArray, due: BoolArray, params: FloatArray, starting_cash: FloatArray, *,
-    next_open: bool, record: bool, stats: bool,
+    next_open: bool, record: bool, stats: bool, equity: FloatArray | None = None,
 ) -> LoopArgs:
     """The loop's arguments: the market's arrays as they are (already float64 and C-contiguous from
     build_market), the variants' rows, a fresh state and outputs."""
@@ -203,7 +203,8 @@ def loop_args(
         cash_return=_contiguous(market.cash_return), accrual_days=_contiguous(market.accrual_days),
         multiples=_contiguous(market.multiples), split_day=_contiguous(splits.day, np.int64),
         split_col=_contiguous(splits.column, np.int64), split_ratio=_contiguous(splits.ratio), targets=targets,
-        due=_contiguous(due, np.bool_), params=_contiguous(params), state=state, equity=np.empty((v, t_len)),
+        due=_contiguous(due, np.bool_), params=_contiguous(params), state=state,
+        equity=np.empty((v, t_len)) if equity is None else equity,
         summary=np.zeros((v, M_LEN)), n_trades=np.zeros(1, dtype=np.int64), next_open=next_open, record=record,
         stats=stats, trades=np.empty((k, R_LEN + 3 * n)) if record else None,
         held=np.empty((v, t_len, n)) if record else None, exposure=np.empty((v, 2, t_len)) if record else None,

@@ -33,7 +33,7 @@ enum { P_LEG, P_GROSS, P_NET, P_EFFECTIVE, P_COMMISSION, P_SLIPPAGE, P_BORROW, P
 /* a state row (V, S_LEN + 2N): cash, flow, start, force_breach, has_force_q, need, need_equity, q, force_q */
 enum { S_CASH, S_FLOW, S_START, S_FORCE_BREACH, S_HAS_FORCE_Q, S_NEED, S_NEED_EQUITY, S_LEN };
 /* a summary row (V, M_LEN): tallies, counts, then the curve's statistics (curve_row) */
-enum { M_TRADED, M_COSTS, M_BORROW, M_REBALANCES, M_DECISIONS, M_CURVE, C_LEN = 9, M_LEN = M_CURVE + C_LEN };
+enum { M_TRADED, M_COSTS, M_BORROW, M_REBALANCES, M_DECISIONS, M_CURVE, C_LEN = 12, M_LEN = M_CURVE + C_LEN };
 /* a recorded trade (K, 3 + 3N): row, session, commission, then shares, fill prices, paid prices */
 enum { R_ROW, R_DAY, R_COMMISSION, R_LEN };
 
@@ -174,8 +174,10 @@ static int decide_row(int64_t n, const double *held, const double *weights, doub
 }
 
 /* One curve's statistics into out[0..C_LEN): mean equity, mean and sample sd of daily returns, mean and sample
- * sd of returns over cash, downside deviation (rms of negative excess), max drawdown, then the first and last
- * equity. r is scratch of t_len - 1. */
+ * sd of returns over cash, downside deviation (rms of negative excess), max drawdown, the first and last
+ * equity, then where the deepest drawdown peaked, bottomed and recovered (-1: never), as
+ * metrics.worst_drawdown finds them: the first lowest point, the first highest point before it, the first
+ * session back at that peak. r is scratch of t_len - 1. */
 static void curve_row(int64_t t_len, const double *e, const double *cash_return, double *r, double *out)
 {
     int64_t m = t_len - 1;
@@ -183,13 +185,22 @@ static void curve_row(int64_t t_len, const double *e, const double *cash_return,
     double r_sum = 0.0, x_sum = 0.0;
     double peak = e[0];
     double worst = 0.0;
+    int64_t peak_at = 0, trough = 0, trough_peak = 0;
     for (int64_t t = 1; t < t_len; t++) {
         total += e[t];
         r[t - 1] = e[t] / e[t - 1] - 1.0;
         r_sum += r[t - 1];
         x_sum += r[t - 1] - cash_return[t];
-        peak = max_nb(peak, e[t]);
-        worst = min_nb(worst, e[t] / peak - 1.0);
+        if (e[t] > peak) { /* max_nb(peak, e[t]), and where */
+            peak = e[t];
+            peak_at = t;
+        }
+        double dd = e[t] / peak - 1.0;
+        if (dd < worst) { /* min_nb(worst, dd), and where */
+            worst = dd;
+            trough = t;
+            trough_peak = peak_at;
+        }
     }
     double r_mean = m > 0 ? r_sum / (double)m : NAN;
     double x_mean = m > 0 ? x_sum / (double)m : NAN;
@@ -208,6 +219,15 @@ static void curve_row(int64_t t_len, const double *e, const double *cash_return,
         memcpy(&loss, &bits, sizeof loss);
         down += loss * loss;
     }
+    int64_t recovery = -1;
+    if (worst < 0) {
+        for (int64_t t = trough; t < t_len; t++) {
+            if (e[t] >= e[trough_peak]) {
+                recovery = t;
+                break;
+            }
+        }
+    }
     out[0] = total / (double)t_len;
     out[1] = r_mean;
     out[2] = m > 1 ? sqrt(r_sq / (double)(m - 1)) : NAN;
@@ -217,6 +237,9 @@ static void curve_row(int64_t t_len, const double *e, const double *cash_return,
     out[6] = worst;
     out[7] = e[0];
     out[8] = e[t_len - 1];
+    out[9] = (double)trough_peak;
+    out[10] = (double)trough;
+    out[11] = (double)recovery;
 }
 
 /* Shares at close t into held[t], and gross and net exposure (fractions of equity) into gross[t], net[t]. */
@@ -411,37 +434,6 @@ int pb_curve_stats(int64_t v_len, int64_t t_len, const double *equity, const dou
     for (int64_t v = 0; v < v_len; v++) curve_row(t_len, equity + v * t_len, cash_return, r, out + v * C_LEN);
     free(r);
     return 0;
-}
-
-/* The deepest drawdown of one curve: out = peak, trough, recovery (-1: never), as metrics.worst_drawdown
- * finds them (the first lowest point, the first highest point before it, the first session back at it). */
-void pb_worst_drawdown(int64_t t_len, const double *e, int64_t *out)
-{
-    double peak = e[0], best = e[0] / e[0] - 1.0;
-    int64_t peak_at = 0, trough = 0, trough_peak = 0;
-    for (int64_t t = 1; t < t_len; t++) {
-        if (e[t] > peak) {
-            peak = e[t];
-            peak_at = t;
-        }
-        double d = e[t] / peak - 1.0;
-        if (d < best) {
-            best = d;
-            trough = t;
-            trough_peak = peak_at;
-        }
-    }
-    out[0] = trough > 0 ? trough_peak : 0;
-    out[1] = trough;
-    out[2] = -1;
-    if (best < 0) {
-        for (int64_t t = trough; t < t_len; t++) {
-            if (e[t] >= e[out[0]]) {
-                out[2] = t;
-                break;
-            }
-        }
-    }
 }
 
 int pb_leg_over(int64_t n, const double *q, const double *prices_t, const double *target_st, double equity,

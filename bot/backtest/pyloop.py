@@ -194,18 +194,22 @@ def _decide(held: list[float], weights: list[float], equity: float, prices: list
 
 
 def curve_row(e: list[float], cash_return: list[float]) -> list[float]:
-    """loop.c curve_row: the C_LEN statistics of one curve."""
+    """loop.c curve_row: the C_LEN statistics of one curve, its deepest drawdown's sessions last."""
     t_len = len(e)
     m = t_len - 1
     total, r_sum, x_sum, peak, worst = e[0], 0.0, 0.0, e[0], 0.0
+    peak_at = trough = trough_peak = 0
     r = [0.0] * max(m, 0)
     for t in range(1, t_len):
         total += e[t]
         r[t - 1] = _div(e[t], e[t - 1]) - 1.0
         r_sum += r[t - 1]
         x_sum += r[t - 1] - cash_return[t]
-        peak = _max(peak, e[t])
-        worst = _min(worst, _div(e[t], peak) - 1.0)
+        if e[t] > peak:
+            peak, peak_at = e[t], t
+        dd = _div(e[t], peak) - 1.0
+        if dd < worst:
+            worst, trough, trough_peak = dd, t, peak_at
     r_mean = r_sum / m if m > 0 else math.nan
     x_mean = x_sum / m if m > 0 else math.nan
     r_sq = x_sq = down = 0.0
@@ -216,30 +220,16 @@ def curve_row(e: list[float], cash_return: list[float]) -> list[float]:
         x_sq += dx * dx
         loss = x if x < 0 else 0.0
         down += loss * loss
+    recovery = next((t for t in range(trough, t_len) if e[t] >= e[trough_peak]), -1) if worst < 0 else -1
     return [total / t_len, r_mean, math.sqrt(r_sq / (m - 1)) if m > 1 else math.nan, x_mean,
             math.sqrt(x_sq / (m - 1)) if m > 1 else math.nan, math.sqrt(down / m) if m > 0 else math.nan, worst,
-            e[0], e[-1]]
+            e[0], e[-1], float(trough_peak), float(trough), float(recovery)]
 
 
 def curve_stats(equity: np.ndarray, cash_return: np.ndarray, out: np.ndarray) -> None:
     cash = cash_return.tolist()
     for v, row in enumerate(equity.tolist()):
         out[v] = curve_row(row, cash)
-
-
-def worst_drawdown(equity: np.ndarray) -> tuple[int, int, int]:
-    e = equity.tolist()
-    peak, best = e[0], _div(e[0], e[0]) - 1.0
-    peak_at = trough = trough_peak = 0
-    for t in range(1, len(e)):
-        if e[t] > peak:
-            peak, peak_at = e[t], t
-        d = _div(e[t], peak) - 1.0
-        if d < best:
-            best, trough, trough_peak = d, t, peak_at
-    top = trough_peak if trough > 0 else 0
-    recovery = next((t for t in range(trough, len(e)) if e[t] >= e[top]), -1) if best < 0 else -1
-    return top, trough, recovery
 
 
 def leg_over(q: np.ndarray, prices: np.ndarray, targets: np.ndarray, equity: float, band: float) -> int:

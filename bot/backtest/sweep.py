@@ -88,30 +88,34 @@ def run_sweep(
                      rows.fill)
     if cluster is not None:
         with connect(cluster) as remote:
-            summary = _run(books, rows, remote, chunk or CLUSTER_CHUNK, progress)
+            columns, summary = _run(books, rows, remote, chunk or CLUSTER_CHUNK, progress)
     else:
         local = executor or LocalThreads(workers)
         size = chunk or chunk_size(rows.count, getattr(local, "workers", 1))
-        summary = _run(books, rows, local, size, progress)
+        columns, summary = _run(books, rows, local, size, progress)
     out = KernelResult(np.empty((rows.count, 0)), summary[:, M_TRADED], summary[:, M_COSTS], summary[:, M_BORROW],
                        summary[:, M_REBALANCES].astype(np.intp), summary[:, M_DECISIONS].astype(np.intp),
                        curves=summary[:, M_CURVE:])
-    table = rows.table().assign(**summarize(out, priced.dates, priced.market.cash_return))
+    table = pd.DataFrame({**columns, **summarize(out, priced.dates, priced.market.cash_return)},
+                         index=pd.RangeIndex(rows.count))
     table.attrs["start"], table.attrs["end"] = str(priced.dates[0].date()), str(priced.dates[-1].date())
     table.attrs["notes"] = priced.notes
     return sort_table(table, sort_by)
 
 
 def _run(books: Sequence[Book], rows: GridRows, executor: Executor, size: int,
-         progress: Progress | None) -> FloatArray:
+         progress: Progress | None) -> tuple[dict[str, object], FloatArray]:
+    """The grid's columns (built while the chunks run) and every row of the loop's summary."""
+    pending = executor.submit(books, chunks_of(rows.params, rows.starting_cash, size))
+    columns = rows.columns()
     summary = np.empty((rows.count, M_LEN))
     done = 0
-    for chunk, result in executor.run(books, chunks_of(rows.params, rows.starting_cash, size)):
+    for chunk, result in pending:
         summary[chunk.rows] = result
         done += len(chunk.rows)
         if progress is not None:
             progress(done, rows.count)
-    return summary
+    return columns, summary
 
 
 def sort_table(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:

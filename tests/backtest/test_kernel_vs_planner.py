@@ -229,7 +229,7 @@ def book_bands(b: dict, picks: tuple[str, str, str]) -> tuple[DriftBands, np.nda
     as_floats = np.array([[np.inf if x is None else float(x) for x in chosen]])
     # the band a backtest has is a float: live's Decimal band is that float's shortest repr
     exact = [None if x is None else Decimal(repr(float(x))) for x in chosen]
-    return DriftBands(leg=Decimal(1000), gross=exact[0], net=exact[1], effective=exact[2]), as_floats
+    return DriftBands(leg=Decimal("1e12"), gross=exact[0], net=exact[1], effective=exact[2]), as_floats
 
 
 class TestBookBands:
@@ -266,5 +266,5 @@ class TestBookBands:
                             np.array([[np.inf, band, np.inf]]), MULTIPLES)
 
         assert not abs(700 * 100 / 100_000 + 200 * 100 / 100_000 - 0.8) > band
-        assert drift_breaches(report, DriftBands(leg=Decimal(1000), net=Decimal(repr(band))))
+        assert drift_breaches(report, DriftBands(leg=Decimal("1e12"), net=Decimal(repr(band))))
         assert got[0]
