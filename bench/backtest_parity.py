@@ -172,10 +172,13 @@ def _frame_differences(a: Any, b: Any, where: str) -> Iterator[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    group = parser.add_mutually_exclusive_group(required=True)
+    group = parser.add_mutually_exclusive_group()
     group.add_argument("--save", type=Path, metavar="FILE")
     group.add_argument("--compare", type=Path, metavar="FILE")
     args = parser.parse_args()
+    if not (args.save or args.compare):  # `make bench` runs every script bare: say how to use this one
+        print("backtest_parity: --save FILE on the commit before a change, then --compare FILE after it")
+        return 0
     t0 = time.perf_counter()
     found = {label: go() for label, go in cases()}
     took = time.perf_counter() - t0

@@ -29,7 +29,7 @@ from bot.backtest.codes import (
     C_X_MEAN,
     C_X_SD,
 )
-from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
+from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_rows
 from bot.backtest.market import PricedMarket, build_market, due_sessions, session_columns
 from bot.backtest.share_checks import Rebalances, rebalances_of, share_checks
 from bot.core.corporate import Split
@@ -127,7 +127,7 @@ def run_backtest(
     strategy: Strategy, frames: Mapping[str, pd.DataFrame], settings: BacktestSettings
 ) -> BacktestResult:
     symbols = tuple(sorted(strategy.universe))
-    start, history_note = _first_decidable(strategy, frames, settings.start)
+    start, history_note = first_decidable(strategy, frames, settings.start)
     priced = build_market(
         frames,
         symbols,
@@ -156,9 +156,15 @@ def backtest_market(
     """
     targets = target_path(strategy, frames, priced)
     due = due_sessions(priced.dates, settings.frequency)
-    variants = single_variant(settings, targets[None], due[None])
-    out = run_kernel(priced.market, variants, fill=settings.fill, record=True)
+    out = run_rows(priced.market, targets[None], due[None], single_params(settings),
+                   np.array([float(settings.starting_cash)]), fill=settings.fill, record=True)
     return _result(strategy.name, settings, priced, out, frames, notes, rebalances_of(priced, targets, due, out))
+
+
+def single_params(settings: BacktestSettings) -> FloatArray:
+    """The loop's parameter row (1, P_LEN) of one backtest: variants_from's numbers, without the columns."""
+    row = [_or_inf(getattr(settings, name)) for name in PARAM_ORDER]
+    return np.array([[*row, float(settings.fractional_longs), 0.0, 0.0]])
 
 
 def single_variant(settings: BacktestSettings, targets: FloatArray, due: BoolArray) -> Variants:
@@ -194,11 +200,15 @@ def variants_from(
     )
 
 
+PARAM_ORDER = ("leg_band", "gross_band", "net_band", "effective_band", "commission_bps", "slippage_bps", "borrow_bps",
+               "min_trade_usd", "cash_reserve")  # codes.py P_LEG .. P_RESERVE; then fractional, target and due rows
+
+
 def _or_inf(value: float | None) -> float:
     return np.inf if value is None else float(value)
 
 
-def _first_decidable(
+def first_decidable(
     strategy: Strategy, frames: Mapping[str, pd.DataFrame], start: date | None
 ) -> tuple[date | None, tuple[str, ...]]:
     """A strategy that reads history can first decide once it has needs_history_days closes."""
@@ -274,29 +284,32 @@ def curve_metrics(equity: FloatArray, years: float, cash_return: FloatArray) -> 
 def metrics_of(stats: FloatArray, years: float) -> dict[str, FloatArray]:
     """final_equity .. max_drawdown (and the mean equity, for turnover) from curve statistics (V, C_LEN)."""
     first, last = stats[:, C_FIRST], stats[:, C_LAST]
-    x_mean, x_sd, downside = stats[:, C_X_MEAN], stats[:, C_X_SD], stats[:, C_DOWNSIDE]
     annual = np.sqrt(metrics.SESSIONS_PER_YEAR)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(x_sd > 0, x_mean / x_sd * annual, np.nan)
-        sortino = np.where(downside > 0, x_mean / downside * annual, np.nan)
     return {
         "final_equity": last.copy(),
         "total_return": last / first - 1.0,
-        "cagr": np.asarray(metrics.cagr(np.column_stack([first, last]), years), dtype=np.float64),
+        "cagr": np.asarray(metrics.cagr(stats[:, [C_FIRST, C_LAST]], years), dtype=np.float64),
         "volatility": stats[:, C_R_SD] * annual,
-        "sharpe": sharpe,
-        "sortino": sortino,
+        "sharpe": _annual_ratio(stats[:, C_X_MEAN], stats[:, C_X_SD], annual),
+        "sortino": _annual_ratio(stats[:, C_X_MEAN], stats[:, C_DOWNSIDE], annual),
         "max_drawdown": stats[:, C_DRAWDOWN].copy(),
         "mean_equity": stats[:, C_MEAN_EQUITY].copy(),
     }
+
+
+def _annual_ratio(mean: FloatArray, spread: FloatArray, annual: float) -> FloatArray:
+    """mean / spread x annual where spread > 0, else NaN (bot.metrics' sharpe and sortino)."""
+    out = np.full(mean.shape, np.nan)
+    np.divide(mean, spread, out=out, where=spread > 0)
+    out *= annual
+    return out
 
 
 def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float) -> dict[str, FloatArray]:
     """The curve metrics without the mean equity, plus turnover and the kernel's counts."""
     kept = {k: v for k, v in curves.items() if k != "mean_equity"}
     return kept | {
-        "turnover": np.asarray(metrics.annual_turnover(out.traded_usd, curves["mean_equity"][: len(out.traded_usd)],
-                                                       years), dtype=np.float64),
+        "turnover": out.traded_usd / curves["mean_equity"][: len(out.traded_usd)] / years,  # metrics.annual_turnover
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
         "costs_usd": out.costs_usd,
@@ -305,6 +318,10 @@ def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float
 
 
 def _years(dates: pd.DatetimeIndex) -> float:
+    """Calendar days from the first session to the last (Timedelta.days: floored), in years."""
+    if isinstance(dates.dtype, np.dtype):
+        days = int((dates.values[-1] - dates.values[0]) // np.timedelta64(1, "D"))
+        return float(days / metrics.DAYS_PER_YEAR)
     return float((dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR)
 
 
@@ -384,12 +401,14 @@ def _trade_legs(
     if not kept:
         none, no_days = np.zeros(0), np.zeros(0, dtype=np.intp)
         return no_days, no_days, none, none, none
-    days = np.concatenate([b.days for b in kept]) + lag
-    traded = np.concatenate([b.shares for b in kept])
-    k, j = np.nonzero(traded)
-    price = np.concatenate([b.prices for b in kept])[k, j]
-    paid = np.concatenate([b.paid for b in kept])[k, j]
-    return days[k], j, traded[k, j], price, paid
+    if len(kept) == 1:
+        days, traded, prices, paid_at = kept[0].days, kept[0].shares, kept[0].prices, kept[0].paid
+    else:
+        days, traded, prices, paid_at = (np.concatenate([getattr(b, f) for b in kept])
+                                         for f in ("days", "shares", "prices", "paid"))
+    legs = traded != 0
+    k, j = np.nonzero(legs)
+    return days[k] + lag, j, traded[legs], prices[legs], paid_at[legs]
 
 
 def _trade_table(run: RunArrays) -> pd.DataFrame:
@@ -415,10 +434,14 @@ def _trade_table(run: RunArrays) -> pd.DataFrame:
 
 def _iso_days(dates: pd.DatetimeIndex, days: IntArray) -> list[str]:
     """dates[d].date().isoformat() for each d in days, formatting each session once."""
-    unique, where = np.unique(days, return_inverse=True)
     if isinstance(dates.dtype, np.dtype):
+        if len(days) <= 16:  # a few: format them as they come
+            few: list[str] = np.datetime_as_string(dates.values[days], unit="D").tolist()
+            return few
+        unique, where = np.unique(days, return_inverse=True)
         text = np.datetime_as_string(dates.values[unique], unit="D")
     else:  # tz-aware: the dates as pandas labels them
+        unique, where = np.unique(days, return_inverse=True)
         text = np.array([d.date().isoformat() for d in dates[unique]])
     labels: list[str] = text[where].tolist()
     return labels
