@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from bot.backtest import BacktestSettings
@@ -21,7 +22,7 @@ def plain_pair_backtest(frames: Mapping[str, pd.DataFrame], s: BacktestSettings,
     index = frames[long].index.intersection(frames[short].index)
     a = frames[long]["adj_close"].reindex(index).tolist()
     b = frames[short]["adj_close"].reindex(index).tolist()
-    days = [(y - x).days for x, y in zip(index[:-1], index[1:], strict=True)]
+    days = np.diff(index.values).astype("timedelta64[D]").astype(np.int64).tolist()
     months = (index.year * 12 + index.month - 1).tolist()
     band = math.inf if s.leg_band is None else s.leg_band
     slip, borrow, rate = s.slippage_bps / 1e4, s.borrow_bps / 1e4, s.cash_rate

@@ -14,22 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bot.backtest import codes
 from bot.backtest.arrays import Fill, FloatArray, IntArray
-from bot.backtest.codes import (
-    P_BORROW,
-    P_COMMISSION,
-    P_DUE_ROW,
-    P_EFFECTIVE,
-    P_FRACTIONAL,
-    P_GROSS,
-    P_LEG,
-    P_LEN,
-    P_MIN_TRADE,
-    P_NET,
-    P_RESERVE,
-    P_SLIPPAGE,
-    P_TARGET_ROW,
-)
 from bot.backtest.engine import BacktestSettings
 from bot.backtest.market import FREQUENCIES
 from bot.errors import ConfigError
@@ -38,9 +24,10 @@ from strategies.base import Strategy
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(BacktestSettings)) - {"start", "end", "benchmarks",
                                                                                    "splits"}
-PARAM_COLUMNS = {"leg_band": P_LEG, "gross_band": P_GROSS, "net_band": P_NET, "effective_band": P_EFFECTIVE,
-                 "commission_bps": P_COMMISSION, "slippage_bps": P_SLIPPAGE, "borrow_bps": P_BORROW,
-                 "min_trade_usd": P_MIN_TRADE, "cash_reserve": P_RESERVE}
+PARAM_COLUMNS = {"leg_band": codes.P_LEG, "gross_band": codes.P_GROSS, "net_band": codes.P_NET,
+                 "effective_band": codes.P_EFFECTIVE, "commission_bps": codes.P_COMMISSION,
+                 "slippage_bps": codes.P_SLIPPAGE, "borrow_bps": codes.P_BORROW, "min_trade_usd": codes.P_MIN_TRADE,
+                 "cash_reserve": codes.P_RESERVE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +37,7 @@ class GridRows:
     keys: tuple[str, ...]
     values: tuple[tuple[object, ...], ...]  # each key's values, as given
     index: IntArray  # (len(keys), V): combination v takes values[k][index[k, v]]
-    params: FloatArray  # (V, P_LEN) with P_TARGET_ROW = the strategy row, P_DUE_ROW = the frequency row
+    params: FloatArray  # (V, P_LEN), its P_TARGET_ROW the strategy's row, its P_DUE_ROW the frequency's
     starting_cash: FloatArray  # (V,)
     fill: Fill
     frequencies: tuple[str, ...]  # the schedule of each due row
@@ -78,13 +65,13 @@ def grid_rows(
     shape = tuple(len(v) for v in values)
     index = np.indices(shape).reshape(len(keys), -1) if keys else np.zeros((0, 1), dtype=np.intp)
     count = index.shape[1]
-    params = np.empty((count, P_LEN))
+    params = np.empty((count, codes.P_LEN))
     for name, col in PARAM_COLUMNS.items():
         params[:, col] = _column(name, keys, values, index, base, float)
-    params[:, P_FRACTIONAL] = _column("fractional_longs", keys, values, index, base, bool)
+    params[:, codes.P_FRACTIONAL] = _column("fractional_longs", keys, values, index, base, bool)
     cash = _column("starting_cash", keys, values, index, base, float)
-    frequencies, params[:, P_DUE_ROW] = _frequency_rows(keys, values, index, base)
-    strategies, params[:, P_TARGET_ROW] = _strategy_rows(keys, values, index, strategy_name, base_params)
+    frequencies, params[:, codes.P_DUE_ROW] = _frequency_rows(keys, values, index, base)
+    strategies, params[:, codes.P_TARGET_ROW] = _strategy_rows(keys, values, index, strategy_name, base_params)
     return GridRows(keys, values, index, params, cash, _fill(keys, values, base), frequencies, strategies)
 
 

@@ -16,40 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.backtest import backend
+from bot.backtest import backend, codes
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
 from bot.backtest.astraded import HoldingSplits
-from bot.backtest.codes import (
-    M_BORROW,
-    M_COSTS,
-    M_CURVE,
-    M_DECISIONS,
-    M_LEN,
-    M_REBALANCES,
-    M_TRADED,
-    NEED_BREACH,
-    NEED_SHARES,
-    P_EFFECTIVE,
-    P_FRACTIONAL,
-    P_GROSS,
-    P_LEG,
-    P_LEN,
-    P_MIN_TRADE,
-    P_NET,
-    P_RESERVE,
-    P_TARGET_ROW,
-    R_COMMISSION,
-    R_DAY,
-    R_LEN,
-    R_ROW,
-    S_CASH,
-    S_FORCE_BREACH,
-    S_HAS_FORCE_Q,
-    S_LEN,
-    S_NEED,
-    S_NEED_EQUITY,
-    S_START,
-)
 from bot.backtest.exact import (
     FRACTIONAL_QUANTUM,
     decide_shares,
@@ -120,7 +89,7 @@ class Variants:
         columns = (self.leg_band, self.gross_band, self.net_band, self.effective_band, self.commission_bps,
                    self.slippage_bps, self.borrow_bps, self.min_trade_usd, self.cash_reserve, self.fractional_longs,
                    self.target_row, self.due_row)
-        out = np.empty((self.count, P_LEN))
+        out = np.empty((self.count, codes.P_LEN))
         for k, column in enumerate(columns):
             out[:, k] = column
         return out
@@ -176,7 +145,7 @@ def run_rows(
     state = args.state
     while rows.size:
         run(rows)
-        rows = np.flatnonzero(state[:, S_NEED]).astype(np.int64)
+        rows = np.flatnonzero(state[:, codes.S_NEED]).astype(np.int64)
         for r in rows.tolist():
             _settle(market, args.targets, params[r], state[r])
     return _kernel_result(args)
@@ -194,9 +163,9 @@ def loop_args(
     if targets.ndim == 2:
         targets = np.ascontiguousarray(targets[:, None, :])
     splits = market.splits
-    state = np.zeros((v, S_LEN + 2 * n))
-    state[:, S_CASH] = starting_cash
-    state[:, S_FORCE_BREACH] = -1.0
+    state = np.zeros((v, codes.S_LEN + 2 * n))
+    state[:, codes.S_CASH] = starting_cash
+    state[:, codes.S_FORCE_BREACH] = -1.0
     k = t_len * v if record else 0
     return LoopArgs(
         close=_contiguous(market.close), opens=_contiguous(market.close if market.open is None else market.open),
@@ -205,8 +174,8 @@ def loop_args(
         split_col=_contiguous(splits.column, np.int64), split_ratio=_contiguous(splits.ratio), targets=targets,
         due=_contiguous(due, np.bool_), params=_contiguous(params), state=state,
         equity=np.empty((v, t_len)) if equity is None else equity,
-        summary=np.zeros((v, M_LEN)), n_trades=np.zeros(1, dtype=np.int64), next_open=next_open, record=record,
-        stats=stats, trades=np.empty((k, R_LEN + 3 * n)) if record else None,
+        summary=np.zeros((v, codes.M_LEN)), n_trades=np.zeros(1, dtype=np.int64), next_open=next_open, record=record,
+        stats=stats, trades=np.empty((k, codes.R_LEN + 3 * n)) if record else None,
         held=np.empty((v, t_len, n)) if record else None, exposure=np.empty((v, 2, t_len)) if record else None,
     )
 
@@ -217,34 +186,36 @@ def _contiguous(a: np.ndarray, dtype: type = np.float64) -> np.ndarray:
 
 def _kernel_result(args: LoopArgs) -> KernelResult:
     sm = args.summary
-    out = KernelResult(args.equity, sm[:, M_TRADED].copy(), sm[:, M_COSTS].copy(), sm[:, M_BORROW].copy(),
-                       sm[:, M_REBALANCES].astype(np.intp), sm[:, M_DECISIONS].astype(np.intp),
-                       curves=sm[:, M_CURVE:] if args.stats else None, held=args.held, exposure=args.exposure)
+    out = KernelResult(args.equity, sm[:, codes.M_TRADED].copy(), sm[:, codes.M_COSTS].copy(),
+                       sm[:, codes.M_BORROW].copy(), sm[:, codes.M_REBALANCES].astype(np.intp),
+                       sm[:, codes.M_DECISIONS].astype(np.intp), curves=sm[:, codes.M_CURVE :] if args.stats else None,
+                       held=args.held, exposure=args.exposure)
     m = int(args.n_trades[0])
     if args.trades is not None and m:
         n = args.close.shape[1]
-        rec = args.trades[:m]
-        out.trades.append(TradeBatch(rec[:, R_ROW].astype(np.intp), rec[:, R_DAY].astype(np.intp),
-                                     rec[:, R_LEN : R_LEN + n], rec[:, R_LEN + n : R_LEN + 2 * n],
-                                     rec[:, R_LEN + 2 * n :], rec[:, R_COMMISSION]))
+        rec, at = args.trades[:m], codes.R_LEN
+        out.trades.append(TradeBatch(rec[:, codes.R_ROW].astype(np.intp), rec[:, codes.R_DAY].astype(np.intp),
+                                     rec[:, at : at + n], rec[:, at + n : at + 2 * n], rec[:, at + 2 * n :],
+                                     rec[:, codes.R_COMMISSION]))
     return out
 
 
 def _settle(market: Market, targets: FloatArray, params: FloatArray, state: FloatArray) -> None:
     """Answer in Decimal what stopped a row at its session (its parameter and state rows), for the loop to resume."""
     n = market.close.shape[1]
-    t, need, equity = int(state[S_START]), int(state[S_NEED]), float(state[S_NEED_EQUITY])
-    held, prices = state[S_LEN : S_LEN + n].tolist(), market.close[t].tolist()
-    weights = targets[int(params[P_TARGET_ROW]), t if targets.shape[1] > 1 else 0].tolist()
-    if need == NEED_BREACH:
-        bands = (float(params[P_GROSS]), float(params[P_NET]), float(params[P_EFFECTIVE]))
-        state[S_FORCE_BREACH] = exact_band_breach(held, prices, weights, equity, float(params[P_LEG]), bands,
-                                                  market.multiples.tolist())
-    elif need == NEED_SHARES:
+    t, need, equity = int(state[codes.S_START]), int(state[codes.S_NEED]), float(state[codes.S_NEED_EQUITY])
+    held, prices = state[codes.S_LEN : codes.S_LEN + n].tolist(), market.close[t].tolist()
+    weights = targets[int(params[codes.P_TARGET_ROW]), t if targets.shape[1] > 1 else 0].tolist()
+    if need == codes.NEED_BREACH:
+        bands = (float(params[codes.P_GROSS]), float(params[codes.P_NET]), float(params[codes.P_EFFECTIVE]))
+        state[codes.S_FORCE_BREACH] = exact_band_breach(held, prices, weights, equity, float(params[codes.P_LEG]),
+                                                        bands, market.multiples.tolist())
+    elif need == codes.NEED_SHARES:
         if not equity > 0:
             weights = [0.0] * len(weights)  # a ruined book is closed out
-        state[S_LEN + n :] = decide_shares_one(held, weights, equity, prices, float(params[P_MIN_TRADE]),
-                                               float(params[P_RESERVE]), fractional_longs=bool(params[P_FRACTIONAL]))
-        state[S_HAS_FORCE_Q] = 1.0
+        state[codes.S_LEN + n :] = decide_shares_one(
+            held, weights, equity, prices, float(params[codes.P_MIN_TRADE]), float(params[codes.P_RESERVE]),
+            fractional_longs=bool(params[codes.P_FRACTIONAL]))
+        state[codes.S_HAS_FORCE_Q] = 1.0
     else:
         raise AssertionError(f"unknown need {need}")
