@@ -133,7 +133,8 @@ def one_backtest(frames: dict[str, pd.DataFrame], n: int) -> None:
 
 def floor_of(frames: dict[str, pd.DataFrame], grid: dict[str, list[object]]) -> tuple[Timed, int]:
     """The one-thread floor: the C loop over every variant of the sweep (one call per strategy book, all its rows,
-    arguments prepared beforehand, fresh state each time), producing the outputs the table is made of."""
+    arguments prepared beforehand, fresh state each time, one equity buffer reused as a sweep's thread reuses
+    its own), producing the outputs the table is made of."""
     rows = grid_rows(grid, SETTINGS, "pair", {})
     symbols = tuple(sorted(set().union(*(s.universe for s in rows.strategies))))
     vehicles = {k: v for s in rows.strategies for k, v in s.vehicles.items()}
@@ -141,11 +142,12 @@ def floor_of(frames: dict[str, pd.DataFrame], grid: dict[str, list[object]]) -> 
     due = np.stack([due_sessions(priced.dates, f) for f in rows.frequencies])
     books = books_of(priced, rows.strategies, [target_path(s, frames, priced) for s in rows.strategies], due, "close")
     chunks = chunks_of(rows.params, rows.starting_cash, rows.count)
+    scratch = np.empty((max(len(c.rows) for c in chunks), len(priced.dates)))  # one equity buffer, as a thread has
     prepared = []
     for c in chunks:
         b: Book = books[c.book]
         args = loop_args(b.market, b.targets, b.due, c.params, c.starting_cash, next_open=False, record=False,
-                         stats=True)
+                         stats=True, equity=scratch[: len(c.rows)])
         prepared.append((args, args.state.copy(), backend.get().runner(args), np.arange(len(c.rows), dtype=np.int64)))
 
     def floor() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Protocol
 
 import numpy as np
@@ -26,8 +27,9 @@ from bot.backtest.kernel import Market, run_rows
 from bot.backtest.market import PricedMarket
 from strategies.base import Strategy
 
-MIN_CHUNK, MAX_CHUNK = 32, 256  # rows; the larger bounds a thread's equity scratch (rows x sessions x 8 bytes)
-_scratch = threading.local()
+MIN_CHUNK, MAX_CHUNK = 32, 256  # rows; the larger bounds a chunk's equity scratch (rows x sessions x 8 bytes)
+_spare: list[FloatArray] = []  # equity scratch between chunks, kept across sweeps (one per thread that ran at once)
+_spare_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,46 +58,89 @@ class Executor(Protocol):
 
 def run_chunk(book: Book, params: FloatArray, starting_cash: FloatArray) -> FloatArray:
     """The loop over one chunk: its rows of the summary."""
-    out = run_rows(book.market, book.targets, book.due, params, starting_cash, fill=book.fill,
-                   equity=_equity_scratch(params.shape[0], book.market.close.shape[0]))
-    if out.curves is None:
-        raise AssertionError("the loop measures every curve of a sweep")
-    return np.column_stack([out.traded_usd, out.costs_usd, out.borrow_usd, out.rebalances, out.decisions,
-                            out.curves])
+    rows, sessions = params.shape[0], book.market.close.shape[0]
+    scratch = _take_scratch(rows * sessions, MAX_CHUNK * sessions)
+    try:
+        out = run_rows(book.market, book.targets, book.due, params, starting_cash, fill=book.fill,
+                       equity=scratch[: rows * sessions].reshape(rows, sessions))
+        if out.curves is None:
+            raise AssertionError("the loop measures every curve of a sweep")
+        return np.column_stack([out.traded_usd, out.costs_usd, out.borrow_usd, out.rebalances, out.decisions,
+                                out.curves])
+    finally:
+        with _spare_lock:
+            _spare.append(scratch)
 
 
-def _equity_scratch(rows: int, sessions: int) -> FloatArray:
-    """This thread's equity rows, reused from chunk to chunk: a fresh 10 MB per chunk would cost its page faults,
-    which threads take one at a time. The loop reads a row only after writing it."""
-    buffer: FloatArray | None = getattr(_scratch, "equity", None)
-    if buffer is None or buffer.shape[0] < rows or buffer.shape[1] != sessions:
-        buffer = np.empty((max(rows, MAX_CHUNK), sessions))
-        _scratch.equity = buffer
-    return buffer[:rows]
+def _take_scratch(size: int, room: int) -> FloatArray:
+    """A buffer of at least `size` doubles that no running chunk holds: a fresh one costs its page faults (several
+    ms for a chunk's 10 MB, taken one thread at a time), so buffers are reused; a new one has `room`. The loop
+    reads a row only after writing it."""
+    with _spare_lock:
+        fits = [b for b in _spare if b.shape[0] >= size]
+        if fits:
+            _spare.remove(fits[0])
+            return fits[0]
+        if _spare:
+            _spare.pop()  # too small for this sweep's sessions: let it go
+    return np.empty(max(size, room))
 
 
 class LocalThreads:
-    """Chunks on threads of this process: the C loop releases the GIL, so each thread has a core."""
+    """Chunks on `workers` threads of this process, the caller's among them: the C loop releases the GIL, so each
+    has a core, and no thread waits idle for the others (the caller takes chunks too, not only their results)."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
 
     def submit(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> Iterator[tuple[Chunk, FloatArray]]:
         backend.get()  # load (or compile) the loop once, before any thread asks for it
-        if self.workers == 1 or len(chunks) == 1:
-            return ((c, run_chunk(books[c.book], c.params, c.starting_cash)) for c in chunks)
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pairbot-sweep")
-        futures = {pool.submit(run_chunk, books[c.book], c.params, c.starting_cash): c for c in chunks}
-        return _as_completed(pool, futures)
+        work = _Work(books, chunks)
+        helpers = [threading.Thread(target=work.drain, name=f"pairbot-sweep-{k}", daemon=True)
+                   for k in range(min(self.workers, len(chunks)) - 1)]
+        for h in helpers:
+            h.start()
+        return work.results(helpers)
 
 
-def _as_completed(pool: ThreadPoolExecutor, futures: dict[Future[FloatArray], Chunk]
-                  ) -> Iterator[tuple[Chunk, FloatArray]]:
-    try:
-        for done in as_completed(futures):
-            yield futures[done], done.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+class _Work:
+    """Chunks to take, one at a time, by any thread; finished ones queue up for the caller."""
+
+    def __init__(self, books: Sequence[Book], chunks: Sequence[Chunk]) -> None:
+        self.books, self.todo, self.total = books, deque(chunks), len(chunks)
+        self.lock, self.finished = threading.Lock(), SimpleQueue[tuple[Chunk, FloatArray] | BaseException]()
+
+    def take(self) -> Chunk | None:
+        with self.lock:
+            return self.todo.popleft() if self.todo else None
+
+    def drain(self) -> None:
+        while (c := self.take()) is not None:
+            try:
+                self.finished.put((c, run_chunk(self.books[c.book], c.params, c.starting_cash)))
+            except BaseException as err:  # noqa: BLE001  # handed to the caller, which raises it
+                self.finished.put(err)
+                return
+
+    def results(self, helpers: Sequence[threading.Thread]) -> Iterator[tuple[Chunk, FloatArray]]:
+        given = 0
+        try:
+            while given < self.total:
+                c = self.take()
+                if c is not None:  # the caller's own chunk
+                    yield c, run_chunk(self.books[c.book], c.params, c.starting_cash)
+                    given += 1
+                while given < self.total and (c is None or not self.finished.empty()):
+                    got = self.finished.get()
+                    if isinstance(got, BaseException):
+                        raise got
+                    yield got
+                    given += 1
+        finally:
+            with self.lock:
+                self.todo.clear()  # on an error: the helpers stop after their chunk
+            for h in helpers:
+                h.join()
 
 
 def books_of(priced: PricedMarket, strategies: Sequence[Strategy], paths: Sequence[FloatArray], due: BoolArray,
@@ -103,11 +148,14 @@ def books_of(priced: PricedMarket, strategies: Sequence[Strategy], paths: Sequen
     """Each strategy's book on the columns of its own universe: the loop's work scales with the columns, and a
     column a strategy never holds only ever adds exact zeros, so dropping it changes no number."""
     books = []
+    markets: dict[tuple[int, ...], Market] = {}  # strategies that trade the same symbols share their columns
     for strategy, path in zip(strategies, paths, strict=True):
-        cols = np.array(sorted(priced.symbols.index(s) for s in strategy.universe), dtype=np.intp)
+        key = tuple(sorted(priced.symbols.index(s) for s in strategy.universe))
+        cols = np.array(key, dtype=np.intp)
+        if key not in markets:
+            markets[key] = priced.market if len(key) == len(priced.symbols) else sub_market(priced.market, cols)
         targets = path[..., cols]
-        books.append(Book(sub_market(priced.market, cols), targets[None] if targets.ndim == 2 else targets[None, None],
-                          due, fill))
+        books.append(Book(markets[key], targets[None] if targets.ndim == 2 else targets[None, None], due, fill))
     return books
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
@@ -73,6 +75,16 @@ def run_sweep(
     of `chunk` rows (by default about four per worker) run on `workers` threads (default: every core), or on
     the Dask cluster at `cluster` (pairbot[cluster]), or on any `executor`; the table is the same bit for bit.
     """
+    with _collector_paused():
+        return _sweep(frames, strategy_name, base_params, grid, settings, sort_by=sort_by, chunk=chunk,
+                      progress=progress, workers=workers, cluster=cluster, executor=executor)
+
+
+def _sweep(
+    frames: Mapping[str, pd.DataFrame], strategy_name: str, base_params: Mapping[str, object],
+    grid: Mapping[str, Sequence[object]], settings: BacktestSettings, *, sort_by: str, chunk: int | None,
+    progress: Progress | None, workers: int | None, cluster: str | None, executor: Executor | None,
+) -> pd.DataFrame:
     rows = grid_rows(grid, settings, strategy_name, base_params)
     symbols = tuple(sorted(set().union(*(s.universe for s in rows.strategies))))
     vehicles: dict[Symbol, Vehicle] = {}
@@ -116,6 +128,20 @@ def _run(books: Sequence[Book], rows: GridRows, executor: Executor, size: int,
         if progress is not None:
             progress(done, rows.count)
     return columns, summary
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector waits while a sweep runs: a collection walks every object of the process
+    (pandas' included) holding the GIL, milliseconds that the loop's threads wait out between chunks. The sweep's
+    own objects are few and acyclic; the collector runs again, as it would have, once the sweep is done."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def sort_table(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:
