@@ -140,44 +140,6 @@ def splits_per_symbol(symbols: Sequence[Symbol], applied: Iterable[Split]) -> di
     return counts
 
 
-def split_holdings(
-    days: IntArray, traded: FloatArray, sessions: int, splits: HoldingSplits, *, lag: int
-) -> FloatArray:
-    """Shares held at each close of a run whose holdings the splits changed, by the loop's own sums.
-
-    `days` are the decision sessions of the `traded` rows (signed shares); with `lag` 1 (next-open fills) a
-    trade shows from the next session and a split on that session converts it with the rest.
-    """
-    per_day = np.zeros((sessions, traded.shape[1]))
-    np.add.at(per_day, days, traded)
-    held = np.cumsum(per_day, axis=0)
-    for j in np.unique(splits.column).tolist():
-        mine = splits.column == j
-        held[:, j] = _split_column(per_day[:, j], splits.day[mine], splits.ratio[mine])
-    if not lag:
-        return held
-    shown = np.zeros_like(held)
-    shown[1:] = held[:-1]
-    for d, j, r in zip(splits.day.tolist(), splits.column.tolist(), splits.ratio.tolist(), strict=True):
-        shown[d, j] = split_shares(shown[d, j], r)
-    return shown
-
-
-def _split_column(per_day: FloatArray, days: IntArray, ratios: FloatArray) -> FloatArray:
-    """One column's holding after each session: running sums of its trades, converted at each split."""
-    out = per_day.copy()
-    start, carry = 0, 0.0
-    for d, r in [*zip(days.tolist(), ratios.tolist(), strict=True), (len(out), None)]:
-        if d > start:
-            out[start] = carry + out[start]  # the loop adds each trade to the converted holding
-            out[start:d] = np.cumsum(out[start:d])
-            carry = float(out[d - 1])
-            start = d
-        if r is not None:
-            carry = split_shares(carry, r)
-    return out
-
-
 def split_shares(shares: float, ratio: float) -> float:
-    """A holding after a split, kept to 9 decimals: the loop's arithmetic (loop.py, loop.c)."""
+    """A holding after a split, kept to 9 decimals: the loop's arithmetic (loop.c, pyloop.py)."""
     return float(np.rint(shares * ratio * SPLIT_STEPS) / SPLIT_STEPS)

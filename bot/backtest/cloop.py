@@ -4,10 +4,11 @@ The shared library is cached under a name keyed by a hash of the source, the com
 flags, first in this package's __pycache__ and else in $XDG_CACHE_HOME/pairbot (~/.cache/pairbot).
 It is compiled to a private temporary file and renamed into place, so processes that compile at once
 (pytest-xdist workers) each load a complete library. load() returns None, with the reason in
-build_error(), when there is no compiler or compiling fails: backend.py then falls back to numba.
+build_error(), when there is no compiler or compiling fails: backend.py then falls back to pyloop.py.
 
-The flags keep the float semantics of the numba loop: no fast-math, and no contraction of a * b + c
-into a fused multiply-add (which numba does not do either), so both make the same decisions.
+The flags keep Python's float semantics: no fast-math, and no contraction of a * b + c into a fused
+multiply-add (which Python never does), so the C loop and the plain-Python one make the same decisions.
+ctypes releases the GIL for each call, so sweeps run the loop on several threads at once.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.backtest.codes import SPLIT_STEPS, TIE, WEIGHT_TIE
+from bot.backtest.codes import C_LEN, M_LEN, P_DUE_ROW, P_LEN, P_TARGET_ROW, R_LEN, S_LEN, SPLIT_STEPS, TIE, WEIGHT_TIE
+from bot.backtest.loopargs import LoopArgs, Runner
 
 SOURCE = Path(__file__).with_name("loop.c")
 FLAGS = ("-O2", "-shared", "-fPIC", "-std=c99", "-fno-fast-math", "-ffp-contract=off",
@@ -43,8 +45,11 @@ _D = ctypes.c_double
 _F64, _I64, _I8, _BOOL = (np.dtype(t) for t in (np.float64, np.int64, np.int8, np.bool_))
 
 
-def _in(a: np.ndarray, dtype: np.dtype[Any]) -> int:
-    """The address of a C-contiguous array of `dtype` (np.ctypeslib.ndpointer's checks, at a third of its cost)."""
+def _in(a: np.ndarray | None, dtype: np.dtype[Any]) -> int:
+    """The address of a C-contiguous array of `dtype` (np.ctypeslib.ndpointer's checks, at a third of its cost);
+    0 (NULL) for None."""
+    if a is None:
+        return 0
     if a.dtype != dtype or not a.flags.c_contiguous:
         raise TypeError(f"expected a C-contiguous {dtype} array, got {a.dtype} with flags {a.flags}")
     if a.size and a.flags.writeable:
@@ -52,10 +57,20 @@ def _in(a: np.ndarray, dtype: np.dtype[Any]) -> int:
     return int(a.ctypes.data)
 
 
-def _out(a: np.ndarray, dtype: np.dtype[Any]) -> int:
-    if not a.flags.writeable:
+def _out(a: np.ndarray | None, dtype: np.dtype[Any]) -> int:
+    if a is not None and not a.flags.writeable:
         raise TypeError("expected a writeable array")
     return _in(a, dtype)
+
+
+class _Args(ctypes.Structure):
+    """loop.c's pb_args: sizes, then pointers."""
+
+    _fields_ = [(name, _I) for name in ("t_len", "n", "u_len", "e_len", "tt_len", "n_rows", "k_cap", "next_open",
+                                         "record", "stats")] + \
+               [(name, _P) for name in ("close", "opens", "cash_return", "accrual_days", "multiples", "split_day",
+                                        "split_col", "split_ratio", "targets", "due", "params", "rows", "state",
+                                        "equity", "summary", "trades", "n_trades", "held", "exposure")]
 
 
 def compiler() -> list[str] | None:
@@ -132,80 +147,74 @@ def _compile(cc: list[str], folder: Path, path: Path) -> bool:
 
 
 class CLoop:
-    """The C functions, with loop.py's signatures (shapes are read from the arrays)."""
+    """The C functions behind the loop's interface (pyloop.py has the same in Python)."""
 
     name = "c"
 
     def __init__(self, lib: ctypes.CDLL, path: Path) -> None:
         self.path = path
-        self._simulate = lib.pb_simulate
-        self._simulate.restype = ctypes.c_int
-        self._simulate.argtypes = [_I, _P, _I, _I, _I, _I, *[_P] * 5, _I, *[_P] * 12, ctypes.c_int, ctypes.c_int,
-                                   *[_P] * 15, _I]
+        self._run = lib.pb_run
+        self._run.restype = ctypes.c_int
+        self._run.argtypes = [ctypes.POINTER(_Args)]
         self._curve_stats = lib.pb_curve_stats
         self._curve_stats.restype = ctypes.c_int
         self._curve_stats.argtypes = [_I, _I, _P, _P, _P]
         self._leg_over = lib.pb_leg_over
         self._leg_over.restype = ctypes.c_int
-        self._leg_over.argtypes = [_I, _P, _P, _I, _P, _I, _I, _I, _D, _D]
+        self._leg_over.argtypes = [_I, _P, _P, _P, _D, _D]
+        self._book_over = lib.pb_book_over
+        self._book_over.restype = ctypes.c_int
+        self._book_over.argtypes = [_I, _I, _P, _P, _P, _D, _D, _D, _D, _P]
         self._decide_row = lib.pb_decide_row
         self._decide_row.restype = ctypes.c_int
         self._decide_row.argtypes = [_I, _P, _P, _D, _P, _D, _D, ctypes.c_int, _P]
 
-    def simulate(  # noqa: PLR0913
-        self, rows: np.ndarray, close: np.ndarray, opens: np.ndarray, cash_return: np.ndarray,
-        accrual_days: np.ndarray, multiples: np.ndarray, split_day: np.ndarray, split_col: np.ndarray,
-        split_ratio: np.ndarray, targets: np.ndarray, target_row: np.ndarray,
-        due: np.ndarray, due_row: np.ndarray, bands: np.ndarray, costs_bps: np.ndarray, min_trade: np.ndarray,
-        reserve: np.ndarray, fractional: np.ndarray, next_open: bool, record: bool,
-        q: np.ndarray, cash: np.ndarray, flow: np.ndarray, start: np.ndarray, force_breach: np.ndarray,
-        force_q: np.ndarray, has_force_q: np.ndarray, equity: np.ndarray, tallies: np.ndarray, counts: np.ndarray,
-        need: np.ndarray, need_equity: np.ndarray, trades: np.ndarray, trade_at: np.ndarray, n_trades: np.ndarray,
-    ) -> None:
-        t_len, n = close.shape
-        v_len = q.shape[0]
-        if targets.ndim != 3 or targets.shape[2] != n or q.shape != (v_len, n) or equity.shape != (v_len, t_len) \
-                or trades.shape[1:] != (3, n) or trade_at.shape != (trades.shape[0], 3):
-            raise ValueError("simulate: arrays disagree in shape")
-        if rows.size and (rows.min() < 0 or rows.max() >= v_len):
-            raise ValueError("simulate: row out of range")
-        e_len = split_day.shape[0]
-        if split_col.shape != (e_len,) or split_ratio.shape != (e_len,):
-            raise ValueError("simulate: split arrays disagree in shape")
-        if e_len and (split_col.min() < 0 or split_col.max() >= n):
-            raise ValueError("simulate: split column out of range")
-        status = self._simulate(
-            rows.size, _in(rows, _I64), t_len, n, targets.shape[1], multiples.shape[1],
-            *(_in(a, _F64) for a in (close, opens, cash_return, accrual_days, multiples)),
-            e_len, _in(split_day, _I64), _in(split_col, _I64), _in(split_ratio, _F64), _in(targets, _F64),
-            _in(target_row, _I64), _in(due, _BOOL), _in(due_row, _I64),
-            *(_in(a, _F64) for a in (bands, costs_bps, min_trade, reserve)), _in(fractional, _BOOL),
-            bool(next_open), bool(record),
-            _out(q, _F64), _out(cash, _F64), _out(flow, _F64), _out(start, _I64), _out(force_breach, _I8),
-            _in(force_q, _F64), _out(has_force_q, _BOOL), _out(equity, _F64), _out(tallies, _F64),
-            _out(counts, _I64), _out(need, _I8), _out(need_equity, _F64), _out(trades, _F64), _out(trade_at, _F64),
-            _out(n_trades, _I64), trades.shape[0],
-        )
-        if status == -2:
-            raise IndexError("simulate: more trades than the trade arrays hold")
-        if status != 0:
-            raise MemoryError("simulate: out of memory")
+    def runner(self, a: LoopArgs) -> Runner:
+        """A function that runs the loop over some rows of `a`, its arguments marshalled once here."""
+        t_len, n = a.close.shape
+        v_len = a.state.shape[0]
+        check_shapes(a)
+        args = _Args(t_len, n, a.multiples.shape[1], a.split_day.shape[0], a.targets.shape[1], 0,
+                     0 if a.trades is None else a.trades.shape[0], a.next_open, a.record, a.stats,
+                     *(_in(x, _F64) for x in (a.close, a.opens, a.cash_return, a.accrual_days, a.multiples)),
+                     _in(a.split_day, _I64), _in(a.split_col, _I64), _in(a.split_ratio, _F64),
+                     _in(a.targets, _F64), _in(a.due, _BOOL), _in(a.params, _F64), 0,
+                     *(_out(x, _F64) for x in (a.state, a.equity, a.summary, a.trades)), _out(a.n_trades, _I64),
+                     _out(a.held, _F64), _out(a.exposure, _F64))
+        pointer = ctypes.byref(args)
+
+        def run(rows: np.ndarray) -> None:
+            if rows.dtype != _I64 or rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= v_len)):
+                raise ValueError("run: rows must be int64 indexes of the state's rows")
+            args.n_rows, args.rows = rows.size, _in(rows, _I64)
+            status = self._run(pointer)
+            if status == -2:
+                raise IndexError("run: more trades than the trade array holds")
+            if status != 0:
+                raise MemoryError("run: out of memory")
+
+        return run
 
     def curve_stats(self, equity: np.ndarray, cash_return: np.ndarray, out: np.ndarray) -> None:
         v_len, t_len = equity.shape
-        if out.shape != (v_len, 7) or cash_return.shape[0] < t_len or t_len == 0:
+        if out.shape != (v_len, C_LEN) or cash_return.shape[0] < t_len or t_len == 0:
             raise ValueError("curve_stats: arrays disagree in shape")
         if self._curve_stats(v_len, t_len, _in(equity, _F64), _in(cash_return, _F64), _out(out, _F64)) != 0:
             raise MemoryError("curve_stats: out of memory")
 
-    def leg_over(self, q: np.ndarray, prices: np.ndarray, t: int, targets: np.ndarray, s: int, tt: int,
-                 equity: float, band: float) -> int:
+    def leg_over(self, q: np.ndarray, prices: np.ndarray, targets: np.ndarray, equity: float, band: float) -> int:
         n = q.shape[0]
-        if prices.shape[1] != n or targets.shape[2] != n or not (0 <= t < prices.shape[0]) \
-                or not (0 <= s < targets.shape[0]) or not (0 <= tt < targets.shape[1]):
-            raise ValueError("leg_over: index out of range")
-        return int(self._leg_over(n, _in(q, _F64), _in(prices, _F64), t, _in(targets, _F64), targets.shape[1], s, tt,
-                                  equity, band))
+        if prices.shape != (n,) or targets.shape != (n,):
+            raise ValueError("leg_over: arrays disagree in shape")
+        return int(self._leg_over(n, _in(q, _F64), _in(prices, _F64), _in(targets, _F64), equity, band))
+
+    def book_over(self, q: np.ndarray, prices: np.ndarray, targets: np.ndarray, equity: float,  # noqa: PLR0913
+                  bands: tuple[float, float, float], multiples: np.ndarray) -> int:
+        n = q.shape[0]
+        if prices.shape != (n,) or targets.shape != (n,) or multiples.ndim != 2 or multiples.shape[0] != n:
+            raise ValueError("book_over: arrays disagree in shape")
+        return int(self._book_over(n, multiples.shape[1], _in(q, _F64), _in(prices, _F64), _in(targets, _F64),
+                                   equity, *bands, _in(multiples, _F64)))
 
     def decide_row(self, held: np.ndarray, weights: np.ndarray, equity: float, prices: np.ndarray, min_trade: float,
                    reserve: float, fractional: bool, out: np.ndarray) -> bool:
@@ -214,3 +223,27 @@ class CLoop:
             raise ValueError("decide_row: arrays disagree in shape")
         return bool(self._decide_row(n, _in(held, _F64), _in(weights, _F64), equity, _in(prices, _F64), min_trade,
                                      reserve, bool(fractional), _out(out, _F64)))
+
+
+def check_shapes(a: LoopArgs) -> None:
+    """The loop reads and writes by these shapes; refuse any that disagree before it runs."""
+    t_len, n = a.close.shape
+    v_len = a.state.shape[0]
+    e_len = a.split_day.shape[0]
+    s_len, f_len = a.targets.shape[0], a.due.shape[0]
+    fine = (a.opens.shape == (t_len, n) and a.cash_return.shape == (t_len,) and a.accrual_days.shape == (t_len,)
+            and a.multiples.ndim == 2 and a.multiples.shape[0] == n and a.targets.ndim == 3
+            and a.targets.shape[2] == n and a.targets.shape[1] in (1, t_len) and a.due.shape == (f_len, t_len)
+            and a.params.shape == (v_len, P_LEN) and a.state.shape == (v_len, S_LEN + 2 * n)
+            and a.equity.shape == (v_len, t_len) and a.summary.shape == (v_len, M_LEN)
+            and a.split_col.shape == (e_len,) and a.split_ratio.shape == (e_len,) and a.n_trades.shape == (1,))
+    if a.record:
+        fine = fine and a.trades is not None and a.trades.shape[1:] == (R_LEN + 3 * n,) and a.held is not None \
+            and a.held.shape == (v_len, t_len, n) and a.exposure is not None and a.exposure.shape == (v_len, 2, t_len)
+    if not fine:
+        raise ValueError("loop: arrays disagree in shape")
+    if e_len and (a.split_col.min() < 0 or a.split_col.max() >= n):
+        raise ValueError("loop: split column out of range")
+    rows_of = a.params[:, [P_TARGET_ROW, P_DUE_ROW]]
+    if v_len and (rows_of.min() < 0 or rows_of[:, 0].max() >= s_len or rows_of[:, 1].max() >= f_len):
+        raise ValueError("loop: target or schedule row out of range")

@@ -14,8 +14,22 @@ import pandas as pd
 from bot import metrics
 from bot.backtest import backend
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
-from bot.backtest.astraded import HoldingSplits, split_doc, split_holdings, splits_per_symbol
-from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_kernel
+from bot.backtest.astraded import split_doc, splits_per_symbol
+from bot.backtest.codes import (
+    C_DOWNSIDE,
+    C_DRAWDOWN,
+    C_FIRST,
+    C_LAST,
+    C_LEN,
+    C_MEAN_EQUITY,
+    C_PEAK,
+    C_R_SD,
+    C_RECOVERY,
+    C_TROUGH,
+    C_X_MEAN,
+    C_X_SD,
+)
+from bot.backtest.kernel import KernelResult, TradeBatch, Variants, run_rows
 from bot.backtest.market import PricedMarket, build_market, due_sessions, session_columns
 from bot.backtest.share_checks import Rebalances, rebalances_of, share_checks
 from bot.core.corporate import Split
@@ -143,9 +157,15 @@ def backtest_market(
     """
     targets = target_path(strategy, frames, priced)
     due = due_sessions(priced.dates, settings.frequency)
-    variants = single_variant(settings, targets[None], due[None])
-    out = run_kernel(priced.market, variants, fill=settings.fill, record=True)
+    out = run_rows(priced.market, targets[None], due[None], single_params(settings),
+                   np.array([float(settings.starting_cash)]), fill=settings.fill, record=True)
     return _result(strategy.name, settings, priced, out, frames, notes, rebalances_of(priced, targets, due, out))
+
+
+def single_params(settings: BacktestSettings) -> FloatArray:
+    """The loop's parameter row (1, P_LEN) of one backtest: variants_from's numbers, without the columns."""
+    row = [_or_inf(getattr(settings, name)) for name in PARAM_ORDER]
+    return np.array([[*row, float(settings.fractional_longs), 0.0, 0.0]])
 
 
 def single_variant(settings: BacktestSettings, targets: FloatArray, due: BoolArray) -> Variants:
@@ -179,6 +199,10 @@ def variants_from(
         starting_cash=col("starting_cash"),
         fractional_longs=np.array([s.fractional_longs for s in settings], dtype=np.bool_),
     )
+
+
+PARAM_ORDER = ("leg_band", "gross_band", "net_band", "effective_band", "commission_bps", "slippage_bps", "borrow_bps",
+               "min_trade_usd", "cash_reserve")  # codes.py P_LEG .. P_RESERVE; then fractional, target and due rows
 
 
 def _or_inf(value: float | None) -> float:
@@ -236,43 +260,57 @@ def _as_row(
 
 
 def summarize(out: KernelResult, dates: pd.DatetimeIndex, cash_return: FloatArray) -> dict[str, FloatArray]:
-    """Metrics for every variant row of a kernel run, in one compiled pass over each equity curve.
+    """Metrics for every variant row of a kernel run, from the statistics the loop took of each equity curve.
 
     The same definitions as bot.metrics (tests/backtest/test_kernel_compiled.py checks them against it).
     """
     years = _years(dates)
-    curves = curve_metrics(out.equity, years, cash_return)
-    return _with_tallies(curves, out, years)
+    stats = out.curves if out.curves is not None else curve_stats(out.equity, cash_return)
+    return _with_tallies(metrics_of(stats, years), out, years)
+
+
+def curve_stats(equity: FloatArray, cash_return: FloatArray) -> FloatArray:
+    """Each row's statistics (V, C_LEN), codes.py's C_*, in one compiled pass."""
+    eq = np.ascontiguousarray(equity, dtype=np.float64)
+    stats = np.empty((eq.shape[0], C_LEN))
+    backend.get().curve_stats(eq, np.ascontiguousarray(cash_return, dtype=np.float64), stats)
+    return stats
 
 
 def curve_metrics(equity: FloatArray, years: float, cash_return: FloatArray) -> dict[str, FloatArray]:
     """final_equity .. max_drawdown of each row of `equity` (and its mean, for turnover), one compiled pass."""
-    eq = np.ascontiguousarray(equity, dtype=np.float64)
-    stats = np.empty((eq.shape[0], 7))
-    backend.get().curve_stats(eq, np.ascontiguousarray(cash_return, dtype=np.float64), stats)
-    mean_equity, _, r_sd, x_mean, x_sd, downside, drawdown = stats.T
+    return metrics_of(curve_stats(equity, cash_return), years)
+
+
+def metrics_of(stats: FloatArray, years: float) -> dict[str, FloatArray]:
+    """final_equity .. max_drawdown (and the mean equity, for turnover) from curve statistics (V, C_LEN)."""
+    first, last = stats[:, C_FIRST], stats[:, C_LAST]
     annual = np.sqrt(metrics.SESSIONS_PER_YEAR)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(x_sd > 0, x_mean / x_sd * annual, np.nan)
-        sortino = np.where(downside > 0, x_mean / downside * annual, np.nan)
     return {
-        "final_equity": eq[:, -1].copy(),
-        "total_return": eq[:, -1] / eq[:, 0] - 1.0,
-        "cagr": np.asarray(metrics.cagr(eq[:, [0, -1]], years), dtype=np.float64),
-        "volatility": r_sd * annual,
-        "sharpe": sharpe,
-        "sortino": sortino,
-        "max_drawdown": drawdown.copy(),
-        "mean_equity": mean_equity.copy(),
+        "final_equity": last.copy(),
+        "total_return": last / first - 1.0,
+        "cagr": np.asarray(metrics.cagr(stats[:, [C_FIRST, C_LAST]], years), dtype=np.float64),
+        "volatility": stats[:, C_R_SD] * annual,
+        "sharpe": _annual_ratio(stats[:, C_X_MEAN], stats[:, C_X_SD], annual),
+        "sortino": _annual_ratio(stats[:, C_X_MEAN], stats[:, C_DOWNSIDE], annual),
+        "max_drawdown": stats[:, C_DRAWDOWN].copy(),
+        "mean_equity": stats[:, C_MEAN_EQUITY].copy(),
     }
+
+
+def _annual_ratio(mean: FloatArray, spread: FloatArray, annual: float) -> FloatArray:
+    """mean / spread x annual where spread > 0, else NaN (bot.metrics' sharpe and sortino)."""
+    out = np.full(mean.shape, np.nan)
+    np.divide(mean, spread, out=out, where=spread > 0)
+    out *= annual
+    return out
 
 
 def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float) -> dict[str, FloatArray]:
     """The curve metrics without the mean equity, plus turnover and the kernel's counts."""
     kept = {k: v for k, v in curves.items() if k != "mean_equity"}
     return kept | {
-        "turnover": np.asarray(metrics.annual_turnover(out.traded_usd, curves["mean_equity"], years),
-                               dtype=np.float64),
+        "turnover": out.traded_usd / curves["mean_equity"][: len(out.traded_usd)] / years,  # metrics.annual_turnover
         "rebalances": out.rebalances.astype(np.float64),
         "decisions": out.decisions.astype(np.float64),
         "costs_usd": out.costs_usd,
@@ -281,6 +319,10 @@ def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float
 
 
 def _years(dates: pd.DatetimeIndex) -> float:
+    """Calendar days from the first session to the last (Timedelta.days: floored), in years."""
+    if isinstance(dates.dtype, np.dtype):
+        days = int((dates.values[-1] - dates.values[0]) // np.timedelta64(1, "D"))
+        return float(days / metrics.DAYS_PER_YEAR)
     return float((dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR)
 
 
@@ -297,20 +339,21 @@ def _result(
     checked: Rebalances,
 ) -> BacktestResult:
     dates, symbols = priced.dates, priced.symbols
-    curve = out.equity[0]
+    if out.held is None or out.exposure is None or out.curves is None:
+        raise ValueError("a single run's kernel result must be recorded, with its curve statistics")
+    curve, shares, gross, net = out.equity[0], out.held[0], out.exposure[0, 0], out.exposure[0, 1]
     lag = 1 if settings.fill == "next_open" else 0
-    day, column, traded, price, paid, shares = _trade_legs(out.trades, len(dates), len(symbols), lag,
-                                                           priced.market.splits)
-    value = shares * priced.market.close
-    gross, net = _row_sum(np.abs(value)) / curve, _row_sum(value) / curve
+    day, column, traded, price, paid = _trade_legs(out.trades, lag)
     bench = benchmark_curves(frames, priced, settings.starting_cash, settings.benchmarks)
-    # the strategy's curve and the benchmarks' in one pass: the same code measures both
+    # the strategy's curve was measured by the loop; the benchmarks' by the same code, in one more pass
     years = _years(dates)
-    curves = curve_metrics(np.vstack([curve, *bench.values()]), years, priced.market.cash_return)
+    stats = out.curves if not bench else np.vstack([out.curves, curve_stats(np.vstack(list(bench.values())),
+                                                                            priced.market.cash_return)])
+    curves = metrics_of(stats, years)
     row = {k: float(v[0]) for k, v in _with_tallies(curves, out, years).items()}  # row 0: the strategy
-    dd = metrics.worst_drawdown(curve)
+    top, bottom, back = (int(x) for x in out.curves[0, [C_PEAK, C_TROUGH, C_RECOVERY]])
     start, end, peak, trough, recovery = _iso_days(
-        dates, np.array([0, len(dates) - 1, dd.peak, dd.trough, dd.trough if dd.recovery is None else dd.recovery])
+        dates, np.array([0, len(dates) - 1, top, bottom, bottom if back < 0 else back])
     )
     facts: dict[str, object] = {
         "strategy": name,
@@ -325,7 +368,7 @@ def _result(
         "decisions": int(row["decisions"]),
         "max_drawdown_peak": peak,
         "max_drawdown_trough": trough,
-        "max_drawdown_recovery": None if dd.recovery is None else recovery,
+        "max_drawdown_recovery": None if back < 0 else recovery,
         "trades": len(day),
         "prices_as_traded": priced.as_traded is not None,
         "splits_applied": None if priced.as_traded is None else splits_per_symbol(symbols, priced.as_traded.applied),
@@ -343,16 +386,6 @@ def _result(
                           checks.warnings)
 
 
-def _row_sum(a: FloatArray) -> FloatArray:
-    """a.sum(axis=1), bit for bit: numpy adds a row shorter than 8 left to right, as this does column by column."""
-    if not 2 <= a.shape[1] < 8:
-        return np.asarray(a.sum(axis=1))
-    total = a[:, 0] + a[:, 1]
-    for j in range(2, a.shape[1]):
-        total += a[:, j]
-    return total
-
-
 def _mean(values: FloatArray) -> float:
     """The mean as pandas takes it for a table column: numpy's (the same pairwise sum over the same count) when
     nothing is missing, else pandas' own (it skips NaN)."""
@@ -363,35 +396,22 @@ TRADE_COLUMNS = ["date", "symbol", "side", "qty", "price", "paid", "notional", "
 
 
 def _trade_legs(
-    batches: Sequence[TradeBatch], sessions: int, symbols: int, lag: int, splits: HoldingSplits
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The nonzero legs of the kernel's trade batches in batch, session and symbol order (session index with the
-    fill lag, symbol column, signed shares, price, paid), and the shares held at each close."""
+    batches: Sequence[TradeBatch], lag: int
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
+    """The nonzero legs of the kernel's trade batches in batch, session and symbol order: session index with the
+    fill lag, symbol column, signed shares, price, paid."""
     kept = [b for b in batches if len(b.days)]
     if not kept:
         none, no_days = np.zeros(0), np.zeros(0, dtype=np.intp)
-        return no_days, no_days, none, none, none, np.zeros((sessions, symbols))
-    decided = np.concatenate([b.days for b in kept])
-    days = decided + lag
-    traded = np.concatenate([b.shares for b in kept])
-    k, j = np.nonzero(traded)
-    price = np.concatenate([b.prices for b in kept])[k, j]
-    paid = np.concatenate([b.paid for b in kept])[k, j]
-    held = split_holdings(decided, traded, sessions, splits, lag=lag) if splits.count else \
-        _holdings(days, traded, sessions)
-    return days[k], j, traded[k, j], price, paid, held
-
-
-def _holdings(days: IntArray, traded: FloatArray, sessions: int) -> FloatArray:
-    """Shares held at each close: the running sum of the trades, by session (a session may trade twice)."""
-    if len(days) > 1 and not bool(np.all(days[1:] > days[:-1])):
-        held = np.zeros((sessions, traded.shape[1]))
-        np.add.at(held, days, traded)  # in order, as `held[day] += row` would
-        return np.asarray(np.cumsum(held, axis=0))
-    # one batch of one variant: the book after each trading session, repeated until the next one (the same sums
-    # as a running sum over every session, which only adds zeros in between, at a fraction of its cost)
-    book = np.concatenate([np.zeros((1, traded.shape[1])), np.cumsum(traded, axis=0)])
-    return np.repeat(book, np.diff(days, prepend=0, append=sessions), axis=0)
+        return no_days, no_days, none, none, none
+    if len(kept) == 1:
+        days, traded, prices, paid_at = kept[0].days, kept[0].shares, kept[0].prices, kept[0].paid
+    else:
+        days, traded, prices, paid_at = (np.concatenate([getattr(b, f) for b in kept])
+                                         for f in ("days", "shares", "prices", "paid"))
+    legs = traded != 0
+    k, j = np.nonzero(legs)
+    return days[k] + lag, j, traded[legs], prices[legs], paid_at[legs]
 
 
 def _trade_table(run: RunArrays) -> pd.DataFrame:
@@ -417,10 +437,14 @@ def _trade_table(run: RunArrays) -> pd.DataFrame:
 
 def _iso_days(dates: pd.DatetimeIndex, days: IntArray) -> list[str]:
     """dates[d].date().isoformat() for each d in days, formatting each session once."""
-    unique, where = np.unique(days, return_inverse=True)
     if isinstance(dates.dtype, np.dtype):
+        if len(days) <= 16:  # a few: format them as they come
+            few: list[str] = np.datetime_as_string(dates.values[days], unit="D").tolist()
+            return few
+        unique, where = np.unique(days, return_inverse=True)
         text = np.datetime_as_string(dates.values[unique], unit="D")
     else:  # tz-aware: the dates as pandas labels them
+        unique, where = np.unique(days, return_inverse=True)
         text = np.array([d.date().isoformat() for d in dates[unique]])
     labels: list[str] = text[where].tolist()
     return labels

@@ -1,7 +1,7 @@
 """Decisions the floats cannot settle, in Decimal as the planner makes them; and row-wise entry points.
 
-decide_shares and leg_breaches run the compiled decision code of the loop (backend.py) on rows of books and fall
-back to Decimal exactly where the loop would stop and ask; the property tests compare them with
+decide_shares, leg_breaches and book_breaches run the loop's own decision code (backend.py) on rows of books and
+fall back to Decimal exactly where the loop would stop and ask; the property tests compare them with
 bot/core/plan.py:plan_rebalance and bot/core/drift.py:drift_breaches.
 """
 
@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
-from bot.backtest import backend
+from bot.backtest import backend, pyloop
 from bot.backtest.arrays import BoolArray, FloatArray
 from bot.backtest.codes import OVER_TIE, OVER_YES, TIE, WEIGHT_TIE
 
@@ -52,7 +52,7 @@ def leg_breaches(
 
     held is (k, N) shares, prices (L, N), targets (k, L or 1, N), equity (k, L), band (k,).
     """
-    k, n = held.shape
+    k = held.shape[0]
     sessions = prices.shape[0]
     out = np.zeros((k, sessions), dtype=np.bool_)
     px = np.ascontiguousarray(prices, dtype=np.float64)
@@ -61,12 +61,31 @@ def leg_breaches(
     for i in range(k):
         q = np.ascontiguousarray(held[i], dtype=np.float64)
         for t in range(sessions):
-            tt = t if tgs.shape[1] > 1 else 0
-            over = leg_over(q, px, t, tgs, i, tt, float(equity[i, t]), float(band[i]))
+            w = tgs[i, t if tgs.shape[1] > 1 else 0]
+            over = leg_over(q, px[t], w, float(equity[i, t]), float(band[i]))
             out[i, t] = over == OVER_YES or (
-                over == OVER_TIE and exact_leg_over(q.tolist(), px[t].tolist(), tgs[i, tt].tolist(),
-                                                    float(equity[i, t]), float(band[i]))
+                over == OVER_TIE and exact_leg_over(q.tolist(), px[t].tolist(), w.tolist(), float(equity[i, t]),
+                                                    float(band[i]))
             )
+    return out
+
+
+def book_breaches(
+    held: FloatArray, prices: FloatArray, targets: FloatArray, equity: FloatArray, bands: FloatArray,
+    multiples: FloatArray,
+) -> BoolArray:
+    """(k,): the book's gross, net or some underlying's effective exposure is off target by more than its band, as
+    drift_breaches judges it. held, prices, targets (k, N); equity (k,); bands (k, 3): gross, net, effective (inf:
+    no band); multiples (N, U)."""
+    book_over = backend.get().book_over
+    out = np.zeros(held.shape[0], dtype=np.bool_)
+    m = np.ascontiguousarray(multiples, dtype=np.float64)
+    for i in range(held.shape[0]):
+        q, p, w = (np.ascontiguousarray(a[i], dtype=np.float64) for a in (held, prices, targets))
+        b = (float(bands[i, 0]), float(bands[i, 1]), float(bands[i, 2]))
+        over = book_over(q, p, w, float(equity[i]), b, m)
+        out[i] = over == OVER_YES or (over == OVER_TIE and exact_book_over(q.tolist(), p.tolist(), w.tolist(),
+                                                                           float(equity[i]), b, m.tolist()))
     return out
 
 
@@ -80,6 +99,47 @@ def exact_leg_over(q: list[float], prices: list[float], targets: list[float], eq
         elif excess > 0:
             return True
     return False
+
+
+def exact_book_over(q: list[float], prices: list[float], targets: list[float], equity: float,  # noqa: PLR0913
+                    bands: tuple[float, float, float], multiples: list[list[float]]) -> bool:
+    """book_over() with the measures within a hair of their band judged in Decimal, as bot/core/drift.py does:
+    weights of the held legs (shares x price / equity) against the targets' own gross, net and effective."""
+    floats = pyloop.book_measures(q, prices, targets, equity, bands, multiples)
+    for k, (drift, band) in enumerate(floats):
+        excess = abs(drift) - band
+        if abs(excess) <= WEIGHT_TIE:
+            if abs(_exact_measures(q, prices, targets, equity, bands, multiples)[k]) > _dec(band):
+                return True
+        elif excess > 0:
+            return True
+    return False
+
+
+def _exact_measures(q: list[float], prices: list[float], targets: list[float], equity: float,
+                    bands: tuple[float, float, float], multiples: list[list[float]]) -> list[Decimal]:
+    """The drifts of pyloop.book_measures, in Decimal: current (held legs only) minus target."""
+    held = [(j, _dec(qj) * _dec(pj) / _dec(equity)) for j, (qj, pj) in enumerate(zip(q, prices, strict=True)) if qj]
+    wanted = [_dec(t) for t in targets]
+    out: list[Decimal] = []
+    zero = Decimal(0)
+    if bands[0] < math.inf:
+        out.append(sum((abs(w) for _, w in held), zero) - sum((abs(t) for t in wanted), zero))
+    if bands[1] < math.inf:
+        out.append(sum((w for _, w in held), zero) - sum(wanted, zero))
+    if bands[2] < math.inf:
+        for u in range(len(multiples[0]) if multiples else 0):
+            m = [_dec(row[u]) for row in multiples]
+            out.append(sum((w * m[j] for j, w in held), zero) - sum((t * m[j] for j, t in enumerate(wanted)), zero))
+    return out
+
+
+def exact_band_breach(q: list[float], prices: list[float], targets: list[float], equity: float,  # noqa: PLR0913
+                      leg_band: float, bands: tuple[float, float, float], multiples: list[list[float]]) -> bool:
+    """Whether the loop's band check fires, every tie judged in Decimal: the book's measures, then the legs."""
+    if any(b < math.inf for b in bands) and exact_book_over(q, prices, targets, equity, bands, multiples):
+        return True
+    return leg_band < math.inf and exact_leg_over(q, prices, targets, equity, leg_band)
 
 
 def exact_target(

@@ -2,10 +2,10 @@
 
 The rebalance rule is the planner's (bot/core/plan.py) in floats: target shares
 trunc(weight x equity x (1 - cash_reserve) / price); a leg is left alone when its trade is under
-min_trade_usd, unless the target is zero; a small sign flip still closes the old side. The compiled
-loop (loop.c through cloop.py, or loop.py's numba where no C compiler is available: backend.py) stops
-where floats cannot settle a decision; this driver settles it in Decimal as the planner and
-bot/core/drift.py compute it (exact.py) and resumes, so float rounding cannot change one.
+min_trade_usd, unless the target is zero; a small sign flip still closes the old side. The loop (loop.c
+through cloop.py, or the same algorithm in Python, pyloop.py, where no C compiler is available:
+backend.py) stops where floats cannot settle a decision; this driver settles it in Decimal as the
+planner and bot/core/drift.py compute it (exact.py) and resumes, so float rounding cannot change one.
 Rows are variants, so a sweep runs many variants in one call. A market in as-traded prices carries its
 splits (Market.splits, built by market.py from a split list); the loop converts the holdings at each one.
 """
@@ -16,22 +16,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.backtest import backend
+from bot.backtest import backend, codes
 from bot.backtest.arrays import BoolArray, Fill, FloatArray, IntArray
 from bot.backtest.astraded import HoldingSplits
-from bot.backtest.codes import NEED_BREACH, NEED_SHARES
 from bot.backtest.exact import (
     FRACTIONAL_QUANTUM,
     decide_shares,
     decide_shares_one,
-    exact_leg_over,
+    exact_band_breach,
     exact_target,
     leg_breaches,
 )
+from bot.backtest.loopargs import LoopArgs
 
 __all__ = [
     "FRACTIONAL_QUANTUM", "BoolArray", "Fill", "FloatArray", "IntArray", "KernelResult", "Market", "TradeBatch",
-    "Variants", "decide_shares", "decide_shares_one", "exact_target", "leg_breaches", "run_kernel",
+    "Variants", "decide_shares", "decide_shares_one", "exact_target", "leg_breaches", "run_kernel", "run_rows",
 ]
 
 
@@ -84,6 +84,16 @@ class Variants:
     def count(self) -> int:
         return int(self.leg_band.shape[0])
 
+    def params(self) -> FloatArray:
+        """The loop's parameter rows (V, P_LEN), in codes.py's P_* order."""
+        columns = (self.leg_band, self.gross_band, self.net_band, self.effective_band, self.commission_bps,
+                   self.slippage_bps, self.borrow_bps, self.min_trade_usd, self.cash_reserve, self.fractional_longs,
+                   self.target_row, self.due_row)
+        out = np.empty((self.count, codes.P_LEN))
+        for k, column in enumerate(columns):
+            out[:, k] = column
+        return out
+
 
 @dataclass(slots=True)
 class TradeBatch:
@@ -106,81 +116,106 @@ class KernelResult:
     rebalances: IntArray  # (V,) decisions that traded
     decisions: IntArray  # (V,) sessions where a rebalance was due (calendar or band)
     trades: list[TradeBatch] = field(default_factory=list)
+    curves: FloatArray | None = None  # (V, C_LEN) each equity curve's statistics (codes.py C_*), from the loop
+    held: FloatArray | None = None  # (V, T, N) shares at each close, when recorded
+    exposure: FloatArray | None = None  # (V, 2, T) gross and net at each close, fractions of equity, when recorded
 
 
-def run_kernel(market: Market, variants: Variants, *, fill: Fill = "close", record: bool = False) -> KernelResult:
-    """Simulate every variant over every session; `record` keeps the trade list (for single runs)."""
-    t_len, n = market.close.shape
-    v = variants.count
+def run_kernel(
+    market: Market, variants: Variants, *, fill: Fill = "close", record: bool = False, stats: bool = True
+) -> KernelResult:
+    """Simulate every variant over every session; `record` keeps the trade list, shares and exposure (for single
+    runs); `stats` has the loop measure each curve as it finishes it (KernelResult.curves)."""
+    return run_rows(market, variants.targets, variants.due, variants.params(), variants.starting_cash, fill=fill,
+                    record=record, stats=stats)
+
+
+def run_rows(
+    market: Market, targets: FloatArray, due: BoolArray, params: FloatArray, starting_cash: FloatArray, *,
+    fill: Fill = "close", record: bool = False, stats: bool = True, equity: FloatArray | None = None,
+) -> KernelResult:
+    """run_kernel on variants given as the loop's parameter rows (V, P_LEN) and their starting cash: a sweep
+    builds its variants as these arrays, never as objects. `equity` (V, T) may be a buffer to reuse."""
     if fill == "next_open" and market.open is None:
         raise ValueError("next-open fills need the market's opens (build_market(..., opens=True))")
-    opens = market.close if market.open is None else market.open  # the loop reads opens only for next-open fills
-    f64 = np.float64
-    targets = np.asarray(variants.targets, dtype=f64)
-    targets = np.ascontiguousarray(targets[:, None, :] if targets.ndim == 2 else targets)
-    market_args = tuple(np.ascontiguousarray(a, dtype=f64) for a in
-                        (market.close, opens, market.cash_return, market.accrual_days, market.multiples))
-    events = market.splits
-    market_args += (np.ascontiguousarray(events.day, dtype=np.int64),
-                    np.ascontiguousarray(events.column, dtype=np.int64), np.ascontiguousarray(events.ratio, dtype=f64))
-    bands = np.ascontiguousarray(np.column_stack(
-        [variants.leg_band, variants.gross_band, variants.net_band, variants.effective_band]), dtype=f64)
-    costs = np.ascontiguousarray(np.column_stack(
-        [variants.commission_bps, variants.slippage_bps, variants.borrow_bps]), dtype=f64)
-    params = (
-        market_args + (targets, np.asarray(variants.target_row, dtype=np.int64),
-                       np.ascontiguousarray(variants.due, dtype=np.bool_), np.asarray(variants.due_row, dtype=np.int64),
-                       bands, costs, np.asarray(variants.min_trade_usd, dtype=f64),
-                       np.asarray(variants.cash_reserve, dtype=f64),
-                       np.asarray(variants.fractional_longs, dtype=np.bool_), fill == "next_open", record)
-    )
-    q = np.zeros((v, n))
-    cash = np.array(variants.starting_cash, dtype=f64)
-    flow, start = np.zeros(v), np.zeros(v, dtype=np.int64)
-    force_breach, force_q, has_force_q = np.full(v, -1, dtype=np.int8), np.zeros((v, n)), np.zeros(v, dtype=np.bool_)
-    state = (q, cash, flow, start, force_breach, force_q, has_force_q)
-    equity = np.empty((v, t_len))  # the loop writes every session of every row
-    tallies, counts = np.zeros((v, 4)), np.zeros((v, 2), dtype=np.int64)
-    need, need_equity = np.zeros(v, dtype=np.int8), np.zeros(v)
-    k = t_len * v if record else 0
-    trades, trade_at, n_trades = np.zeros((k, 3, n)), np.zeros((k, 3)), np.zeros(1, dtype=np.int64)
-    outputs = (equity, tallies, counts, need, need_equity, trades, trade_at, n_trades)
-
-    simulate = backend.get().simulate
-    rows = np.arange(v, dtype=np.int64)
+    args = loop_args(market, targets, due, params, starting_cash, next_open=fill == "next_open", record=record,
+                     stats=stats, equity=equity)
+    run = backend.get().runner(args)
+    rows = np.arange(params.shape[0], dtype=np.int64)
+    state = args.state
     while rows.size:
-        simulate(rows, *params, *state, *outputs)
-        rows = np.flatnonzero(need).astype(np.int64)
+        run(rows)
+        rows = np.flatnonzero(state[:, codes.S_NEED]).astype(np.int64)
         for r in rows.tolist():
-            _settle(market, variants, targets, state, r, int(need[r]), float(need_equity[r]))
+            _settle(market, args.targets, params[r], state[r])
+    return _kernel_result(args)
 
-    out = KernelResult(equity, tallies[:, 0].copy(), tallies[:, 1].copy(), tallies[:, 2].copy(),
-                       counts[:, 0].astype(np.intp), counts[:, 1].astype(np.intp))
-    if record and n_trades[0]:
-        m = int(n_trades[0])
-        out.trades.append(TradeBatch(trade_at[:m, 0].astype(np.intp), trade_at[:m, 1].astype(np.intp),
-                                     trades[:m, 0].copy(), trades[:m, 1].copy(), trades[:m, 2].copy(),
-                                     trade_at[:m, 2].copy()))
+
+def loop_args(
+    market: Market, targets: FloatArray, due: BoolArray, params: FloatArray, starting_cash: FloatArray, *,
+    next_open: bool, record: bool, stats: bool, equity: FloatArray | None = None,
+) -> LoopArgs:
+    """The loop's arguments: the market's arrays as they are (already float64 and C-contiguous from
+    build_market), the variants' rows, a fresh state and outputs."""
+    t_len, n = market.close.shape
+    v = params.shape[0]
+    targets = _contiguous(targets)
+    if targets.ndim == 2:
+        targets = np.ascontiguousarray(targets[:, None, :])
+    splits = market.splits
+    state = np.zeros((v, codes.S_LEN + 2 * n))
+    state[:, codes.S_CASH] = starting_cash
+    state[:, codes.S_FORCE_BREACH] = -1.0
+    k = t_len * v if record else 0
+    return LoopArgs(
+        close=_contiguous(market.close), opens=_contiguous(market.close if market.open is None else market.open),
+        cash_return=_contiguous(market.cash_return), accrual_days=_contiguous(market.accrual_days),
+        multiples=_contiguous(market.multiples), split_day=_contiguous(splits.day, np.int64),
+        split_col=_contiguous(splits.column, np.int64), split_ratio=_contiguous(splits.ratio), targets=targets,
+        due=_contiguous(due, np.bool_), params=_contiguous(params), state=state,
+        equity=np.empty((v, t_len)) if equity is None else equity,
+        summary=np.zeros((v, codes.M_LEN)), n_trades=np.zeros(1, dtype=np.int64), next_open=next_open, record=record,
+        stats=stats, trades=np.empty((k, codes.R_LEN + 3 * n)) if record else None,
+        held=np.empty((v, t_len, n)) if record else None, exposure=np.empty((v, 2, t_len)) if record else None,
+    )
+
+
+def _contiguous(a: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    return a if a.dtype == dtype and a.flags.c_contiguous else np.ascontiguousarray(a, dtype=dtype)
+
+
+def _kernel_result(args: LoopArgs) -> KernelResult:
+    sm = args.summary
+    out = KernelResult(args.equity, sm[:, codes.M_TRADED].copy(), sm[:, codes.M_COSTS].copy(),
+                       sm[:, codes.M_BORROW].copy(), sm[:, codes.M_REBALANCES].astype(np.intp),
+                       sm[:, codes.M_DECISIONS].astype(np.intp), curves=sm[:, codes.M_CURVE :] if args.stats else None,
+                       held=args.held, exposure=args.exposure)
+    m = int(args.n_trades[0])
+    if args.trades is not None and m:
+        n = args.close.shape[1]
+        rec, at = args.trades[:m], codes.R_LEN
+        out.trades.append(TradeBatch(rec[:, codes.R_ROW].astype(np.intp), rec[:, codes.R_DAY].astype(np.intp),
+                                     rec[:, at : at + n], rec[:, at + n : at + 2 * n], rec[:, at + 2 * n :],
+                                     rec[:, codes.R_COMMISSION]))
     return out
 
 
-def _settle(
-    market: Market, variants: Variants, targets: FloatArray, state: tuple[np.ndarray, ...], r: int, need: int,
-    equity: float,
-) -> None:
-    """Answer in Decimal what stopped row r at its session, for the loop to resume with."""
-    q, _, _, start, force_breach, force_q, has_force_q = state
-    t = int(start[r])
-    held, prices = q[r].tolist(), market.close[t].tolist()
-    weights = targets[variants.target_row[r], t if targets.shape[1] > 1 else 0].tolist()
-    if need == NEED_BREACH:
-        force_breach[r] = exact_leg_over(held, prices, weights, equity, float(variants.leg_band[r]))
-    elif need == NEED_SHARES:
+def _settle(market: Market, targets: FloatArray, params: FloatArray, state: FloatArray) -> None:
+    """Answer in Decimal what stopped a row at its session (its parameter and state rows), for the loop to resume."""
+    n = market.close.shape[1]
+    t, need, equity = int(state[codes.S_START]), int(state[codes.S_NEED]), float(state[codes.S_NEED_EQUITY])
+    held, prices = state[codes.S_LEN : codes.S_LEN + n].tolist(), market.close[t].tolist()
+    weights = targets[int(params[codes.P_TARGET_ROW]), t if targets.shape[1] > 1 else 0].tolist()
+    if need == codes.NEED_BREACH:
+        bands = (float(params[codes.P_GROSS]), float(params[codes.P_NET]), float(params[codes.P_EFFECTIVE]))
+        state[codes.S_FORCE_BREACH] = exact_band_breach(held, prices, weights, equity, float(params[codes.P_LEG]),
+                                                        bands, market.multiples.tolist())
+    elif need == codes.NEED_SHARES:
         if not equity > 0:
             weights = [0.0] * len(weights)  # a ruined book is closed out
-        force_q[r] = decide_shares_one(held, weights, equity, prices, float(variants.min_trade_usd[r]),
-                                       float(variants.cash_reserve[r]),
-                                       fractional_longs=bool(variants.fractional_longs[r]))
-        has_force_q[r] = True
+        state[codes.S_LEN + n :] = decide_shares_one(
+            held, weights, equity, prices, float(params[codes.P_MIN_TRADE]), float(params[codes.P_RESERVE]),
+            fractional_longs=bool(params[codes.P_FRACTIONAL]))
+        state[codes.S_HAS_FORCE_Q] = 1.0
     else:
         raise AssertionError(f"unknown need {need}")

@@ -107,7 +107,10 @@ def build_market(
             raw = np.column_stack([frames[s]["open"].reindex(dates).to_numpy(np.float64) for s in symbols])
             adjusted_opens = raw * factor
     stamps = dates.values if _naive(dates) else dates.tz_localize(None).values  # local calendar days
-    days = np.concatenate(([0.0], np.diff(stamps.astype("datetime64[D]")).astype(np.float64)))
+    numbers = day_numbers(stamps)
+    days = np.empty(len(numbers))
+    days[0] = 0.0
+    np.subtract(numbers[1:], numbers[:-1], out=days[1:])  # whole days, exact in float64
     cash_return = cash_rate * days / 360.0
     if cash_symbol is not None:
         fund = _fund_returns(frames, cash_symbol, dates)
@@ -154,6 +157,17 @@ def _split_notes(found: AsTraded) -> tuple[str, ...]:
     return (f"prices as traded: {len(found.applied)} splits applied to the holdings ({named})",)
 
 
+def day_numbers(stamps: np.ndarray) -> np.ndarray:
+    """stamps.astype("datetime64[D]") as int64 day numbers (the same floor), by integer division: several times
+    faster than numpy's unit conversion."""
+    unit, count = np.datetime_data(stamps.dtype)
+    per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000,
+               "ns": 86_400_000_000_000}.get(unit)
+    if per_day is None or count != 1 or per_day == 1:
+        return np.asarray(stamps.astype("datetime64[D]").view(np.int64))
+    return np.asarray(stamps.view(np.int64) // per_day)
+
+
 def _naive(index: pd.Index) -> bool:
     """A tz-naive DatetimeIndex (any unit): its values are plain numpy datetime64."""
     return isinstance(index, pd.DatetimeIndex) and isinstance(index.dtype, np.dtype)
@@ -168,10 +182,16 @@ def _fast_intersection(indexes: Sequence[pd.Index]) -> pd.DatetimeIndex | None:
     """pandas' chained Index.intersection for plain session indexes of one dtype, in numpy (None otherwise)."""
     if not all(_plain(ix) for ix in indexes) or len({ix.dtype for ix in indexes}) != 1:
         return None
-    unit = indexes[0].values.dtype
-    stamps = indexes[0].values.view(np.int64)  # integers search and compare several times faster
+    first = indexes[0]
+    unit = first.values.dtype
+    base = first.values.view(np.int64)  # integers search and compare several times faster
+    stamps = base
     for ix in indexes[1:]:
         stamps = _sorted_intersection(stamps, ix.values.view(np.int64))
+    if first.name == "date" and first.freq is None and len(stamps) and np.may_share_memory(stamps, base):
+        # a slice of the first index: that index's own sessions (its cached lookups come along when it is whole)
+        lo = (stamps.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // base.itemsize
+        return first if len(stamps) == len(base) else first[lo : lo + len(stamps)]
     return pd.DatetimeIndex(stamps.view(unit), name="date")
 
 
@@ -206,7 +226,9 @@ def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Seque
     keys, wanted = index.values.view(np.int64), dates.values.view(np.int64)
     first = int(np.searchsorted(keys, wanted[0]))
     at: slice | IntArray = slice(first, first + len(wanted))
-    if not np.array_equal(keys[at], wanted):
+    if index is dates:  # the sessions are this frame's own
+        at = slice(0, len(keys))
+    elif not np.array_equal(keys[at], wanted):
         pos = np.searchsorted(keys, wanted)
         if pos.max() >= len(keys) or not np.array_equal(keys[pos], wanted):
             return None

@@ -1,27 +1,31 @@
-"""Parameter sweeps: every combination of a grid, run as rows of one kernel call per chunk."""
+"""Parameter sweeps: every combination of a grid, run as rows of the loop in chunks, on every core or a cluster."""
 
 from __future__ import annotations
 
-import dataclasses
+import gc
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from bot.backtest.arrays import IntArray
-from bot.backtest.engine import BacktestSettings, summarize, target_path, variants_from
-from bot.backtest.kernel import run_kernel
-from bot.backtest.market import FREQUENCIES, build_market, due_sessions
+from bot.backtest.arrays import FloatArray
+from bot.backtest.chunks import Book, Executor, LocalThreads, books_of, chunk_size, chunks_of
+from bot.backtest.cluster import CLUSTER_CHUNK, connect
+from bot.backtest.codes import M_BORROW, M_COSTS, M_CURVE, M_DECISIONS, M_LEN, M_REBALANCES, M_TRADED
+from bot.backtest.engine import BacktestSettings, summarize, target_path
+from bot.backtest.grid import SETTING_NAMES, GridRows, grid_rows
+from bot.backtest.kernel import KernelResult
+from bot.backtest.market import build_market, due_sessions
 from bot.core.domain import Symbol, Vehicle
 from bot.errors import ConfigError
-from strategies import build_strategy
-from strategies.base import Strategy
+
+__all__ = ["ALIASES", "LOWER_IS_BETTER", "SETTING_NAMES", "expand", "parse_grid", "run_sweep", "sort_table",
+           "sweep_dates"]
 
 ALIASES = {"band": "leg_band", "drift_band": "leg_band"}
-SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(BacktestSettings)) - {"start", "end", "benchmarks",
-                                                                                   "splits"}
 LOWER_IS_BETTER = frozenset({"volatility", "turnover", "costs_usd", "borrow_usd", "rebalances", "decisions"})
 Progress = Callable[[int, int], None]
 
@@ -59,51 +63,85 @@ def run_sweep(
     settings: BacktestSettings,
     *,
     sort_by: str = "sharpe",
-    chunk: int = 250,
+    chunk: int | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
+    cluster: str | None = None,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """One row per combination: the grid values and the metrics, best first by `sort_by`.
 
-    All variants run over the same sessions: those where every symbol any variant trades has a bar.
+    All variants run over the same sessions: those where every symbol any variant trades has a bar. Chunks
+    of `chunk` rows (by default about four per worker) run on `workers` threads (default: every core), or on
+    the Dask cluster at `cluster` (pairbot[cluster]), or on any `executor`; the table is the same bit for bit.
     """
-    combos = expand(grid)
-    setting_rows = [_settings_for(settings, c) for c in combos]
-    strategies, strategy_row = _strategies_for(strategy_name, base_params, combos)
-    symbols = tuple(sorted(set().union(*(s.universe for s in strategies))))
+    with _collector_paused():
+        return _sweep(frames, strategy_name, base_params, grid, settings, sort_by=sort_by, chunk=chunk,
+                      progress=progress, workers=workers, cluster=cluster, executor=executor)
+
+
+def _sweep(
+    frames: Mapping[str, pd.DataFrame], strategy_name: str, base_params: Mapping[str, object],
+    grid: Mapping[str, Sequence[object]], settings: BacktestSettings, *, sort_by: str, chunk: int | None,
+    progress: Progress | None, workers: int | None, cluster: str | None, executor: Executor | None,
+) -> pd.DataFrame:
+    rows = grid_rows(grid, settings, strategy_name, base_params)
+    symbols = tuple(sorted(set().union(*(s.universe for s in rows.strategies))))
     vehicles: dict[Symbol, Vehicle] = {}
-    for s in strategies:
+    for s in rows.strategies:
         vehicles.update(s.vehicles)
-    fills = {s.fill for s in setting_rows}
-    if len(fills) > 1:
-        raise ConfigError("a sweep runs one fill mode at a time")
-    fill = fills.pop()
     priced = build_market(
         frames, symbols, vehicles, start=settings.start, end=settings.end,
-        cash_rate=settings.cash_rate, cash_symbol=settings.cash_symbol, opens=fill == "next_open",
+        cash_rate=settings.cash_rate, cash_symbol=settings.cash_symbol, opens=rows.fill == "next_open",
         splits=settings.splits,
     )
-    paths = [target_path(s, frames, priced) for s in strategies]
-    if any(p.ndim == 2 for p in paths):
-        paths = [np.broadcast_to(p, priced.market.close.shape) for p in paths]
-    targets = np.stack(paths)
-    frequencies = sorted({s.frequency for s in setting_rows})
-    due = np.stack([due_sessions(priced.dates, f) for f in frequencies])
-    due_row = np.array([frequencies.index(s.frequency) for s in setting_rows], dtype=np.intp)
-    # Chunks of one strategy and schedule hold the fewest symbols, which is what the kernel's work scales with.
-    order = np.lexsort((due_row, strategy_row))
-    found: dict[str, np.ndarray] = {}
-    for lo in range(0, len(combos), chunk):
-        rows = order[lo : lo + chunk]
-        variants = variants_from([setting_rows[i] for i in rows], targets, strategy_row[rows], due, due_row[rows])
-        out = run_kernel(priced.market, variants, fill=fill)
-        for key, values in summarize(out, priced.dates, priced.market.cash_return).items():
-            found.setdefault(key, np.full(len(combos), np.nan))[rows] = values
-        if progress is not None:
-            progress(min(lo + chunk, len(combos)), len(combos))
-    table = pd.DataFrame(combos).assign(**found)
+    due = np.stack([due_sessions(priced.dates, f) for f in rows.frequencies])
+    books = books_of(priced, rows.strategies, [target_path(s, frames, priced) for s in rows.strategies], due,
+                     rows.fill)
+    if cluster is not None:
+        with connect(cluster) as remote:
+            columns, summary = _run(books, rows, remote, chunk or CLUSTER_CHUNK, progress)
+    else:
+        local = executor or LocalThreads(workers)
+        size = chunk or chunk_size(rows.count, getattr(local, "workers", 1))
+        columns, summary = _run(books, rows, local, size, progress)
+    out = KernelResult(np.empty((rows.count, 0)), summary[:, M_TRADED], summary[:, M_COSTS], summary[:, M_BORROW],
+                       summary[:, M_REBALANCES].astype(np.intp), summary[:, M_DECISIONS].astype(np.intp),
+                       curves=summary[:, M_CURVE:])
+    table = pd.DataFrame({**columns, **summarize(out, priced.dates, priced.market.cash_return)},
+                         index=pd.RangeIndex(rows.count))
     table.attrs["start"], table.attrs["end"] = str(priced.dates[0].date()), str(priced.dates[-1].date())
     table.attrs["notes"] = priced.notes
     return sort_table(table, sort_by)
+
+
+def _run(books: Sequence[Book], rows: GridRows, executor: Executor, size: int,
+         progress: Progress | None) -> tuple[dict[str, object], FloatArray]:
+    """The grid's columns (built while the chunks run) and every row of the loop's summary."""
+    pending = executor.submit(books, chunks_of(rows.params, rows.starting_cash, size))
+    columns = rows.columns()
+    summary = np.empty((rows.count, M_LEN))
+    done = 0
+    for chunk, result in pending:
+        summary[chunk.rows] = result
+        done += len(chunk.rows)
+        if progress is not None:
+            progress(done, rows.count)
+    return columns, summary
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector waits while a sweep runs: a collection walks every object of the process
+    (pandas' included) holding the GIL, milliseconds that the loop's threads wait out between chunks. The sweep's
+    own objects are few and acyclic; the collector runs again, as it would have, once the sweep is done."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def sort_table(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:
@@ -111,32 +149,6 @@ def sort_table(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:
         raise ConfigError(f"cannot sort by {sort_by!r}; choose one of {', '.join(map(str, table.columns))}")
     ordered = table.sort_values(sort_by, ascending=sort_by in LOWER_IS_BETTER, na_position="last", kind="stable")
     return ordered.reset_index(drop=True)
-
-
-def _settings_for(base: BacktestSettings, combo: Mapping[str, object]) -> BacktestSettings:
-    changes: dict[str, object] = {k: v for k, v in combo.items() if k in SETTING_NAMES}
-    if "frequency" in changes and changes["frequency"] not in FREQUENCIES:
-        raise ConfigError(f"unknown frequency {changes['frequency']!r}; expected one of {', '.join(FREQUENCIES)}")
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-def _strategies_for(
-    name: str, base: Mapping[str, object], combos: Sequence[Mapping[str, object]]
-) -> tuple[list[Strategy], IntArray]:
-    keys: dict[tuple[tuple[str, str], ...], int] = {}
-    built: list[Strategy] = []
-    row = np.zeros(len(combos), dtype=np.intp)
-    for i, combo in enumerate(combos):
-        params = {**base, **{k: v for k, v in combo.items() if k not in SETTING_NAMES}}
-        key = tuple(sorted((k, repr(v)) for k, v in params.items()))
-        if key not in keys:
-            try:
-                built.append(build_strategy(name, params))
-            except ValueError as err:
-                raise ConfigError(str(err)) from err
-            keys[key] = len(built) - 1
-        row[i] = keys[key]
-    return built, row
 
 
 def sweep_dates(table: pd.DataFrame) -> tuple[date, date]:

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from bot.backtest import BacktestSettings, run_backtest
-from bot.backtest.astraded import HoldingSplits, as_traded, as_traded_frames, split_holdings, split_shares
+from bot.backtest.astraded import HoldingSplits, as_traded, as_traded_frames, split_shares
+from bot.backtest.kernel import Market, Variants, run_kernel
 from bot.backtest.sweep import run_sweep
 from bot.core.corporate import Split, split_factor
 from bot.core.domain import Symbol
@@ -63,16 +64,22 @@ class TestAsTraded:
         assert out.loc["2020-02-07", ["open", "close", "adj_close", "volume"]].tolist() == [25.0, 25.0, 25.0, 400.0]
         assert out.loc["2020-02-10", ["open", "close", "adj_close", "volume"]].tolist() == [100.0] * 4
 
-    def test_split_holdings_are_the_running_sums_converted_at_each_split(self):
-        """7 shares, 1-for-5 -> 1.4; then +3 -> 4.4; then 2-for-1 -> 8.8; in the next-open table a day later."""
-        days, traded = np.array([0, 2]), np.array([[7.0], [3.0]])
+    @pytest.mark.parametrize(("fill", "expected"), [("close", [7.0, 7.0, 1.4, 1.4, 2.8, 2.8]),
+                                                    ("next_open", [0.0, 7.0, 1.4, 1.4, 2.8, 2.8])])
+    def test_the_loop_holds_its_shares_converted_at_each_split(self, fill, expected):
+        """7 shares, 1-for-5 -> 1.4, then 2-for-1 -> 2.8; a next-open fill shows from the session after."""
+        px = np.full((6, 1), 100.0)
         splits = HoldingSplits(np.array([2, 4]), np.array([0, 0]), np.array([0.2, 2.0]))
+        market = Market(px, px, np.zeros(6), np.ones(6), np.ones((1, 1)), splits)
+        due = np.zeros((1, 6), dtype=np.bool_)
+        due[0, 0] = True
+        one, inf, zero = np.zeros(1, dtype=np.intp), np.full(1, np.inf), np.zeros(1)
+        variants = Variants(np.array([[0.7]]), one, due, one, inf, inf, inf, inf, zero, zero, zero, zero, zero,
+                            np.full(1, 1000.0), np.zeros(1, dtype=np.bool_))
 
-        at_close = split_holdings(days, traded, 6, splits, lag=0)[:, 0].tolist()
-        next_open = split_holdings(days, traded, 6, splits, lag=1)[:, 0].tolist()
+        out = run_kernel(market, variants, fill=fill, record=True)
 
-        assert at_close == [7.0, 7.0, 4.4, 4.4, 8.8, 8.8]
-        assert next_open == [0.0, 7.0, 1.4, 4.4, 8.8, 8.8]
+        assert out.held is not None and out.held[0, :, 0].tolist() == expected
 
     def test_a_split_keeps_nine_decimals(self):
         assert split_shares(-7.0, 0.2) == -1.4

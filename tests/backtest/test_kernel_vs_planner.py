@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.backtest.exact import book_breaches
 from bot.backtest.kernel import decide_shares, decide_shares_one, leg_breaches
 from bot.core.domain import (
     AccountSnapshot,
@@ -199,3 +200,71 @@ def test_exact_whole_share_quotients_are_not_rounded_down_by_float_error():
     )
 
     assert shares.tolist() == [[250.0]]
+
+
+UNDERLYING = {Symbol("IWM"): (Symbol("IWM"), 1), Symbol("PSQ"): (Symbol("QQQ"), -1), Symbol("QQQ"): (Symbol("QQQ"), 1),
+              Symbol("TNA"): (Symbol("IWM"), 3)}
+BOOK_VEHICLES = {s: Vehicle(s, u, Decimal(m)) for s, (u, m) in UNDERLYING.items()}
+# (N, U) as build_market lays them out: one column per underlying, sorted
+MULTIPLES = np.array([[float(m) if u == col else 0.0 for col in ("IWM", "QQQ")] for s, (u, m) in
+                      sorted(UNDERLYING.items())])
+# equities of 2^a 5^b dollars make every shares x price / equity a finite decimal, so drifts land exactly on bands
+round_equity = st.sampled_from([Decimal(x) for x in ("50000", "80000", "100000", "125000", "200000", "250000")])
+band_pick = st.sampled_from(["random", "on", "above", "below", "none"])
+
+
+def book_bands(b: dict, picks: tuple[str, str, str]) -> tuple[DriftBands, np.ndarray]:
+    """Gross, net and effective bands, each random, absent, or exactly on (or a hair off) the book's own drift."""
+    snap = snapshot(b["equity"], b["held"], b["prices"])
+    report = measure_drift(TargetWeights(dict(b["weights"])), snap, BOOK_VEHICLES)
+    now, want = report.current, report.target
+    worst_effective = max((abs(now.effective.get(u, Decimal(0)) - want.effective.get(u, Decimal(0)))
+                           for u in set(now.effective) | set(want.effective)), default=Decimal(0))
+    drifts = (abs(now.gross - want.gross), abs(now.net - want.net), worst_effective)
+    hair = Decimal("1e-13")
+    chosen: list[Decimal | None] = []
+    for pick, drift in zip(picks, drifts, strict=True):
+        chosen.append({"random": b["band"], "on": drift, "above": drift + hair, "below": abs(drift - hair),
+                       "none": None}[pick])
+    as_floats = np.array([[np.inf if x is None else float(x) for x in chosen]])
+    # the band a backtest has is a float: live's Decimal band is that float's shortest repr
+    exact = [None if x is None else Decimal(repr(float(x))) for x in chosen]
+    return DriftBands(leg=Decimal("1e12"), gross=exact[0], net=exact[1], effective=exact[2]), as_floats
+
+
+class TestBookBands:
+    @settings(max_examples=500, deadline=None)
+    @given(book, round_equity, st.tuples(band_pick, band_pick, band_pick))
+    def test_book_breach_equals_drift_breaches(self, b, equity, picks):
+        """Gross, net and effective exposure off target by more than their bands exactly when drift_breaches
+        names them, ties on the band included (the loop stops and Decimal answers)."""
+        b = {**b, "equity": equity}
+        if not any(b["held"].values()):
+            b["held"][SYMBOLS[0]] = 1
+        bands, as_floats = book_bands(b, picks)
+        snap = snapshot(b["equity"], b["held"], b["prices"])
+
+        reasons = drift_breaches(measure_drift(TargetWeights(dict(b["weights"])), snap, BOOK_VEHICLES), bands)
+        got = book_breaches(as_row(b["held"]), as_row(b["prices"]), as_row(b["weights"]),
+                            np.array([float(b["equity"])]), as_floats, MULTIPLES)
+
+        assert bool(got[0]) == bool(reasons)
+
+    def test_a_net_drift_a_hair_over_its_band_is_a_breach_as_live_sees_it(self):
+        """Long 0.7 and 0.2 against 0.8 drifts 0.1 net: over a 0.0999999999999999 band in Decimal, as live judges
+        it, though the floats make the drift 0.09999999999999987 (the loop's float check alone said no)."""
+        prices = {s: Decimal(100) for s in SYMBOLS}
+        b = {"equity": Decimal(100_000), "prices": prices, "held": dict.fromkeys(SYMBOLS, 0),
+             "weights": {s: Decimal(0) for s in SYMBOLS}}
+        b["held"].update({SYMBOLS[0]: 700, SYMBOLS[1]: 200})
+        b["weights"][SYMBOLS[2]] = Decimal("0.8")
+        band = 0.0999999999999999
+        report = measure_drift(TargetWeights(dict(b["weights"])), snapshot(b["equity"], b["held"], b["prices"]),
+                               BOOK_VEHICLES)
+
+        got = book_breaches(as_row(b["held"]), as_row(b["prices"]), as_row(b["weights"]), np.array([100_000.0]),
+                            np.array([[np.inf, band, np.inf]]), MULTIPLES)
+
+        assert not abs(700 * 100 / 100_000 + 200 * 100 / 100_000 - 0.8) > band
+        assert drift_breaches(report, DriftBands(leg=Decimal("1e12"), net=Decimal(repr(band))))
+        assert got[0]
