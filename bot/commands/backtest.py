@@ -71,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sweep a grid, e.g. --sweep band=0.02,0.05 --sweep frequency=quarterly,annual --sweep gross=1,1.5")
     add("--sort-by", default="sharpe", help="sweep metric to sort by (default: sharpe)")
     add("--top", type=int, default=20, help="sweep rows to print (default: 20)")
+    add("--cluster", metavar="ADDRESS", default=None,
+        help="run --sweep's chunks on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 (pairbot[cluster])")
     add("--train-to", type=iso_date, metavar="DATE",
         help="walk-forward: choose the sweep's best up to DATE by --sort-by, then show it on the sessions after")
     add("--rebalance-days", type=int, metavar="N",

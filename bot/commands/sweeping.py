@@ -113,6 +113,7 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
     print(f"sweep of {total} variants of {name} | prices {label}", file=sys.stderr)
     moved = [f"start moved to {start}: a variant needs history before it"] if start != settings.start else []
     table = run_sweep(frames, name, params, grid, replace(settings, start=start), sort_by=args.sort_by,
+                      cluster=getattr(args, "cluster", None),
                       progress=ProgressReport())
     for line in [*preface, *(f"note: {n}" for n in [*moved, *table.attrs.get("notes", ())])]:
         print(line)
