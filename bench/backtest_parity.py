@@ -25,12 +25,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.backtest import BacktestSettings, run_backtest  # noqa: E402
-from bot.backtest.sweep import run_sweep  # noqa: E402
+from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: E402
+from bot.adapters.history.splits import splits_beside  # noqa: E402
 from bot.core.corporate import Split  # noqa: E402
 from bot.core.domain import Symbol  # noqa: E402
-from bot.history.frame import load_csv_dir, synthetic_history  # noqa: E402
-from bot.history.splits import splits_beside  # noqa: E402
+from bot.research.backtest import BacktestSettings, run_backtest  # noqa: E402
+from bot.research.backtest.sweep import run_sweep  # noqa: E402
 from strategies import build_strategy  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"

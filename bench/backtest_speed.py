@@ -27,14 +27,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.plain_loop import plain_pair_backtest  # noqa: E402
-from bot.backtest import BacktestResult, BacktestSettings, backend, run_backtest  # noqa: E402
-from bot.backtest.chunks import Book, books_of, chunks_of  # noqa: E402
-from bot.backtest.engine import single_variant, target_path  # noqa: E402
-from bot.backtest.grid import grid_rows  # noqa: E402
-from bot.backtest.kernel import loop_args, run_kernel  # noqa: E402
-from bot.backtest.market import build_market, due_sessions  # noqa: E402
-from bot.backtest.sweep import run_sweep  # noqa: E402
-from bot.history.frame import load_csv_dir, synthetic_history  # noqa: E402
+from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: E402
+from bot.research.backtest import BacktestResult, BacktestSettings, backend, run_backtest  # noqa: E402
+from bot.research.backtest.chunks import Book, books_of, chunks_of  # noqa: E402
+from bot.research.backtest.engine import single_variant, target_path  # noqa: E402
+from bot.research.backtest.grid import grid_rows  # noqa: E402
+from bot.research.backtest.kernel import loop_args, run_kernel  # noqa: E402
+from bot.research.backtest.market import build_market, due_sessions  # noqa: E402
+from bot.research.backtest.sweep import run_sweep  # noqa: E402
 from strategies import build_strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
@@ -223,7 +223,7 @@ def on_a_cluster(frames: dict[str, pd.DataFrame], n: int) -> None:
 
 
 def compile_times() -> None:
-    probe = ("import time; t0 = time.perf_counter(); from bot.backtest import cloop; l = cloop.load(); "
+    probe = ("import time; t0 = time.perf_counter(); from bot.research.backtest import cloop; l = cloop.load(); "
              "print(time.perf_counter() - t0, l is not None)")
     with tempfile.TemporaryDirectory() as empty:
         cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,

@@ -27,7 +27,7 @@ from alpaca.trading.requests import MarketOrderRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.exchange import ExchangeSettings, LocalExchange  # noqa: E402
+from bot.adapters.exchange import ExchangeSettings, LocalExchange  # noqa: E402
 from tests.reliability import invariants  # noqa: E402
 
 SYMBOLS = ("IWM", "QQQ", "SPY", "TNA", "PSQ")
@@ -118,7 +118,7 @@ def free_port() -> int:
 
 def run_child(args: argparse.Namespace) -> list[str]:
     port = free_port()
-    code = ("from bot.exchange.serve import serve_main; import sys; "
+    code = ("from bot.adapters.exchange.serve import serve_main; import sys; "
             f"sys.exit(serve_main(['--port', '{port}', '--cash', '{START_CASH}', '--seed', '7']))")
     child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
     base_url, keys = f"http://127.0.0.1:{port}", ("PKLOCAL", "local-secret")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from bot.backtest import BacktestSettings
+from bot.research.backtest import BacktestSettings
 
 
 def plain_pair_backtest(frames: Mapping[str, pd.DataFrame], s: BacktestSettings, long: str = "IWM",

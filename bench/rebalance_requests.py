@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 
 KEY, SECRET = "PKBENCH0000000001", "bench-secret"
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.backtest import BacktestSettings, run_backtest  # noqa: E402
+from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: E402
 from bot.commands import research  # noqa: E402
 from bot.commands.outputs import result_intervals  # noqa: E402
-from bot.history.frame import load_csv_dir, synthetic_history  # noqa: E402
-from bot.intervals import BootstrapSpec  # noqa: E402
+from bot.research.backtest import BacktestSettings, run_backtest  # noqa: E402
+from bot.research.intervals import BootstrapSpec  # noqa: E402
 from strategies import build_strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))

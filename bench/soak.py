@@ -23,7 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.exchange import ExchangeSettings, Fault, LocalExchange  # noqa: E402
+from bot.adapters.exchange import ExchangeSettings, Fault, LocalExchange  # noqa: E402
 from tests.reliability import invariants  # noqa: E402
 
 KEY, SECRET = "PKSOAK00000000001", "soak-secret-not-real"

@@ -28,18 +28,18 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.backtest import run_backtest  # noqa: E402
-from bot.bootstrap import Endpoint, broker_for  # noqa: E402
+from bot.adapters.exchange import ExchangeSettings, LocalExchange  # noqa: E402
+from bot.adapters.history.frame import load_csv_dir  # noqa: E402
+from bot.adapters.history.splits import splits_beside  # noqa: E402
+from bot.adapters.ledger import Ledger  # noqa: E402
+from bot.adapters.logs import configure_silent  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.core.book import book_breaks, our_symbols  # noqa: E402
 from bot.errors import BotError  # noqa: E402
-from bot.exchange import ExchangeSettings, LocalExchange  # noqa: E402
-from bot.history.frame import load_csv_dir  # noqa: E402
-from bot.history.splits import splits_beside  # noqa: E402
-from bot.ledger import Ledger  # noqa: E402
-from bot.logging import configure_silent  # noqa: E402
-from bot.replay import backtest_settings, write_csv_dir, write_splits  # noqa: E402
-from bot.runner import RunContext, rebalance_once  # noqa: E402
+from bot.live.runner import RunContext, rebalance_once  # noqa: E402
+from bot.live.wiring import Endpoint, broker_for  # noqa: E402
+from bot.research.backtest import run_backtest  # noqa: E402
+from bot.research.parity import backtest_settings, write_csv_dir, write_splits  # noqa: E402
 from strategies import build_strategy  # noqa: E402
 
 CASES = {  # name: (strategy, params, start, end, the split it crosses)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import structlog
 
+from bot.adapters.logs import log_failure
 from bot.errors import BotError
-from bot.logging import log_failure
 
 # name -> (module, help). Modules load lazily so `pairbot --help` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {

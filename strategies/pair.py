@@ -14,7 +14,7 @@ import pandas as pd
 from bot.core.domain import ONE, ZERO, Symbol, TargetWeights, Vehicle
 from bot.errors import DataError
 from strategies.base import MarketView, require_distinct, require_positive
-from strategies.signals import (
+from strategies.indicators import (
     TRADING_DAYS_PER_YEAR,
     TREND_HISTORY_SESSIONS,
     column_up_to,

@@ -4,7 +4,7 @@ Client order ids are unique forever (a resend of a known id returns that order, 
 duplicate), market orders fill at the quote (the ask for buys, the bid for sells) when polled, as the local
 exchange fills them lazily: all at once or in two parts; an order may not flip a position's sign; short sales
 are whole shares; faults come on demand.
-It inherits nothing from the real adapter: it obeys the port's contract (bot/broker/port.py).
+It inherits nothing from the real adapter: it obeys the port's contract (bot/adapters/broker/port.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from bot.broker.schema import SchemaSeen
+from bot.adapters.broker.schema import SchemaSeen
 from bot.core.domain import (
     NEW_YORK,
     ZERO,

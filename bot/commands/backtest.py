@@ -13,8 +13,14 @@ from typing import Any
 
 import pandas as pd
 
-from bot.backtest import BacktestSettings, run_backtest
-from bot.backtest.market import FREQUENCIES
+from bot.adapters.history.frame import (
+    SYNTHETIC_SYMBOLS,
+    directory_digest,
+    load_csv_dir,
+    price_warnings,
+    synthetic_history,
+)
+from bot.adapters.history.splits import splits_beside
 from bot.commands.argtypes import iso_date
 from bot.commands.outputs import (
     NOT_AS_TRADED,
@@ -28,16 +34,10 @@ from bot.commands.outputs import (
 from bot.commands.sweeping import ProgressReport, run_sweep_command
 from bot.core.corporate import Split
 from bot.errors import ConfigError, DataError
-from bot.hindsight import gate_report, rebalance_day_sensitivity
-from bot.history.frame import (
-    SYNTHETIC_SYMBOLS,
-    directory_digest,
-    load_csv_dir,
-    price_warnings,
-    synthetic_history,
-)
-from bot.history.splits import splits_beside
-from bot.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
+from bot.research.backtest import BacktestSettings, run_backtest
+from bot.research.backtest.market import FREQUENCIES
+from bot.research.hindsight import gate_report, rebalance_day_sensitivity
+from bot.research.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
 from strategies import STRATEGIES, build_strategy
 from strategies.base import Strategy
 
@@ -171,7 +171,7 @@ def load_prices(
         frames = synthetic_history(wanted, start=start or SYNTHETIC_START, end=end or date.today(), seed=seed)
         return frames, f"SYNTHETIC (seed {seed})"
     if source == "alpaca":
-        from bot.history.alpaca_source import alpaca_frames
+        from bot.adapters.history.alpaca_source import alpaca_frames
 
         key, secret = os.environ.get("ALPACA_API_KEY"), os.environ.get("ALPACA_SECRET_KEY")
         if not key or not secret:

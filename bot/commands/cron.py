@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.adapters.logs import configure_silent
 from bot.config import load_config
 from bot.core.domain import NEW_YORK
 from bot.core.window import (
@@ -25,7 +26,6 @@ from bot.core.window import (
     cron_mismatch,
 )
 from bot.errors import ConfigError
-from bot.logging import configure_silent
 
 SPAN_DAYS = 2 * 366  # the offsets to New York are computed day by day over the next two years
 DEFAULT_AT = time(10, 45)  # the timer's time when schedule.window is null

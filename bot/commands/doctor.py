@@ -11,20 +11,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bot.bootstrap import Endpoint, broker_for, endpoint_for, remote_endpoint
-from bot.broker.port import Broker
+from bot.adapters.broker.port import Broker
+from bot.adapters.ledger import MEMORY, SCHEMA_VERSION, Ledger
+from bot.adapters.logs import configure_silent, mask_key
+from bot.adapters.tradelog import open_readonly
 from bot.commands.rebalance import trading_window
 from bot.config import Config, load_config
 from bot.core.book import book_breaks, our_symbols
 from bot.core.corporate import event_effects
 from bot.core.domain import NEW_YORK, AccountSnapshot, Symbol, is_ours
 from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak
-from bot.ledger import MEMORY, SCHEMA_VERSION, Ledger
-from bot.lock import exclusive_lock
-from bot.logging import configure_silent, mask_key
-from bot.runner import RunContext, market_view, snapshot
-from bot.summary import next_run, others
-from bot.tradelog import open_readonly
+from bot.live.lock import exclusive_lock
+from bot.live.runner import RunContext, market_view, snapshot
+from bot.live.summary import next_run, others
+from bot.live.wiring import Endpoint, broker_for, endpoint_for, remote_endpoint
 from strategies import build_strategy
 from strategies.base import Strategy
 

@@ -13,6 +13,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.exchange.serve import serve_main
+    from bot.adapters.exchange.serve import serve_main
 
     return serve_main(list(args.options))

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot.app import App, open_app
+from bot.adapters.ledger import Adjustment, Ledger
 from bot.commands.rebalance import context_for, strategy_of
 from bot.core.book import outside_trades
 from bot.core.domain import OrderState, is_ours
 from bot.core.orderkey import OrderKey
 from bot.errors import ConfigError, ReconciliationBreak
-from bot.ledger import Adjustment, Ledger
-from bot.runner import (
+from bot.live.runner import (
     BookDifference,
     RunContext,
     book_difference,
@@ -28,6 +27,7 @@ from bot.runner import (
     learn_orders,
     open_orders_or_refuse,
 )
+from bot.live.wiring import App, open_app
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

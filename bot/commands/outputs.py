@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from bot.backtest import BacktestResult, BacktestSettings
-from bot.hindsight import GateReport
-from bot.intervals import BootstrapSpec, Intervals, bootstrap_intervals
-from bot.metrics import DAYS_PER_YEAR
+from bot.research.backtest import BacktestResult, BacktestSettings
+from bot.research.hindsight import GateReport
+from bot.research.intervals import BootstrapSpec, Intervals, bootstrap_intervals
+from bot.research.metrics import DAYS_PER_YEAR
 
 TABLE_METRICS = (
     ("final_equity", "final equity", "{:,.0f}"),
@@ -156,7 +156,7 @@ def write_outputs(run: RunRecord, out: Path, *, gate: GateReport | None = None) 
     positions.index.name = "date"
     positions.to_csv(paths[2])
     paths[3].write_text(json.dumps(metrics_doc(run, gate=gate), indent=2, default=str) + "\n")
-    from bot.plots import backtest_png
+    from bot.research.plots import backtest_png
 
     paths.append(backtest_png(result, out / "backtest.png", source=run.label, intervals=run.intervals))
     return paths

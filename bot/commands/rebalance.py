@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bot.app import App, crash_checkpoint, open_app
 from bot.config import Config
 from bot.core.window import TradingWindow
 from bot.errors import ConfigError
-from bot.notify import notify_run
-from bot.runner import RunContext, StopRequest, run_protocol
-from bot.summary import render
+from bot.live.notify import notify_run
+from bot.live.runner import RunContext, StopRequest, run_protocol
+from bot.live.summary import render
+from bot.live.wiring import App, crash_checkpoint, open_app
 from strategies import build_strategy
 from strategies.base import Strategy
 

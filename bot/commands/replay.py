@@ -35,12 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
+    from bot.adapters.history.splits import splits_beside
+    from bot.adapters.logs import Redactor, configure_logging
     from bot.commands.backtest import load_prices, progress_bar
     from bot.config import load_config
     from bot.errors import ConfigError
-    from bot.history.splits import splits_beside
-    from bot.logging import Redactor, configure_logging
-    from bot.replay import replay
+    from bot.research.parity import replay
     from strategies import build_strategy
 
     config = load_config(args.config)

@@ -12,13 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from bot.adapters.logs import configure_silent
+from bot.adapters.tradelog import RunRow, read_events, read_fills, read_snapshots, read_trade_log
 from bot.config import Config, load_config
 from bot.core.corporate import cash_kind, leg_cash
 from bot.core.domain import AccountEvent, Symbol, is_ours
 from bot.errors import BotError, ConfigError
-from bot.logging import configure_silent
-from bot.report import ReportData, from_backtest_dir, naive_utc, write_report
-from bot.tradelog import RunRow, read_events, read_fills, read_snapshots, read_trade_log
+from bot.research.html_report import ReportData, from_backtest_dir, naive_utc, write_report
 from strategies import build_strategy
 from strategies.base import MarketView
 
@@ -115,7 +115,7 @@ def targets_from(config: Config, mids: pd.DataFrame, closes: pd.DataFrame | None
 
 
 def broker_closes(config_path: Path, symbols: set[str], start: date, end: date) -> pd.DataFrame:
-    from bot.app import open_app  # only when bars are wanted: the broker stack is slow to import
+    from bot.live.wiring import open_app  # only when bars are wanted: the broker stack is slow to import
 
     with open_app(config_path) as app:
         return app.broker.daily_closes({Symbol(s) for s in symbols}, start, end)

@@ -7,14 +7,14 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from bot.backtest import BacktestSettings
+from bot.adapters.history.frame import price_warnings
 from bot.commands.argtypes import iso_date
 from bot.commands.backtest import _config, load_prices, price_source, price_splits, settings_from
 from bot.errors import ConfigError
-from bot.findings import find
-from bot.history.frame import price_warnings
-from bot.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
-from bot.research_page import render_page
+from bot.research.backtest import BacktestSettings
+from bot.research.findings import find
+from bot.research.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
+from bot.research.page_sections import render_page
 
 SYMBOLS = ["IWM", "QQQ"]
 OPTIONAL = ["SPY", "BIL", "TNA", "UPRO", "SQQQ", "NDX", "RUT"]

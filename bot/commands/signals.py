@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bot.adapters.history.frame import price_warnings
 from bot.commands.argtypes import iso_date
 from bot.commands.backtest import _config, load_prices
 from bot.errors import ConfigError
-from bot.history.frame import price_warnings
-from bot.research import DECLUSTER_SESSIONS, Signals, compute_signals, ratio_history, signals_document
+from bot.research.market_signals import DECLUSTER_SESSIONS, Signals, compute_signals, ratio_history, signals_document
 
 INDEXES = ["NDX", "RUT"]
 

@@ -10,15 +10,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.app import App, open_app
 from bot.commands.rebalance import context_for, strategy_of
 from bot.core.corporate import account_cash, leg_cash, net_transfers, split_lines
 from bot.core.costs import LiveCosts, live_costs
 from bot.core.domain import NEW_YORK, AccountEvent, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
-from bot.runner import market_view, snapshot
-from bot.summary import _book_line, money, next_run, others, pct
+from bot.live.runner import market_view, snapshot
+from bot.live.summary import _book_line, money, next_run, others, pct
+from bot.live.wiring import App, open_app
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from bot.backtest import BacktestSettings
-from bot.backtest.market import FREQUENCIES
-from bot.backtest.sweep import ALIASES, SETTING_NAMES, parse_grid, run_sweep
 from bot.errors import ConfigError
-from bot.hindsight import WalkForward, sweep_start, walk_forward
+from bot.research.backtest import BacktestSettings
+from bot.research.backtest.market import FREQUENCIES
+from bot.research.backtest.sweep import ALIASES, SETTING_NAMES, parse_grid, run_sweep
+from bot.research.hindsight import WalkForward, sweep_start, walk_forward
 
-# The columns a sweep measures (bot.backtest.engine.summarize; a test holds the two together).
+# The columns a sweep measures (bot.research.backtest.engine.variant_metrics; a test holds the two together).
 SWEEP_METRICS = ("final_equity", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
                  "turnover", "rebalances", "decisions", "costs_usd", "borrow_usd")
 PERCENT = frozenset({"total_return", "cagr", "volatility", "max_drawdown"})

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from bot.adapters.logs import configure_silent
+from bot.adapters.tradelog import OrderRow, RunRow, TradeFilter, read_events, read_trade_log
 from bot.commands.argtypes import iso_date
 from bot.config import load_config
 from bot.core.corporate import cash_kind
 from bot.core.domain import AccountEvent
 from bot.errors import ConfigError
-from bot.logging import configure_silent
-from bot.tradelog import OrderRow, RunRow, TradeFilter, read_events, read_trade_log
 
 CSV_COLUMNS = (
     "run_id", "run_started_at", "command", "decision", "why", "outcome", "exit_code", "client_order_id", "symbol",

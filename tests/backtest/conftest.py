@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.adapters.history.frame import load_csv_dir, synthetic_history
+from bot.adapters.history.splits import splits_beside
 from bot.core.corporate import Split
-from bot.history.frame import load_csv_dir, synthetic_history
-from bot.history.splits import splits_beside
 
 REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"  # ../shared beside the repo
 SYNTHETIC_SYMBOLS = ("SPY", "QQQ", "IWM", "PSQ", "SQQQ", "TNA", "UPRO", "BIL")

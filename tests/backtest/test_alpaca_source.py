@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from alpaca.common.exceptions import APIError
 
+from bot.adapters.history.alpaca_source import AlpacaHistory
+from bot.adapters.history.cache import FrameCache
 from bot.errors import BrokerUnavailable
-from bot.history.alpaca_source import AlpacaHistory
-from bot.history.cache import FrameCache
 
 
 def bar(day: str, close: float) -> dict[str, object]:

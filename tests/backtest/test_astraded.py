@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestSettings, run_backtest
-from bot.backtest.astraded import HoldingSplits, as_traded, as_traded_frames, split_shares
-from bot.backtest.kernel import Market, Variants, run_kernel
-from bot.backtest.sweep import run_sweep
 from bot.core.corporate import Split, split_factor
 from bot.core.domain import Symbol
+from bot.research.backtest import BacktestSettings, run_backtest
+from bot.research.backtest.astraded import HoldingSplits, as_traded, as_traded_frames, split_shares
+from bot.research.backtest.kernel import Market, Variants, run_kernel
+from bot.research.backtest.sweep import run_sweep
 from strategies import build_strategy
 from tests.backtest.test_reference import SYNTHETIC_SPLITS, yahoo_style
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestSettings, run_backtest
-from bot.backtest.market import due_sessions
-from bot.backtest.sweep import run_sweep
 from bot.core.schedule import period_key
 from bot.errors import DataError
+from bot.research.backtest import BacktestSettings, run_backtest
+from bot.research.backtest.market import due_sessions
+from bot.research.backtest.sweep import run_sweep
 from strategies import build_strategy
 
 PAIR = build_strategy("pair", {})

@@ -9,10 +9,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestSettings
-from bot.backtest.cluster import connect
-from bot.backtest.sweep import run_sweep
 from bot.errors import ConfigError
+from bot.research.backtest import BacktestSettings
+from bot.research.backtest.cluster import connect
+from bot.research.backtest.sweep import run_sweep
 from tests.backtest.test_reference import SYNTHETIC_SPLITS, yahoo_style
 
 GRID: dict[str, list[object]] = {"leg_band": [0.02, 0.05, None], "frequency": ["monthly", "annual"],

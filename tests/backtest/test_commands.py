@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.adapters.history.frame import synthetic_history
 from bot.commands import backtest, signals
 from bot.errors import ConfigError, DataError
-from bot.history.frame import synthetic_history
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot import metrics
-from bot.backtest import BacktestResult, BacktestSettings, run_backtest
+from bot.research import metrics
+from bot.research.backtest import BacktestResult, BacktestSettings, run_backtest
 from strategies import build_strategy
 
 SETTINGS = BacktestSettings(start=date(2016, 1, 4), end=date(2024, 12, 31), leg_band=0.05, slippage_bps=1,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot import metrics
-from bot.backtest.arrays import FloatArray
-from bot.backtest.engine import summarize
-from bot.backtest.kernel import KernelResult, Market, Variants, exact_target, run_kernel
+from bot.research import metrics
+from bot.research.backtest.arrays import FloatArray
+from bot.research.backtest.engine import variant_metrics
+from bot.research.backtest.kernel import KernelResult, Market, Variants, exact_target, run_kernel
 
 
 def one_symbol(prices: list[float], *, band: float, fractional: bool = False) -> KernelResult:
@@ -62,7 +62,7 @@ class TestDecimalTieBreaks:
 
 
 def test_summary_metrics_equal_bot_metrics() -> None:
-    """summarize's one compiled pass gives bot.metrics' numbers, for many curves at once."""
+    """variant_metrics's one compiled pass gives bot.research.metrics' numbers, for many curves at once."""
     rng = np.random.default_rng(7)
     t = 900
     equity: FloatArray = 100_000 * np.cumprod(1 + rng.normal(0.0003, 0.012, size=(5, t)), axis=1, dtype=np.float64)
@@ -71,7 +71,7 @@ def test_summary_metrics_equal_bot_metrics() -> None:
     out = KernelResult(equity, np.full(5, 2e6), np.zeros(5), np.zeros(5), np.zeros(5, dtype=np.intp),
                        np.zeros(5, dtype=np.intp))
 
-    got = summarize(out, dates, cash)
+    got = variant_metrics(out, dates, cash)
 
     years = (dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR
     rets = metrics.daily_returns(equity)

@@ -9,8 +9,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.backtest.exact import book_breaches
-from bot.backtest.kernel import decide_shares, decide_shares_one, leg_breaches
 from bot.core.domain import (
     AccountSnapshot,
     AccountState,
@@ -24,6 +22,8 @@ from bot.core.domain import (
 )
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.plan import PlanPolicy, plan_leg, plan_rebalance
+from bot.research.backtest.exact import book_breaches
+from bot.research.backtest.kernel import decide_shares, decide_shares_one, leg_breaches
 
 SYMBOLS = tuple(Symbol(s) for s in ("IWM", "PSQ", "QQQ", "TNA"))
 NOW = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)

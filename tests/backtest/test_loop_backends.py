@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot import metrics
-from bot.backtest import backend, cloop, codes, pyloop
-from bot.backtest.astraded import HoldingSplits
-from bot.backtest.codes import NEED_BREACH, NEED_SHARES, S_NEED
-from bot.backtest.kernel import KernelResult, Market, Variants, run_kernel
-from bot.backtest.loopargs import LoopArgs
+from bot.research import metrics
+from bot.research.backtest import backend, cloop, codes, pyloop
+from bot.research.backtest.astraded import HoldingSplits
+from bot.research.backtest.codes import NEED_BREACH, NEED_SHARES, S_NEED
+from bot.research.backtest.kernel import KernelResult, Market, Variants, run_kernel
+from bot.research.backtest.loopargs import LoopArgs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -246,7 +246,7 @@ def test_row_sums_are_numpys(n: int) -> None:
 
 
 def test_loop_c_lays_out_its_rows_as_codes_py_says() -> None:
-    source = (ROOT / "bot" / "backtest" / "loop.c").read_text()
+    source = (ROOT / "bot" / "research" / "backtest" / "loop.c").read_text()
     for enum in re.findall(r"enum \{([^}]*)\}", source):
         value = -1
         for item in (x.strip() for x in enum.split(",")):
@@ -281,7 +281,7 @@ def test_no_compiler_falls_back_to_python(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_a_sweep_process_runs_the_c_loop(c_loop: cloop.CLoop) -> None:
-    code = "from bot.backtest import backend, sweep; print(backend.get().name)"
+    code = "from bot.research.backtest import backend, sweep; print(backend.get().name)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin"}, capture_output=True,
                           text=True, check=True)
     assert done.stdout.split() == ["c"]

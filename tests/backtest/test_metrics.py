@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bot import metrics
+from bot.research import metrics
 
 
 class TestMetrics:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestResult, BacktestSettings, run_backtest
-from bot.backtest.astraded import as_traded_frames, split_shares
 from bot.commands import backtest
-from bot.plots import price_label
+from bot.research.backtest import BacktestResult, BacktestSettings, run_backtest
+from bot.research.backtest.astraded import as_traded_frames, split_shares
+from bot.research.plots import price_label
 from strategies import build_strategy
 from tests.backtest.test_commands import parse
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestSettings, run_backtest
 from bot.core.corporate import Split, split_factor
 from bot.core.domain import Symbol
+from bot.research.backtest import BacktestSettings, run_backtest
 from strategies import build_strategy
 
 

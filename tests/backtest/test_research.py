@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.research import rotation_events, rsi_wilder, spread_now, trailing_spread_history
+from bot.research.market_signals import rotation_events, rsi_wilder, spread_now, trailing_spread_history
 
 
 def closes(iwm: list[float], qqq: list[float]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 
 KEY, SECRET = "PKTESTE2E0000001", "e2e-secret-not-real"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.exchange import ExchangeSettings, Fault, LocalExchange
-from bot.history.frame import synthetic_history
-from bot.replay import write_csv_dir
+from bot.adapters.exchange import ExchangeSettings, Fault, LocalExchange
+from bot.adapters.history.frame import synthetic_history
+from bot.research.parity import write_csv_dir
 from tests.e2e.conftest import IN_WINDOW, KEY, SECRET, PaperBook, paper_env, trading_hours
 
 TOMORROW = date(2026, 12, 3)  # IN_WINDOW is Wednesday 2026-12-02

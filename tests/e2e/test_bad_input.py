@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.exchange import LocalExchange
+from bot.adapters.exchange import LocalExchange
 from tests.e2e.conftest import Cli, paper_env
 
 FAKE_KEY = "PK" + "ABCDEFGHIJKLMNOPQR"  # built, not written, so no tracked file holds a key-shaped string

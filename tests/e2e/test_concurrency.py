@@ -6,7 +6,7 @@ import fcntl
 import os
 from decimal import Decimal
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, Cli, paper_env, trading_hours
 
 

@@ -16,7 +16,7 @@ from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
 from pytest_mock import MockerFixture
 
-from bot.exchange import Fault, LocalExchange
+from bot.adapters.exchange import Fault, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, PaperBook
 
 INTERNAL_WORDS = re.compile(r"\bNone\b|Traceback|(Config|Data)Error|GateRefused|ReconciliationBreak|OrderRejected")
@@ -143,7 +143,7 @@ def test_a_full_disk_under_the_ledger_is_exit_6_and_the_rerun_converges(
     real_connect = sqlite3.connect
     assert paper("rebalance", "--dry-run").code == 0
     FullDisk.from_sql, FullDisk.hit = from_sql, False
-    mocker.patch("bot.ledger.store.sqlite3.connect",
+    mocker.patch("bot.adapters.ledger.store.sqlite3.connect",
                  side_effect=lambda *a, **k: real_connect(*a, factory=FullDisk, **k))
 
     run = paper("rebalance")

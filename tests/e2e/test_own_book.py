@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.exchange import ExchangeSettings, LocalExchange
-from bot.history.frame import synthetic_history
-from bot.replay import write_csv_dir
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.history.frame import synthetic_history
+from bot.research.parity import write_csv_dir
 from tests.e2e.conftest import KEY, SECRET, PaperBook, paper_env, trading_hours
 
 

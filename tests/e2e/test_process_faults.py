@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.exchange import Fault, LocalExchange
+from bot.adapters.exchange import Fault, LocalExchange
 from tests.e2e.conftest import Cli, paper_env
 
 CASES = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alpaca.trading.client import TradingClient
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, Cli, trading_hours
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.history.frame import synthetic_history
 from bot.config import parse_config
-from bot.history.frame import synthetic_history
-from bot.replay import replay
+from bot.research.parity import replay
 from strategies import build_strategy
 from tests.e2e.conftest import Cli
 
@@ -44,7 +44,7 @@ def test_pairbot_replay_prints_the_difference_and_exits_0_when_they_agree(cli: C
 
 @pytest.mark.skipif(not REAL_PRICES.is_dir(), reason="real price history (../shared/data/prices) is not present")
 def test_half_a_year_of_real_iwm_qqq_history_replays_to_the_backtest(tmp_path: Path) -> None:
-    from bot.history.frame import load_csv_dir
+    from bot.adapters.history.frame import load_csv_dir
 
     config = parse_config({"mode": "local"})
     strat = build_strategy("pair", config.strategy_params())
@@ -63,8 +63,8 @@ def test_half_a_year_of_real_iwm_qqq_history_replays_to_the_backtest(tmp_path: P
 ], ids=["PSQ pair across its 2024 reverse split", "overlay across SQQQ's 2024 reverse split"])
 def test_a_replay_across_a_real_split_matches_the_backtest_to_the_cent(
         tmp_path: Path, strategy: str, params: dict[str, str], start: date, end: date, split: str) -> None:
-    from bot.history.frame import load_csv_dir
-    from bot.history.splits import splits_beside
+    from bot.adapters.history.frame import load_csv_dir
+    from bot.adapters.history.splits import splits_beside
 
     config = parse_config({"mode": "local", "strategy": strategy, "strategies": {strategy: params}})
     strat = build_strategy(strategy, config.strategy_params())

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, PaperBook, trading_hours
 
 SCHEMAS = ("today", "legacy", "drift")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tenacity import wait_none
 
-from bot.broker.alpaca import AlpacaBroker, AlpacaSettings, read_retry
-from bot.exchange import LocalExchange
+from bot.adapters.broker.alpaca import AlpacaBroker, AlpacaSettings, read_retry
+from bot.adapters.exchange import LocalExchange
 
 
 def broker_for(ex: LocalExchange, *, secret: str | None = None, read_timeout: float = 2.0,

@@ -14,11 +14,11 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
 
-from bot.broker.bars import bar_params, read_daily_bars
+from bot.adapters.broker.bars import bar_params, read_daily_bars
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange.faults import Fault
 from bot.core.domain import OrderIntent, PositionIntent, Symbol
 from bot.errors import BrokerUnavailable, ConfigError, OrderRejected
-from bot.exchange import ExchangeSettings, LocalExchange
-from bot.exchange.faults import Fault
 
 from .conftest import broker_for
 

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.broker import mapping
-from bot.broker.alpaca import AlpacaBroker
+from bot.adapters.broker import mapping
+from bot.adapters.broker.alpaca import AlpacaBroker
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange.entries import NOTICE_SUB_TYPE, NOTICE_TYPE
+from bot.adapters.exchange.generations import SchemaMode
 from bot.core.domain import AccountEvent, OrderIntent, PositionIntent, Symbol
 from bot.errors import BrokerUnavailable
-from bot.exchange import ExchangeSettings, LocalExchange
-from bot.exchange.entries import NOTICE_SUB_TYPE, NOTICE_TYPE
-from bot.exchange.generations import SchemaMode
 
 from .conftest import broker_for
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.broker.alpaca import AlpacaBroker
+from bot.adapters.broker.alpaca import AlpacaBroker
+from bot.adapters.exchange import ExchangeSettings, Fault, LocalExchange
 from bot.core.domain import OrderIntent, PositionIntent, Symbol
 from bot.errors import BrokerUnavailable
-from bot.exchange import ExchangeSettings, Fault, LocalExchange
 
 from .conftest import broker_for
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.broker import mapping
-from bot.broker.schema import SchemaRecord, observe
+from bot.adapters.broker import mapping
+from bot.adapters.broker.schema import SchemaRecord, observe
 from bot.errors import BrokerUnavailable
 
 ORDER = {"id": "61e69015-8549-4bfd-b9c3-01e75843f47d", "client_order_id": "pb-x", "symbol": "IWM", "side": "buy",

@@ -13,11 +13,11 @@ import pytest
 from alpaca.trading.client import TradingClient
 from structlog.testing import capture_logs
 
-from bot.broker.alpaca import AlpacaBroker
+from bot.adapters.broker.alpaca import AlpacaBroker
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange.generations import DRIFT_FIELDS, DRIFT_VALUES
+from bot.adapters.exchange.state import REVIEW_STATUS
 from bot.core.domain import OrderIntent, OrderState, PositionIntent, Symbol
-from bot.exchange import ExchangeSettings, LocalExchange
-from bot.exchange.generations import DRIFT_FIELDS, DRIFT_VALUES
-from bot.exchange.state import REVIEW_STATUS
 
 from .conftest import broker_for
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.ledger import Ledger
 from bot.core.domain import Fill, OrderIntent, OrderState, PositionIntent, Side, Symbol
 from bot.errors import ReconciliationBreak
-from bot.ledger import Ledger
 
 T0 = datetime(2026, 10, 1, 14, 0, tzinfo=UTC)
 

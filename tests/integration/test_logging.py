@@ -7,7 +7,7 @@ from pathlib import Path
 
 import structlog
 
-from bot.logging import Redactor, configure_logging, mask_key
+from bot.adapters.logs import Redactor, configure_logging, mask_key
 
 KEY, SECRET = "PK" + "CANARY1234567890AB", "canary-secret-0123456789"  # built: no key-shaped literal in git
 

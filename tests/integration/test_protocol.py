@@ -1,4 +1,4 @@
-"""The run protocol in-process: bot.runner against the FakeBroker and a real SQLite ledger.
+"""The run protocol in-process: bot.live.runner against the FakeBroker and a real SQLite ledger.
 
 A crash at a checkpoint is a BaseException the protocol does not catch (nothing after it runs, what was
 committed stays); the rerun is a fresh context on the same ledger file and the same broker. The real
@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.ledger import Ledger
 from bot.config import Config, parse_config
 from bot.core.domain import AssetInfo, Symbol
 from bot.errors import BotError, BrokerUnavailable, OrderRejected
-from bot.ledger import Ledger
-from bot.runner import RunContext, RunReport, run_protocol
+from bot.live.runner import RunContext, RunReport, run_protocol
 from strategies import build_strategy
 from tests.fakes import FakeBroker
 

@@ -8,8 +8,8 @@ import exchange_calendars as xcals
 import numpy as np
 import pytest
 
-from bot.exchange.clock import NyseSessions
-from bot.history import xnys
+from bot.adapters.exchange.clock import NyseSessions
+from bot.adapters.history import xnys
 
 
 def test_the_cached_schedule_equals_the_library_and_a_second_process_reads_it(tmp_path: Path,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from tests.e2e.conftest import trading_hours
 from tests.ops.conftest import Pairbot
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, Cli, cli, paper_env, trading_hours  # noqa: F401 - fixtures re-exported
 from tests.reliability import invariants
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from alpaca.trading.client import TradingClient
 
-from bot.exchange import LocalExchange
+from bot.adapters.exchange import LocalExchange
 
 COID = re.compile(r"^pb-(?P<leg>.+)-(?P<attempt>\d+)$")
 TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced"}

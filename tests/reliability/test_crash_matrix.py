@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.exchange import Fault, LocalExchange
+from bot.adapters.exchange import Fault, LocalExchange
 from tests.e2e.conftest import KEY, SECRET
 from tests.reliability import invariants
 from tests.reliability.conftest import Book, make_exchange

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from bot.exchange import Fault, LocalExchange
+from bot.adapters.exchange import Fault, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, Cli
 from tests.reliability import invariants
 from tests.reliability.conftest import Book, make_exchange

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.exchange import Fault
+from bot.adapters.exchange import Fault
 from tests.reliability.conftest import Book
 
 

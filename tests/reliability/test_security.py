@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.exchange import Fault, LocalExchange
+from bot.adapters.exchange import Fault, LocalExchange
 from tests.e2e.conftest import Cli
 from tests.reliability.conftest import Book, make_exchange
 

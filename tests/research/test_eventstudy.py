@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.eventstudy import non_overlapping, study
+from bot.research.eventstudy import non_overlapping, study
 
 
 def regime_closes(sessions: int = 3000, seed: int = 2) -> pd.DataFrame:

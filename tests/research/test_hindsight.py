@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestSettings, run_backtest
-from bot.backtest.market import due_sessions
-from bot.backtest.sweep import run_sweep
+from bot.adapters.history.frame import synthetic_history
 from bot.errors import ConfigError
-from bot.hindsight import gate_report, rebalance_day_sensitivity, shifted_due, sweep_start, walk_forward
-from bot.history.frame import synthetic_history
+from bot.research.backtest import BacktestSettings, run_backtest
+from bot.research.backtest.market import due_sessions
+from bot.research.backtest.sweep import run_sweep
+from bot.research.hindsight import gate_report, rebalance_day_sensitivity, shifted_due, sweep_start, walk_forward
 from strategies import build_strategy
 
 

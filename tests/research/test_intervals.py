@@ -7,10 +7,10 @@ from datetime import date
 import numpy as np
 import pytest
 
-from bot.backtest import BacktestSettings, run_backtest
+from bot.adapters.history.frame import synthetic_history
 from bot.commands.outputs import result_intervals
-from bot.history.frame import synthetic_history
-from bot.intervals import BootstrapSpec, bootstrap_intervals
+from bot.research.backtest import BacktestSettings, run_backtest
+from bot.research.intervals import BootstrapSpec, bootstrap_intervals
 from strategies import build_strategy
 
 SPEC = BootstrapSpec(resamples=300, block_sessions=21, seed=5)

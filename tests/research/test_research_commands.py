@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.backtest import BacktestSettings
-from bot.backtest.sweep import run_sweep
+from bot.adapters.history.frame import synthetic_history
 from bot.commands import backtest, signals
 from bot.commands.sweeping import SWEEP_METRICS
 from bot.errors import ConfigError
-from bot.history.frame import synthetic_history
+from bot.research.backtest import BacktestSettings
+from bot.research.backtest.sweep import run_sweep
 from tests.backtest.test_commands import parse
 
 SHORT = ["--prices", "synthetic", "--from", "2018-01-02", "--to", "2020-12-31", "--resamples", "200"]

@@ -13,7 +13,7 @@ from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
 from strategies import STRATEGIES, OverlayStrategy, PairStrategy, ReplicaStrategy, build_strategy
 from strategies.base import MarketView
-from strategies.signals import trend_state
+from strategies.indicators import trend_state
 
 TODAY = date(2026, 11, 2)
 MARKET = MarketView(as_of=TODAY, prices={})

@@ -12,7 +12,7 @@ import pytest
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 
 ET = ZoneInfo("America/New_York")
 MakeExchange = Callable[..., LocalExchange]

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from bot.exchange import ExchangeSettings, LocalExchange
-from bot.exchange.entries import NOTICE_SUB_TYPE, NOTICE_TYPE, Entry
-from bot.exchange.generations import REVIEW_REQUESTS
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange.entries import NOTICE_SUB_TYPE, NOTICE_TYPE, Entry
+from bot.adapters.exchange.generations import REVIEW_REQUESTS
 
 from .conftest import MakeExchange, activities, et, trading_client
 

@@ -10,8 +10,8 @@ from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.enums import OrderStatus
 from alpaca.trading.requests import GetCalendarRequest, MarketOrderRequest
 
-from bot.exchange import Fault
-from bot.history.frame import synthetic_history
+from bot.adapters.exchange import Fault
+from bot.adapters.history.frame import synthetic_history
 
 from .conftest import ET, MakeExchange, data_client, trading_client
 

@@ -10,7 +10,7 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
-from bot.exchange import LocalExchange
+from bot.adapters.exchange import LocalExchange
 
 from .conftest import MakeExchange, activities, cash, et, position, trading_client
 

@@ -11,7 +11,7 @@ from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
-from bot.exchange import LocalExchange
+from bot.adapters.exchange import LocalExchange
 
 from .conftest import data_client
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alpaca.trading.requests import MarketOrderRequest
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 
 from .conftest import activities, position, trading_client
 
@@ -22,8 +22,8 @@ SECOND_PROCESS = """
 import json, sys
 from datetime import date
 from pathlib import Path
-from bot.exchange import ExchangeSettings, LocalExchange
-from bot.exchange.activity_store import ActivityQuery
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange.activity_store import ActivityQuery
 state, prices = Path(sys.argv[1]), Path(sys.argv[2])
 with LocalExchange(ExchangeSettings(state_path=state, prices=prices, clock="replay")) as ex:
     ex.advance_session()

@@ -15,8 +15,8 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderStatus, PositionSide, QueryOrderStatus
 from alpaca.trading.requests import ClosePositionRequest, GetCalendarRequest, GetOrdersRequest, MarketOrderRequest
 
-from bot.exchange import LocalExchange
-from bot.history.frame import synthetic_history
+from bot.adapters.exchange import LocalExchange
+from bot.adapters.history.frame import synthetic_history
 
 from .conftest import MakeExchange, data_client, trading_client
 

@@ -12,7 +12,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderStatus
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-from bot.exchange import LocalExchange
+from bot.adapters.exchange import LocalExchange
 
 from .conftest import MakeExchange, data_client, trading_client
 

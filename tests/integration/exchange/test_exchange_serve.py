@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alpaca.trading.client import TradingClient
 
-from bot.exchange.serve import _parser, serve_main, settings_from_args
+from bot.adapters.exchange.serve import _parser, serve_main, settings_from_args
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-from bot.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
 
 from .conftest import MakeExchange, activities, cash, data_client, et, position, trading_client
 

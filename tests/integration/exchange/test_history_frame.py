@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.adapters.history.frame import load_csv_dir, synthetic_history
 from bot.errors import DataError
-from bot.history.frame import load_csv_dir, synthetic_history
 
 YAHOO = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 
