@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from bot.core.domain import ONE, ZERO, AccountSnapshot, PositionIntent, RebalancePlan, Symbol
@@ -46,23 +45,21 @@ def gate_violations(
     universe: Collection[Symbol],
     shorts_planned: Collection[Symbol],
     gates: Gates,
-    session_close: datetime | None,
 ) -> tuple[Violation, ...]:
-    """Whether trading may start now. session_close comes from the calendar, so early closes count."""
+    """Whether trading may start now. While the market is open, the broker clock's next close is this
+    session's close, so early closes count."""
     return (
-        *_market_violations(snapshot, gates=gates, session_close=session_close),
+        *_market_violations(snapshot, gates=gates),
         *_account_violations(snapshot),
         *_short_violations(snapshot, shorts_planned=shorts_planned, gates=gates),
         *(v for sym in sorted(universe) for v in _quote_violations(snapshot, sym, gates)),
     )
 
 
-def _market_violations(
-    snapshot: AccountSnapshot, *, gates: Gates, session_close: datetime | None
-) -> list[Violation]:
+def _market_violations(snapshot: AccountSnapshot, *, gates: Gates) -> list[Violation]:
     if not snapshot.clock.is_open:
         return [Violation("market_closed", f"market closed at {snapshot.as_of.isoformat()}")]
-    close = session_close if session_close is not None else snapshot.clock.next_close
+    close = snapshot.clock.next_close
     minutes_left = (close - snapshot.as_of).total_seconds() / 60
     if minutes_left < gates.min_minutes_before_close:
         return [
@@ -230,17 +227,3 @@ def _buying_power_violations(plan: RebalancePlan, snapshot: AccountSnapshot, gat
             )
         ]
     return []
-
-
-def ledger_breaks(
-    ledger_positions: Mapping[Symbol, Decimal], broker_positions: Mapping[Symbol, Decimal]
-) -> tuple[Violation, ...]:
-    """Every symbol whose ledger-derived signed quantity differs from the broker's (missing counts as 0)."""
-    return tuple(
-        Violation(
-            "position_mismatch",
-            f"{sym}: ledger {ledger_positions.get(sym, ZERO)} vs broker {broker_positions.get(sym, ZERO)}",
-        )
-        for sym in sorted(set(ledger_positions) | set(broker_positions))
-        if ledger_positions.get(sym, ZERO) != broker_positions.get(sym, ZERO)
-    )

@@ -159,17 +159,6 @@ class MarketClock:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenOrder:
-    order_id: str
-    client_order_id: str
-    symbol: Symbol
-    side: Side
-    qty: Decimal
-    filled_qty: Decimal
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """Everything the core may know about the account, read at one instant."""
 
@@ -182,7 +171,6 @@ class AccountSnapshot:
     account: AccountState
     clock: MarketClock
     assets: Mapping[Symbol, AssetInfo] = field(default_factory=dict)
-    open_orders: tuple[OpenOrder, ...] = ()
     other_positions: Mapping[Symbol, Position] = field(default_factory=dict)  # the user's, never traded
 
     def qty(self, symbol: Symbol) -> Decimal:

@@ -313,9 +313,8 @@ def _limits(config: Config) -> tuple[Limits, Gates]:
 def _check(ctx: RunContext, report: RunReport, plan: RebalancePlan, snap: AccountSnapshot) -> None:
     limits, gates = _limits(ctx.config)
     shorts = {o.symbol for o in plan.orders if o.intent is PositionIntent.SELL_TO_OPEN}
-    # While the market is open, the clock's next_close is this session's close, early closes included.
-    problems = gate_violations(snap, universe=ctx.strategy.universe, shorts_planned=shorts, gates=gates,
-                               session_close=None) if not plan.is_noop else ()
+    problems = gate_violations(snap, universe=ctx.strategy.universe, shorts_planned=shorts,
+                               gates=gates) if not plan.is_noop else ()
     problems += risk_violations(plan, snap, limits, gates)
     report.violations = problems
     if problems:

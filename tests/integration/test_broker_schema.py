@@ -86,7 +86,6 @@ class TestEveryReadMeansTheSameInEverySchema:
         assert {s: (q.bid, q.ask) for s, q in snap.quotes.items()} == {
             "IWM": (iwm.bid, iwm.ask), "QQQ": (qqq.bid, qqq.ask), "SPY": (ex.book.mark("SPY", TODAY).bid,
                                                                           ex.book.mark("SPY", TODAY).ask)}
-        assert snap.open_orders == ()
 
     def test_assets_map_borrowability_from_etb_and_htb_and_an_unknown_symbol_is_absent(self, traded):
         _ex, broker, _ = traded

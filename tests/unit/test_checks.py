@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bot.core.checks import Gates, Limits, Violation, gate_violations, ledger_breaks, risk_violations
+from bot.core.book import book_breaks
+from bot.core.checks import Gates, Limits, Violation, gate_violations, risk_violations
 from bot.core.domain import AccountSnapshot, AssetInfo, Quote, Symbol
 from bot.core.plan import plan_rebalance
 
@@ -20,7 +21,10 @@ QQQ_SHORT = frozenset({Symbol("QQQ")})
 def gate_codes(
     snap: AccountSnapshot, *, shorts: frozenset[Symbol] = QQQ_SHORT, close: datetime | None = None
 ) -> list[str]:
-    found = gate_violations(snap, universe=PAIR, shorts_planned=shorts, gates=Gates(), session_close=close)
+    """The gates on `snap`; `close`: the session's close the broker's clock gives (next_close while open)."""
+    if close is not None:
+        snap = replace(snap, clock=replace(snap.clock, next_close=close))
+    found = gate_violations(snap, universe=PAIR, shorts_planned=shorts, gates=Gates())
     return [v.code for v in found]
 
 
@@ -56,7 +60,7 @@ class TestGateViolations:
     def test_a_blocked_account_refuses_naming_every_flag(self) -> None:
         snap = snapshot(state=account(trading_blocked=True, trade_suspended_by_user=True))
 
-        [violation] = gate_violations(snap, universe=PAIR, shorts_planned=(), gates=Gates(), session_close=None)
+        [violation] = gate_violations(snap, universe=PAIR, shorts_planned=(), gates=Gates())
 
         assert violation == Violation("account_blocked", "account PA123: trading_blocked, trade_suspended_by_user")
 
@@ -147,18 +151,26 @@ class TestRiskViolations:
         assert risk_codes(snapshot(buying_power="500", positions={"IWM": 300, "QQQ": -84})) == []
 
 
-class TestLedgerBreaks:
+class TestBookBreaks:
     def test_agreeing_books_have_no_breaks(self) -> None:
         books = {Symbol("IWM"): Decimal("250"), Symbol("QQQ"): Decimal("-104")}
 
-        assert ledger_breaks(books, dict(books)) == ()
+        assert book_breaks(books, dict(books), ours=PAIR) == ()
 
-    def test_each_disagreeing_symbol_is_a_break_and_missing_counts_as_zero(self) -> None:
-        """A position opened outside the bot shows up as a break, and nothing is sent."""
+    def test_each_disagreeing_symbol_of_pairbots_is_a_break_and_missing_counts_as_zero(self) -> None:
+        """A change in pairbot's own symbols is a break; a position in another symbol is the user's."""
         ledger = {Symbol("IWM"): Decimal("250"), Symbol("QQQ"): Decimal("-104")}
-        broker = {Symbol("IWM"): Decimal("250"), Symbol("QQQ"): Decimal("-100"), Symbol("SPY"): Decimal("3")}
+        broker = {Symbol("QQQ"): Decimal("-100"), Symbol("SPY"): Decimal("3")}
 
-        assert ledger_breaks(ledger, broker) == (
-            Violation("position_mismatch", "QQQ: ledger -104 vs broker -100"),
-            Violation("position_mismatch", "SPY: ledger 0 vs broker 3"),
+        assert book_breaks(ledger, broker, ours=PAIR) == (
+            Violation("position_mismatch", "IWM: ledger 250, broker 0"),
+            Violation("position_mismatch", "QQQ: ledger -104, broker -100"),
         )
+
+    def test_a_difference_trades_pairbot_did_not_place_explain_says_so(self) -> None:
+        ledger = {Symbol("QQQ"): Decimal("-104")}
+        broker = {Symbol("QQQ"): Decimal("-94")}
+
+        [v] = book_breaks(ledger, broker, ours=PAIR, outside={Symbol("QQQ"): Decimal("10")})
+
+        assert v.message == "QQQ: ledger -104, broker -94 (+10 by orders pairbot did not place)"

@@ -168,7 +168,7 @@ class AlpacaBroker:
         return AccountSnapshot(
             as_of=clock.as_of, equity=account.equity, cash=account.cash, buying_power=account.buying_power,
             positions={p.symbol: p for p in positions}, quotes=self.quotes(wanted), account=account.state,
-            clock=clock, assets=assets, open_orders=tuple(mapping.to_open_order(o) for o in self.open_orders()),
+            clock=clock, assets=assets,
         )
 
     def quotes(self, symbols: Collection[str]) -> dict[Symbol, Quote]:

@@ -18,7 +18,6 @@ from bot.core.domain import (
     AssetInfo,
     Fill,
     MarketClock,
-    OpenOrder,
     OrderState,
     Position,
     Quote,
@@ -132,11 +131,6 @@ def to_order_state(raw: object) -> OrderState:
         status=str(required(obj, "status", "order")),
         submitted_at=moment(obj, submitted, "order"),
     )
-
-
-def to_open_order(state: OrderState) -> OpenOrder:
-    return OpenOrder(order_id=state.order_id, client_order_id=state.client_order_id, symbol=state.symbol,
-                     side=state.side, qty=state.qty, filled_qty=state.filled_qty, status=state.status)
 
 
 def to_quote(symbol: str, raw: object) -> Quote | None:
