@@ -78,7 +78,7 @@ class LocalExchange:
         dispatcher = Dispatcher(engine=self.engine, lock=self.lock, faults=self.faults, requests=self.requests,
                                 keys=self.keys, label=self.book.label, schema=self.settings.schema)
         self._server = ExchangeHTTPServer((self.settings.host, self.settings.port), dispatcher, self.book.label)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.005},
                                         name="local-exchange", daemon=True)
         self._thread.start()
         log.info("local exchange on %s (prices: %s, clock: %s, schema: %s)", self.base_url, self.book.label,
