@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: E402
 from bot.adapters.history.splits import splits_beside  # noqa: E402
+from bot.config import strategy_from  # noqa: E402
 from bot.core.corporate import Split  # noqa: E402
 from bot.core.domain import Symbol  # noqa: E402
 from bot.research.backtest import BacktestSettings, run_backtest  # noqa: E402
 from bot.research.backtest.sweep import run_sweep  # noqa: E402
-from strategies import build_strategy  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"
 SYMBOLS = ["IWM", "QQQ", "SPY", "PSQ", "TNA", "SQQQ", "UPRO", "BIL"]
@@ -93,7 +93,7 @@ def markets() -> Iterator[tuple[str, dict[str, pd.DataFrame], tuple[Split, ...] 
 def cases() -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
     for label, frames, splits in markets():
         for name, params in STRATEGIES:
-            strategy = build_strategy(name, params)
+            strategy = strategy_from(name, params)
             for i, changes in enumerate(SETTINGS):
                 settings = replace(BASE, splits=splits, **changes)  # type: ignore[arg-type]
                 yield f"{label} run {name} {params} #{i}", _run(strategy, frames, settings)

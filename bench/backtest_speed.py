@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.plain_loop import plain_pair_backtest  # noqa: E402
 from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: E402
+from bot.config import strategy_from  # noqa: E402
 from bot.research.backtest import BacktestResult, BacktestSettings, backend, run_backtest  # noqa: E402
 from bot.research.backtest.chunks import Book, books_of, chunks_of  # noqa: E402
 from bot.research.backtest.engine import single_variant, target_path  # noqa: E402
@@ -35,7 +36,6 @@ from bot.research.backtest.grid import grid_rows  # noqa: E402
 from bot.research.backtest.kernel import loop_args, run_kernel  # noqa: E402
 from bot.research.backtest.market import build_market, due_sessions  # noqa: E402
 from bot.research.backtest.sweep import run_sweep  # noqa: E402
-from strategies import build_strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def load() -> tuple[dict[str, pd.DataFrame], str]:
 def compiled_pass(frames: dict[str, pd.DataFrame], settings: BacktestSettings) -> tuple[Timed, Timed]:
     """The loop's own work for one backtest (the C call on prepared arguments, fresh state each time), and
     run_kernel (the same with the driver's marshalling)."""
-    strategy = build_strategy("pair", {})
+    strategy = strategy_from("pair", {})
     priced = build_market(frames, tuple(sorted(strategy.universe)), strategy.vehicles, start=None, end=None,
                           cash_rate=settings.cash_rate, opens=False)
     variants = single_variant(settings, target_path(strategy, frames, priced)[None],
@@ -109,7 +109,7 @@ def with_tables(result: BacktestResult) -> None:
 
 
 def one_backtest(frames: dict[str, pd.DataFrame], n: int) -> None:
-    pair = build_strategy("pair", {})
+    pair = strategy_from("pair", {})
     loop_only, kernel = compiled_pass(frames, SETTINGS)
     result = run_backtest(pair, frames, SETTINGS)
     plain = plain_pair_backtest(frames, SETTINGS)

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: E402
 from bot.commands import research  # noqa: E402
 from bot.commands.outputs import result_intervals  # noqa: E402
+from bot.config import strategy_from  # noqa: E402
 from bot.research.backtest import BacktestSettings, run_backtest  # noqa: E402
 from bot.research.intervals import BootstrapSpec  # noqa: E402
-from strategies import build_strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
 
@@ -46,7 +46,7 @@ def main() -> None:
     else:
         frames = synthetic_history(["IWM", "QQQ", "SPY", "BIL"], start=date(2000, 5, 26), end=date(2025, 9, 26))
         where = "SYNTHETIC (no shared prices found)"
-    result = run_backtest(build_strategy("pair", {}), frames, BacktestSettings(cash_symbol="BIL"))
+    result = run_backtest(strategy_from("pair", {}), frames, BacktestSettings(cash_symbol="BIL"))
     m = result.metrics
     print(f"prices: {where}")
     print(f"pair backtest {m['start']} .. {m['end']}: {m['sessions']} sessions, benchmarks "

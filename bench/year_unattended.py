@@ -36,11 +36,11 @@ from bot.adapters.logs import configure_silent  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.core.book import book_breaks, our_symbols  # noqa: E402
 from bot.errors import BotError  # noqa: E402
-from bot.live.runner import RunContext, rebalance_once  # noqa: E402
+from bot.live.context import RunContext  # noqa: E402
+from bot.live.runner import rebalance_once  # noqa: E402
 from bot.live.wiring import Endpoint, broker_for  # noqa: E402
 from bot.research.backtest import run_backtest  # noqa: E402
 from bot.research.parity import backtest_settings, write_csv_dir, write_splits  # noqa: E402
-from strategies import build_strategy  # noqa: E402
 
 CASES = {  # name: (strategy, params, start, end, the split it crosses)
     "PSQ-hedged pair": ("pair", {"hedge": "inverse"}, date(2023, 10, 2), date(2024, 9, 30), "PSQ 2024-04-10"),
@@ -53,7 +53,7 @@ def one_year(prices: Path, name: str) -> bool:
     strategy_name, params, start, end, crossing = CASES[name]
     config = parse_config({"mode": "paper", "strategy": strategy_name, "strategies": {strategy_name: params},
                            "schedule": {"window": None}})
-    strategy = build_strategy(strategy_name, config.strategy_params())
+    strategy = config.build_strategy()
     splits = splits_beside(prices) or ()
     frames = {s: f.loc[pd.Timestamp(start):pd.Timestamp(end)] for s, f in
               load_csv_dir(prices, sorted(strategy.universe)).items()}

@@ -7,17 +7,27 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from bot.core import checks
+from bot.core.domain import Symbol, Vehicle
 from bot.core.plan import PlanPolicy
 from bot.core.window import FORMAT, TradingWindow
 from bot.errors import ConfigError
-from strategies import OverlayStrategy, PairStrategy, ReplicaStrategy
+from strategies import STRATEGIES, Hedge, OverlayStrategy, PairStrategy, ReplicaStrategy, Strategy
 
 
 class Section(BaseModel):
@@ -35,12 +45,49 @@ def _default(cls: type, name: str) -> Any:
     return f.default_factory()  # type: ignore[operator]  # a field with neither is not a parameter
 
 
-class PairParams(Section):
-    long_leg: str = _default(PairStrategy, "long_leg")
-    short_leg: str = _default(PairStrategy, "short_leg")
+def _symbol(value: object) -> object:
+    """A fund symbol as written (` iwm`): stripped and upper-cased; anything else fails as a string would."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticCustomError("symbol", "must be a non-empty symbol")
+        return value.strip().upper()
+    return value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Fund = Annotated[Symbol, BeforeValidator(_symbol)]
+
+
+class StrategySection(Section):
+    """A strategy's parameters, validated into the strategy's own types; build() is the strategy itself."""
+
+    strategy: ClassVar[type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_as_text(cls, data: object) -> object:
+        """`--param min_trend_score=none` means null, as YAML's null does."""
+        if not isinstance(data, Mapping):
+            return data
+        return {k: None if isinstance(v, str) and v.strip().lower() in ("none", "null") else v
+                for k, v in data.items()}
+
+    def build(self) -> Strategy:
+        strategy: Strategy = self.strategy(**{name: getattr(self, name) for name in type(self).model_fields})
+        return strategy
+
+
+class PairParams(StrategySection):
+    strategy: ClassVar[type] = PairStrategy
+
+    long_leg: Fund = _default(PairStrategy, "long_leg")
+    short_leg: Fund = _default(PairStrategy, "short_leg")
     gross: Decimal = Field(_default(PairStrategy, "gross"), gt=0, le=4)
-    hedge: Literal["short", "inverse"] = str(_default(PairStrategy, "hedge"))  # type: ignore[assignment]
-    inverse: str = _default(PairStrategy, "inverse")
+    hedge: Annotated[Hedge, BeforeValidator(_lower)] = _default(PairStrategy, "hedge")
+    inverse: Fund = _default(PairStrategy, "inverse")
     inverse_multiple: Decimal = Field(_default(PairStrategy, "inverse_multiple"), lt=0, ge=-5)
     max_trailing_spread: Decimal | None = Field(_default(PairStrategy, "max_trailing_spread"), ge=-1, le=1)
     lookback_days: int = Field(_default(PairStrategy, "lookback_days"), ge=20, le=2520)
@@ -49,20 +96,26 @@ class PairParams(Section):
 
     @model_validator(mode="after")
     def _distinct_legs(self) -> PairParams:
-        legs = {self.long_leg, self.short_leg} | ({self.inverse} if self.hedge == "inverse" else set())
-        if len(legs) < (3 if self.hedge == "inverse" else 2):
+        legs = {self.long_leg, self.short_leg} | ({self.inverse} if self.hedge is Hedge.INVERSE else set())
+        if len(legs) < (3 if self.hedge is Hedge.INVERSE else 2):
             raise ValueError("long_leg, short_leg and inverse must be different symbols")
         return self
 
 
-class OverlayParams(Section):
-    weights: dict[str, Decimal] = Field(default_factory=lambda: {str(k): w for k, w in _default(OverlayStrategy,
-                                                                                             "weights").items()})
-    vehicle_specs: dict[str, VehicleSpec] = Field(default_factory=dict)  # funds beyond the built-in list
+class VehicleSpec(Section):
+    underlying: Fund
+    multiple: Decimal = Field(..., ge=-5, le=5)
+
+
+class OverlayParams(StrategySection):
+    strategy: ClassVar[type] = OverlayStrategy
+
+    weights: dict[Fund, Decimal] = Field(default_factory=lambda: dict(_default(OverlayStrategy, "weights")))
+    vehicle_specs: dict[Fund, VehicleSpec] = Field(default_factory=dict)  # funds beyond the built-in list
 
     @field_validator("weights")
     @classmethod
-    def _weights_sane(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+    def _weights_sane(cls, v: dict[Symbol, Decimal]) -> dict[Symbol, Decimal]:
         if not v:
             raise ValueError("at least one weight is needed")
         if any(w < 0 for w in v.values()):
@@ -71,16 +124,17 @@ class OverlayParams(Section):
             raise ValueError(f"weights add up to {sum(v.values())}, more than 1 (no margin in an overlay)")
         return v
 
+    def build(self) -> Strategy:
+        vehicles = {sym: Vehicle(sym, spec.underlying, spec.multiple) for sym, spec in self.vehicle_specs.items()}
+        return OverlayStrategy(weights=self.weights, vehicle_specs=vehicles)
 
-class VehicleSpec(Section):
-    underlying: str
-    multiple: Decimal = Field(..., ge=-5, le=5)
 
+class ReplicaParams(StrategySection):
+    strategy: ClassVar[type] = ReplicaStrategy
 
-class ReplicaParams(Section):
-    symbol: str = _default(ReplicaStrategy, "symbol")
+    symbol: Fund = _default(ReplicaStrategy, "symbol")
     weight: Decimal = Field(_default(ReplicaStrategy, "weight"), gt=0, le=1)
-    underlying: str = _default(ReplicaStrategy, "underlying")
+    underlying: Fund = _default(ReplicaStrategy, "underlying")
     multiple: Decimal = Field(_default(ReplicaStrategy, "multiple"), ge=-5, le=5)
 
 
@@ -88,6 +142,28 @@ class Strategies(Section):
     pair: PairParams = PairParams()
     overlay: OverlayParams = OverlayParams()
     replica: ReplicaParams = ReplicaParams()
+
+
+SECTIONS: Mapping[str, type[StrategySection]] = {"pair": PairParams, "overlay": OverlayParams,
+                                                 "replica": ReplicaParams}
+assert set(SECTIONS) == set(STRATEGIES), "every registered strategy has its config section"
+
+
+def strategy_from(name: str, params: Mapping[str, object] | None = None) -> Strategy:
+    """A strategy from parameters as written (config values, `--param`/`--sweep` text or numbers), validated by
+    the same section config.yaml's `strategies.<name>` is; one ValueError line naming what is wrong."""
+    section = SECTIONS.get(name)
+    if section is None:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(sorted(SECTIONS))}")
+    given = dict(params or {})
+    unknown = sorted(set(given) - set(section.model_fields))
+    if unknown:
+        known = ", ".join(section.model_fields)
+        raise ValueError(f"strategy {name!r}: unknown parameter(s) {', '.join(unknown)}; known: {known}")
+    try:
+        return section.model_validate(given).build()
+    except ValidationError as err:
+        raise ValueError(_describe(err, within=name)) from None
 
 
 class Schedule(Section):
@@ -219,9 +295,17 @@ class Config(Section):
     notifications: Notifications = Notifications()
     live_costs: LiveCosts = LiveCosts()
 
+    def strategy_section(self, name: str | None = None) -> StrategySection:
+        section: StrategySection = getattr(self.strategies, name or self.strategy)
+        return section
+
     def strategy_params(self) -> dict[str, Any]:
-        section: Section = getattr(self.strategies, self.strategy)
-        return section.model_dump()
+        """The chosen strategy's parameters as plain values (for a fingerprint, a message, a CLI override)."""
+        return self.strategy_section().model_dump()
+
+    def build_strategy(self) -> Strategy:
+        """The configured strategy, from the section validated when the file was read (no second parse)."""
+        return self.strategy_section().build()
 
     def ledger_path(self) -> Path:
         return Path(str(self.paths.ledger).replace("{mode}", self.mode))
@@ -251,9 +335,10 @@ def _find_secrets(node: object, path: str = "") -> str | None:
     return None
 
 
-def _describe(err: ValidationError) -> str:
+def _describe(err: ValidationError, *, within: str = "") -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    where = ".".join([within, *(str(p) for p in first["loc"])] if within else [str(p) for p in first["loc"]])
+    where = where or "<root>"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"

@@ -1,12 +1,11 @@
-"""What a strategy sees (MarketView), what it must offer (Strategy), and parameter parsing shared by all."""
+"""What a strategy sees (MarketView), what it must offer (Strategy), and the checks its parameters share."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Protocol
 
 import pandas as pd
@@ -57,31 +56,6 @@ class Strategy(Protocol):
     def target_weights(self, market: MarketView) -> TargetWeights: ...
 
 
-def to_decimal(value: object, what: str) -> Decimal:
-    """Numbers from config: Decimal, int, str or float (via repr, so 0.1 stays 0.1); finite only."""
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, got {value!r}")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{what} must be finite, got {value!r}")
-        value = repr(value)
-    if not isinstance(value, Decimal | int | str):
-        raise ValueError(f"{what} must be a number, got {value!r}")
-    try:
-        out = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation as err:
-        raise ValueError(f"{what} must be a number, got {value!r}") from err
-    if not out.is_finite():
-        raise ValueError(f"{what} must be finite, got {value!r}")
-    return out
-
-
-def to_symbol(value: object, what: str) -> Symbol:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty symbol, got {value!r}")
-    return Symbol(value.strip().upper())
-
-
 def require_distinct(named: Iterable[tuple[str, Symbol]]) -> None:
     """The same fund on two legs would net the legs against each other: refuse it."""
     seen: dict[Symbol, str] = {}
@@ -103,26 +77,3 @@ def known_vehicle(symbol: Symbol, overrides: Mapping[Symbol, Vehicle]) -> Vehicl
     if symbol in KNOWN_VEHICLES:
         return KNOWN_VEHICLES[symbol]
     raise ValueError(f"{symbol}: unknown vehicle; declare its underlying and multiple in vehicles")
-
-
-def parse_vehicles(value: object, what: str) -> dict[Symbol, Vehicle]:
-    """{"SPXL": {"underlying": "SPY", "multiple": "3"}} or Vehicle values, keyed by symbol."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what} must be a mapping of symbol to vehicle, got {value!r}")
-    out: dict[Symbol, Vehicle] = {}
-    for raw_sym, spec in value.items():
-        sym = to_symbol(raw_sym, what)
-        if isinstance(spec, Vehicle):
-            out[sym] = spec
-        elif isinstance(spec, Mapping) and set(spec) <= {"underlying", "multiple"} and "underlying" in spec:
-            multiple = to_decimal(spec.get("multiple", "1"), f"{what}.{sym}.multiple")
-            out[sym] = Vehicle(sym, to_symbol(spec["underlying"], f"{what}.{sym}.underlying"), multiple)
-        else:
-            raise ValueError(f"{what}.{sym} must give underlying and multiple, got {spec!r}")
-    return out
-
-
-def parse_weights(value: object, what: str) -> dict[Symbol, Decimal]:
-    if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{what} must be a non-empty mapping of symbol to weight, got {value!r}")
-    return {to_symbol(sym, what): to_decimal(w, f"{what}.{sym}") for sym, w in value.items()}

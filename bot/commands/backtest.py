@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -32,13 +31,14 @@ from bot.commands.outputs import (
     write_outputs,
 )
 from bot.commands.sweeping import ProgressReport, run_sweep_command
+from bot.config import Config, load_config, strategy_from
 from bot.core.corporate import Split
 from bot.errors import ConfigError, DataError
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.market import FREQUENCIES
 from bot.research.hindsight import gate_report, rebalance_day_sensitivity
 from bot.research.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
-from strategies import STRATEGIES, build_strategy
+from strategies import STRATEGIES
 from strategies.base import Strategy
 
 
@@ -143,7 +143,7 @@ def _is_gated(strategy: Strategy) -> bool:
         getattr(strategy, "min_trend_score", None) is not None
 
 
-def price_source(args: argparse.Namespace, config: Any | None, symbols: list[str]) -> dict[str, object]:
+def price_source(args: argparse.Namespace, config: Config | None, symbols: list[str]) -> dict[str, object]:
     """Where the prices came from, for metrics.json: the directory and a hash of its files, synthetic, alpaca."""
     source = args.prices or (config.local.prices if config is not None else "synthetic")
     if source == "synthetic":
@@ -159,7 +159,7 @@ SYNTHETIC_START = date(2000, 1, 3)
 
 
 def load_prices(
-    args: argparse.Namespace, config: Any | None, *, symbols: tuple[list[str], list[str]], start: date | None,
+    args: argparse.Namespace, config: Config | None, *, symbols: tuple[list[str], list[str]], start: date | None,
     end: date | None,
 ) -> tuple[dict[str, pd.DataFrame], str]:
     """Price frames for (needed, optional) symbols from --prices: a CSV directory, 'alpaca' or 'synthetic'."""
@@ -194,7 +194,7 @@ def load_prices(
     return frames, str(directory)
 
 
-def price_splits(args: argparse.Namespace, config: Any | None) -> tuple[Split, ...] | None:
+def price_splits(args: argparse.Namespace, config: Config | None) -> tuple[Split, ...] | None:
     """The splits of the prices --prices names: DIR/splits.csv when there is one; none for the synthetic market
     (it never splits); None (unknown) for a directory without the file and for Alpaca's adjusted bars."""
     source = args.prices or (config.local.prices if config is not None else "synthetic")
@@ -205,18 +205,14 @@ def price_splits(args: argparse.Namespace, config: Any | None) -> tuple[Split, .
     return splits_beside(Path(source))
 
 
-def _config(path: Path | None) -> Any | None:
+def _config(path: Path | None) -> Config | None:
     """The lead's config when a file is there; flags and built-in defaults otherwise."""
     if path is None or not Path(path).is_file():
-        return None
-    try:
-        from bot.config import load_config
-    except ImportError:
         return None
     return load_config(Path(path))
 
 
-def _strategy_choice(args: argparse.Namespace, config: Any | None) -> tuple[str, dict[str, object]]:
+def _strategy_choice(args: argparse.Namespace, config: Config | None) -> tuple[str, dict[str, object]]:
     name = args.strategy or (config.strategy if config is not None else "pair")
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")
@@ -224,7 +220,7 @@ def _strategy_choice(args: argparse.Namespace, config: Any | None) -> tuple[str,
     if config is not None and name == config.strategy:
         params.update(config.strategy_params())
     elif config is not None and hasattr(config.strategies, name):
-        params.update(getattr(config.strategies, name).model_dump())
+        params.update(config.strategy_section(name).model_dump())
     for item in args.param:
         key, sep, value = item.partition("=")
         if not sep:
@@ -235,12 +231,12 @@ def _strategy_choice(args: argparse.Namespace, config: Any | None) -> tuple[str,
 
 def _build(name: str, params: Mapping[str, object]) -> Strategy:
     try:
-        return build_strategy(name, params)
+        return strategy_from(name, params)
     except ValueError as err:
         raise ConfigError(f"strategy {name}: {err}") from None
 
 
-def settings_from(args: argparse.Namespace, config: Any | None) -> BacktestSettings:
+def settings_from(args: argparse.Namespace, config: Config | None) -> BacktestSettings:
     """Flags first, then config.yaml's backtest/schedule/limits sections, then built-in defaults."""
     s = BacktestSettings()
     if config is not None:

@@ -21,11 +21,11 @@ from bot.core.book import book_breaks, our_symbols
 from bot.core.corporate import event_effects
 from bot.core.domain import NEW_YORK, AccountSnapshot, Symbol, is_ours
 from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak
+from bot.live.context import RunContext, snapshot
 from bot.live.lock import exclusive_lock
-from bot.live.runner import RunContext, market_view, snapshot
+from bot.live.runner import market_view
 from bot.live.summary import next_run, others
 from bot.live.wiring import Endpoint, broker_for, endpoint_for, remote_endpoint
-from strategies import build_strategy
 from strategies.base import Strategy
 
 
@@ -206,7 +206,7 @@ def broker_checks(config: Config, config_path: Path, endpoint: Endpoint) -> list
     where = "embedded local exchange" if config.mode == "local" else endpoint.base_url
     checks = [passed("broker", f"{where} answers (account {account})")]
     try:
-        strategy = build_strategy(config.strategy, config.strategy_params())
+        strategy = config.build_strategy()
     except ValueError as err:
         return [*checks, failed("strategy", f"{config_path}: strategies.{config.strategy}: {err}", 2)]
     ctx = doctor_context(config, config_path, broker, strategy)

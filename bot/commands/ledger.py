@@ -17,9 +17,9 @@ from bot.core.book import outside_trades
 from bot.core.domain import OrderState, is_ours
 from bot.core.orderkey import OrderKey
 from bot.errors import ConfigError, ReconciliationBreak
-from bot.live.runner import (
+from bot.live.context import RunContext
+from bot.live.reconcile import (
     BookDifference,
-    RunContext,
     book_difference,
     broker_today,
     ingest_events,

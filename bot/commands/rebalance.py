@@ -14,11 +14,11 @@ from types import FrameType
 from bot.config import Config
 from bot.core.window import TradingWindow
 from bot.errors import ConfigError
+from bot.live.context import RunContext, StopRequest
 from bot.live.notify import notify_run
-from bot.live.runner import RunContext, StopRequest, run_protocol
+from bot.live.runner import run_protocol
 from bot.live.summary import render
 from bot.live.wiring import App, crash_checkpoint, open_app
-from strategies import build_strategy
 from strategies.base import Strategy
 
 
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def strategy_of(app: App) -> Strategy:
     try:
-        return build_strategy(app.config.strategy, app.config.strategy_params())
+        return app.config.build_strategy()
     except ValueError as err:
         raise ConfigError(f"{app.config_path}: strategies.{app.config.strategy}: {err}") from None
 

@@ -41,14 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from bot.config import load_config
     from bot.errors import ConfigError
     from bot.research.parity import replay
-    from strategies import build_strategy
 
     config = load_config(args.config)
     if args.end <= args.start:
         raise ConfigError(f"--to {args.end} must be after --from {args.start}")
     name = args.strategy or config.strategy
     try:
-        strategy = build_strategy(name, getattr(config.strategies, name).model_dump())
+        strategy = config.strategy_section(name).build()
     except (AttributeError, ValueError) as err:
         raise ConfigError(f"strategy {name!r}: {err}") from None
     args.feed = None

@@ -19,7 +19,6 @@ from bot.core.corporate import cash_kind, leg_cash
 from bot.core.domain import AccountEvent, Symbol, is_ours
 from bot.errors import BotError, ConfigError
 from bot.research.html_report import ReportData, from_backtest_dir, naive_utc, write_report
-from strategies import build_strategy
 from strategies.base import MarketView
 
 BENCHMARKS = ("SPY", "IWM")
@@ -102,7 +101,7 @@ def cumulative_spread(prices: pd.DataFrame, long_leg: str, short_leg: str) -> pd
 
 
 def targets_from(config: Config, mids: pd.DataFrame, closes: pd.DataFrame | None) -> dict[str, float]:
-    strategy = build_strategy(config.strategy, config.strategy_params())
+    strategy = config.build_strategy()
     if strategy.needs_history_days and closes is None:
         return {}
     last = mids.iloc[-1].dropna()

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.adapters.history.frame import price_warnings
 from bot.commands.argtypes import iso_date
 from bot.commands.backtest import _config, load_prices, price_source, price_splits, settings_from
+from bot.config import Config
 from bot.errors import ConfigError
 from bot.research.backtest import BacktestSettings
 from bot.research.findings import find
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace, config: object) -> BacktestSettings:
+def _settings(args: argparse.Namespace, config: Config | None) -> BacktestSettings:
     """The backtest command's settings from these flags and config.yaml; calendar and bands as configured."""
     flags = argparse.Namespace(
         start=args.start, end=args.end, fill=None, cost_bps=args.cost_bps, slippage_bps=args.slippage_bps,

@@ -16,7 +16,8 @@ from bot.core.costs import LiveCosts, live_costs
 from bot.core.domain import NEW_YORK, AccountEvent, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
-from bot.live.runner import market_view, snapshot
+from bot.live.context import snapshot
+from bot.live.runner import market_view
 from bot.live.summary import _book_line, money, next_run, others, pct
 from bot.live.wiring import App, open_app
 

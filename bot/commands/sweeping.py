@@ -69,7 +69,7 @@ def checked_grid(args: argparse.Namespace, settings: BacktestSettings,
 def _typed(key: str, value: object) -> object:
     """A sweep value as the setting's single flag would parse it."""
     if key not in SETTING_NAMES:
-        return value  # a strategy parameter: build_strategy parses and checks it as --param does
+        return value  # a strategy parameter: strategy_from validates it as --param and config.yaml are
     if value is None:
         if key in OPTIONAL:
             return None

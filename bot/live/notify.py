@@ -12,7 +12,7 @@ import structlog
 
 from bot.config import Config
 from bot.errors import BotError
-from bot.live.runner import RunReport
+from bot.live.context import RunReport
 
 log = structlog.get_logger("pairbot.notify")
 

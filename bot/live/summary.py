@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from bot.core.domain import NEW_YORK, AccountSnapshot, BookMeasures, Fill, Symbol
 from bot.core.window import next_start
-from bot.live.runner import RunContext, RunReport, preview
+from bot.live.context import RunContext, RunReport
+from bot.live.runner import preview
 
 
 def pct(x: Decimal) -> str:

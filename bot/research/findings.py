@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bot.commands.outputs import result_intervals
+from bot.config import strategy_from
 from bot.core.domain import Symbol, Vehicle
 from bot.errors import DataError
 from bot.research.backtest import BacktestResult, BacktestSettings, run_backtest
@@ -23,7 +24,6 @@ from bot.research.hindsight import GateReport, WalkForward, gate_report, rebalan
 from bot.research.intervals import BootstrapSpec, Interval, Intervals
 from bot.research.market_signals import Signals, compute_signals
 from bot.research.metrics import DAYS_PER_YEAR
-from strategies import build_strategy
 
 SPREAD_GRID = (-0.10, -0.15, -0.20, -0.25, -0.30, -0.35, -0.40)
 SEED_THRESHOLD = -0.30  # the research notes' gate
@@ -88,7 +88,7 @@ def find(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: B
     end = common_end(frames, ("IWM", "QQQ", "SPY"))
     base = replace(settings, end=end if settings.end is None else min(settings.end, end))
     found = Findings(end=base.end or end)
-    pair = build_strategy("pair", {})
+    pair = strategy_from("pair", {})
     found.pair.append(_run("whole span", pair, frames, base, spec))
     first = pd.Timestamp(found.pair[0].result.metrics["start"]).date()
     for title, lo, hi in DECADES:
@@ -111,7 +111,7 @@ def _run(title: str, strategy: object, frames: Mapping[str, pd.DataFrame], setti
 
 def _gate(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, spec: BootstrapSpec, name: str,
           grid: tuple[object, ...], seed_value: object, train_to: date) -> GateStudy:
-    strategy = build_strategy("pair", {name: seed_value})
+    strategy = strategy_from("pair", {name: seed_value})
     run = _run(f"at {seed_value:.2f}" if isinstance(seed_value, float) else f"at {seed_value}", strategy, frames,
                settings, spec)
     walk = walk_forward(frames, "pair", {}, {name: list(grid)}, settings, train_to=train_to, sort_by="sharpe")
@@ -132,7 +132,7 @@ def cash_cagr(frames: Mapping[str, pd.DataFrame], settings: BacktestSettings, st
 def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: BacktestSettings,
                spec: BootstrapSpec) -> None:
     if "TNA" in frames:
-        replica = build_strategy("replica", {})
+        replica = strategy_from("replica", {})
         found.replica = _run("33% TNA + cash", replica, frames, settings, spec)
         found.replica_offsets = rebalance_day_sensitivity(replica, frames, settings)
     else:
@@ -142,7 +142,7 @@ def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: Ba
     if missing:
         found.skipped.append(f"the overlay needs {', '.join(m + '.csv' for m in missing)}")
     else:
-        found.overlay = _run("70% SPY, 10% UPRO, 10% TNA, 10% SQQQ", build_strategy("overlay", {}), frames,
+        found.overlay = _run("70% SPY, 10% UPRO, 10% TNA, 10% SQQQ", strategy_from("overlay", {}), frames,
                              settings, spec)
 
 

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from bot.config import strategy_from
 from bot.errors import ConfigError, DataError
 from bot.research.backtest.engine import (
     BacktestResult,
@@ -30,7 +31,6 @@ from bot.research.backtest.market import build_market, due_sessions
 from bot.research.backtest.sweep import SETTING_NAMES as SWEEP_SETTINGS
 from bot.research.backtest.sweep import Progress, expand, run_sweep
 from bot.research.metrics import SESSIONS_PER_YEAR
-from strategies import build_strategy
 from strategies.base import Strategy
 
 EPISODE_GAP = 21  # flat sessions that end an episode: a month out of the market
@@ -112,7 +112,7 @@ def sweep_start(frames: Mapping[str, pd.DataFrame], name: str, params: Mapping[s
     for combo in expand(grid):
         strategy_params = {**params, **{k: v for k, v in combo.items() if k not in SWEEP_SETTINGS}}
         try:
-            strategy = build_strategy(name, strategy_params)
+            strategy = strategy_from(name, strategy_params)
         except ValueError as err:
             raise ConfigError(str(err)) from None
         moved, _ = first_decidable(strategy, frames, start)

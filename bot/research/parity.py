@@ -22,7 +22,8 @@ from bot.config import Config
 from bot.core.corporate import Split, split_factor
 from bot.core.domain import NEW_YORK, Symbol
 from bot.errors import BotError, DataError
-from bot.live.runner import RunContext, rebalance_once
+from bot.live.context import RunContext
+from bot.live.runner import rebalance_once
 from bot.live.wiring import Endpoint, broker_for
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.astraded import as_traded

@@ -10,18 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.config import strategy_from
 from bot.core.corporate import Split, split_factor
 from bot.core.domain import Symbol
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.astraded import HoldingSplits, as_traded, as_traded_frames, split_shares
 from bot.research.backtest.kernel import Market, Variants, run_kernel
 from bot.research.backtest.sweep import run_sweep
-from strategies import build_strategy
 from tests.backtest.test_reference import SYNTHETIC_SPLITS, yahoo_style
 
 DATES = pd.DatetimeIndex(pd.bdate_range("2020-01-01", "2020-03-31"), name="date")
 SQQQ, UPRO = Symbol("SQQQ"), Symbol("UPRO")
-OVERLAY = build_strategy("overlay", {})
+OVERLAY = strategy_from("overlay", {})
 # SQQQ reverse-split five times 1-for-5 (a factor of 3,125), once after the range; UPRO split 2-for-1 once
 SQQQ_SPLITS = tuple(Split(SQQQ, date(y, 6, 3), Decimal("0.2")) for y in (2016, 2018, 2020, 2022, 2026))
 OVERLAY_SPLITS = (*SQQQ_SPLITS, Split(UPRO, date(2019, 1, 14), Decimal(2)))
@@ -147,7 +147,7 @@ class TestWholeShares:
         frames = yahoo_style(synthetic, SYNTHETIC_SPLITS)
         settings = dataclasses.replace(SETTINGS, splits=SYNTHETIC_SPLITS)
 
-        result = run_backtest(build_strategy("pair", {}), frames, settings)
+        result = run_backtest(strategy_from("pair", {}), frames, settings)
 
         shorts = result.metrics["fractional_shorts"]
         assert [(s["symbol"], s["split_on"]) for s in shorts] == [("QQQ", "2017-05-01"), ("QQQ", "2020-08-18")]

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.config import strategy_from
 from bot.core.schedule import period_key
 from bot.errors import DataError
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.market import due_sessions
 from bot.research.backtest.sweep import run_sweep
-from strategies import build_strategy
 
-PAIR = build_strategy("pair", {})
+PAIR = strategy_from("pair", {})
 BASE = BacktestSettings(start=date(2016, 1, 4), end=date(2024, 12, 31), leg_band=0.05, slippage_bps=1,
                         borrow_bps=50, cash_rate=0.02)
 
@@ -83,7 +83,7 @@ class TestBacktest:
 
     def test_cash_only_book_grows_at_the_cash_rate(self, synthetic):
         """A replica with a tiny weight that rounds to zero shares is all cash: equity compounds act/360."""
-        tiny = build_strategy("replica", {"weight": "0.0000001"})
+        tiny = strategy_from("replica", {"weight": "0.0000001"})
         result = run_backtest(tiny, synthetic, dataclasses.replace(BASE, cash_rate=0.036))
 
         days = (result.equity.index[-1] - result.equity.index[0]).days
@@ -92,19 +92,19 @@ class TestBacktest:
 
     def test_overlay_and_replica_run(self, synthetic):
         for name in ("overlay", "replica"):
-            result = run_backtest(build_strategy(name, {}), synthetic, BASE)
+            result = run_backtest(strategy_from(name, {}), synthetic, BASE)
             assert result.metrics["final_equity"] > 0
             assert result.metrics["rebalances"] >= 1
 
     def test_inverse_hedge_holds_psq_long(self, synthetic):
-        result = run_backtest(build_strategy("pair", {"hedge": "inverse"}), synthetic, BASE)
+        result = run_backtest(strategy_from("pair", {"hedge": "inverse"}), synthetic, BASE)
 
         assert (result.positions["PSQ"] > 0).all() and (result.positions["IWM"] > 0).all()
         assert result.metrics["borrow_usd"] == 0
 
     def test_gated_pair_moves_its_start_until_it_has_a_year_of_history(self, synthetic):
         """max_trailing_spread reads 253 closes; the backtest starts once they exist, and says so."""
-        gated = build_strategy("pair", {"max_trailing_spread": "-0.05"})
+        gated = strategy_from("pair", {"max_trailing_spread": "-0.05"})
         settings = dataclasses.replace(BASE, start=date(2015, 1, 2), end=date(2017, 6, 30))
 
         result = run_backtest(gated, synthetic, settings)
@@ -136,7 +136,7 @@ class TestSweep:
         assert table["cagr"].is_monotonic_decreasing
         for _, row in table.sample(6, random_state=1).iterrows():
             alone = run_backtest(
-                build_strategy("pair", {"gross": row["gross"], "hedge": row["hedge"]}),
+                strategy_from("pair", {"gross": row["gross"], "hedge": row["hedge"]}),
                 synthetic,
                 dataclasses.replace(base, leg_band=None if pd.isna(row["leg_band"]) else row["leg_band"],
                                     frequency=row["frequency"], start=date.fromisoformat(table.attrs["start"])),

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.config import strategy_from
 from bot.research import metrics
 from bot.research.backtest import BacktestResult, BacktestSettings, run_backtest
-from strategies import build_strategy
 
 SETTINGS = BacktestSettings(start=date(2016, 1, 4), end=date(2024, 12, 31), leg_band=0.05, slippage_bps=1,
                             commission_bps=1, borrow_bps=50, cash_rate=0.02)
-OVERLAY = build_strategy("overlay", {})
+OVERLAY = strategy_from("overlay", {})
 Frames = dict[str, pd.DataFrame]
 
 
@@ -122,7 +122,7 @@ def test_next_open_fills_read_the_opens(synthetic: Frames) -> None:
 
 
 def test_the_tables_agree_with_the_metrics(synthetic: Frames) -> None:
-    result = run_backtest(build_strategy("pair", {}), synthetic, SETTINGS)
+    result = run_backtest(strategy_from("pair", {}), synthetic, SETTINGS)
     m = result.metrics
 
     assert result.equity.iloc[-1] == m["final_equity"] and len(result.equity) == m["sessions"]

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 from bot.commands import backtest
+from bot.config import strategy_from
 from bot.research.backtest import BacktestResult, BacktestSettings, run_backtest
 from bot.research.backtest.astraded import as_traded_frames, split_shares
 from bot.research.plots import price_label
-from strategies import build_strategy
 from tests.backtest.test_commands import parse
 
-OVERLAY = build_strategy("overlay", {})
-PSQ_PAIR = build_strategy("pair", {"hedge": "inverse"})
+OVERLAY = strategy_from("overlay", {})
+PSQ_PAIR = strategy_from("pair", {"hedge": "inverse"})
 OVERLAY_RANGE = BacktestSettings(start=date(2010, 2, 11), end=date(2025, 9, 26))
 PSQ_RANGE = BacktestSettings(start=date(2006, 6, 21), end=date(2025, 9, 26))
 OVERLAY_ARGS = ["--strategy", "overlay", "--from", "2010-02-11", "--to", "2025-09-26"]

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from bot.config import strategy_from
 from bot.core.corporate import Split, split_factor
 from bot.core.domain import Symbol
 from bot.research.backtest import BacktestSettings, run_backtest
-from strategies import build_strategy
 
 
 def reference_pair_equity(
@@ -81,7 +81,7 @@ def test_quarterly_pair_on_real_data_agrees_with_a_plain_loop(real_prices, band)
         commission_bps=1, cash_rate=0.02, min_trade_usd=100, starting_cash=100_000,
     )
 
-    result = run_backtest(build_strategy("pair", {}), real_prices, settings)
+    result = run_backtest(strategy_from("pair", {}), real_prices, settings)
     expected = reference_pair_equity(
         real_prices, long="IWM", short="QQQ", start=start, end=end, band=band, cash=100_000, **COSTS
     )
@@ -98,7 +98,7 @@ def test_synthetic_pair_agrees_with_a_plain_loop(synthetic):
         cash_rate=0.02, min_trade_usd=100,
     )
 
-    result = run_backtest(build_strategy("pair", {}), synthetic, settings)
+    result = run_backtest(strategy_from("pair", {}), synthetic, settings)
     expected = reference_pair_equity(
         synthetic, long="IWM", short="QQQ", start=start, end=end, band=0.05, cash=100_000, **COSTS
     )
@@ -134,7 +134,7 @@ def test_synthetic_pair_with_splits_agrees_with_a_plain_loop(synthetic, hedge, b
     frames = yahoo_style(synthetic, SYNTHETIC_SPLITS)
     settings = BacktestSettings(start=start, end=end, leg_band=band, borrow_bps=50, slippage_bps=2, commission_bps=1,
                                 cash_rate=0.02, min_trade_usd=100, splits=SYNTHETIC_SPLITS)
-    strategy = build_strategy("pair", {"hedge": hedge})
+    strategy = strategy_from("pair", {"hedge": hedge})
 
     result = run_backtest(strategy, frames, settings)
     expected = reference_pair_equity(
@@ -153,7 +153,7 @@ def test_real_psq_pair_across_its_reverse_splits_agrees_with_a_plain_loop(real_p
     settings = BacktestSettings(start=start, end=end, leg_band=0.05, borrow_bps=50, slippage_bps=2,
                                 commission_bps=1, cash_rate=0.02, min_trade_usd=100, splits=real_splits)
 
-    result = run_backtest(build_strategy("pair", {"hedge": "inverse"}), real_prices, settings)
+    result = run_backtest(strategy_from("pair", {"hedge": "inverse"}), real_prices, settings)
     expected = reference_pair_equity(real_prices, long="IWM", short="PSQ", start=start, end=end, band=0.05,
                                      cash=100_000, hedge_weight=0.5, splits=real_splits, **COSTS)
 

@@ -11,7 +11,6 @@ import pytest
 from bot.adapters.history.frame import synthetic_history
 from bot.config import parse_config
 from bot.research.parity import replay
-from strategies import build_strategy
 from tests.e2e.conftest import Cli
 
 REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"
@@ -21,7 +20,7 @@ REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"
 def test_a_replay_through_the_exchange_matches_the_backtest_to_the_cent(tmp_path: Path, strategy: str) -> None:
     config = parse_config({"mode": "local", "strategy": strategy, "schedule": {"frequency": "monthly",
                                                                              "drift_band": 0.03}})
-    strat = build_strategy(strategy, config.strategy_params())
+    strat = config.build_strategy()
     frames = synthetic_history(sorted(strat.universe), start=date(2023, 1, 1), end=date(2023, 7, 1), seed=3)
 
     result = replay(config, strat, frames, start=date(2023, 1, 3), end=date(2023, 6, 30), workdir=tmp_path)
@@ -47,7 +46,7 @@ def test_half_a_year_of_real_iwm_qqq_history_replays_to_the_backtest(tmp_path: P
     from bot.adapters.history.frame import load_csv_dir
 
     config = parse_config({"mode": "local"})
-    strat = build_strategy("pair", config.strategy_params())
+    strat = config.build_strategy()
     frames = load_csv_dir(REAL_PRICES, ["IWM", "QQQ"])
 
     result = replay(config, strat, frames, start=date(2025, 3, 27), end=date(2025, 9, 26), workdir=tmp_path)
@@ -67,7 +66,7 @@ def test_a_replay_across_a_real_split_matches_the_backtest_to_the_cent(
     from bot.adapters.history.splits import splits_beside
 
     config = parse_config({"mode": "local", "strategy": strategy, "strategies": {strategy: params}})
-    strat = build_strategy(strategy, config.strategy_params())
+    strat = config.build_strategy()
     frames = load_csv_dir(REAL_PRICES, sorted(strat.universe))
 
     result = replay(config, strat, frames, start=start, end=end, workdir=tmp_path,

@@ -20,8 +20,8 @@ from bot.adapters.ledger import Ledger
 from bot.config import Config, parse_config
 from bot.core.domain import AssetInfo, Symbol
 from bot.errors import BotError, BrokerUnavailable, OrderRejected
-from bot.live.runner import RunContext, RunReport, run_protocol
-from strategies import build_strategy
+from bot.live.context import RunContext, RunReport
+from bot.live.runner import run_protocol
 from tests.fakes import FakeBroker
 
 PRICES = {"IWM": Decimal("200"), "QQQ": Decimal("500"), "SPY": Decimal("600"), "UPRO": Decimal("90"),
@@ -72,7 +72,7 @@ class Book:
 
 
 def strategy_of(config: Config) -> Any:
-    return build_strategy(config.strategy, config.strategy_params())
+    return config.build_strategy()
 
 
 @pytest.fixture

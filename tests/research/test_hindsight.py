@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from bot.adapters.history.frame import synthetic_history
+from bot.config import strategy_from
 from bot.errors import ConfigError
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.market import due_sessions
 from bot.research.backtest.sweep import run_sweep
 from bot.research.hindsight import gate_report, rebalance_day_sensitivity, shifted_due, sweep_start, walk_forward
-from strategies import build_strategy
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ class TestRebalanceDay:
         assert (np.flatnonzero(moved)[1:] == np.flatnonzero(base)[1:] + 3).all()
 
     def test_offset_zero_is_the_ordinary_backtest(self, frames):
-        replica = build_strategy("replica", {})
+        replica = strategy_from("replica", {})
         table = rebalance_day_sensitivity(replica, frames, BacktestSettings(), offsets=5)
 
         ordinary = run_backtest(replica, frames, BacktestSettings())
@@ -73,12 +73,12 @@ class TestRebalanceDay:
 
     def test_a_strategy_without_a_calendar_has_no_rebalance_day(self, frames):
         with pytest.raises(ConfigError, match="calendar frequency"):
-            rebalance_day_sensitivity(build_strategy("replica", {}), frames, BacktestSettings(frequency="none"))
+            rebalance_day_sensitivity(strategy_from("replica", {}), frames, BacktestSettings(frequency="none"))
 
 
 class TestGateReport:
     def test_time_in_market_and_episodes_follow_the_held_book(self, frames):
-        result = run_backtest(build_strategy("pair", {"max_trailing_spread": "0.0"}), frames, BacktestSettings())
+        result = run_backtest(strategy_from("pair", {"max_trailing_spread": "0.0"}), frames, BacktestSettings())
         held = result.exposure["gross"].to_numpy()[:-1] > 1e-9
 
         report = gate_report(result, gap=0)
@@ -88,11 +88,11 @@ class TestGateReport:
         assert report.episodes[0].start == str(result.exposure.index[int(np.argmax(held))].date())
 
     def test_short_pauses_merge_into_one_episode(self, frames):
-        result = run_backtest(build_strategy("pair", {"max_trailing_spread": "0.0"}), frames, BacktestSettings())
+        result = run_backtest(strategy_from("pair", {"max_trailing_spread": "0.0"}), frames, BacktestSettings())
 
         assert len(gate_report(result, gap=63).episodes) < len(gate_report(result, gap=0).episodes)
 
     def test_an_ungated_pair_is_in_the_market_all_along(self, frames):
-        report = gate_report(run_backtest(build_strategy("pair", {}), frames, BacktestSettings()))
+        report = gate_report(run_backtest(strategy_from("pair", {}), frames, BacktestSettings()))
 
         assert report.time_in_market > 0.99 and len(report.episodes) == 1

@@ -9,9 +9,9 @@ import pytest
 
 from bot.adapters.history.frame import synthetic_history
 from bot.commands.outputs import result_intervals
+from bot.config import strategy_from
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.intervals import BootstrapSpec, bootstrap_intervals
-from strategies import build_strategy
 
 SPEC = BootstrapSpec(resamples=300, block_sessions=21, seed=5)
 
@@ -24,7 +24,7 @@ def curve(daily: float, sessions: int = 2520, seed: int = 1) -> np.ndarray:
 @pytest.fixture(scope="module")
 def result():
     frames = synthetic_history(["IWM", "QQQ", "SPY", "BIL"], start=date(2010, 1, 4), end=date(2020, 12, 31))
-    return run_backtest(build_strategy("pair", {}), frames, BacktestSettings(cash_symbol="BIL"))
+    return run_backtest(strategy_from("pair", {}), frames, BacktestSettings(cash_symbol="BIL"))
 
 
 class TestBootstrapIntervals:

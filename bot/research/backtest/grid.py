@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bot.config import strategy_from
 from bot.errors import ConfigError
 from bot.research.backtest import codes
 from bot.research.backtest.arrays import FillAt, FloatArray, IntArray
 from bot.research.backtest.engine import BacktestSettings
 from bot.research.backtest.market import FREQUENCIES
-from strategies import build_strategy
 from strategies.base import Strategy
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(BacktestSettings)) - {"start", "end", "benchmarks",
@@ -130,7 +130,7 @@ def _strategy_rows(
         key = tuple(sorted((k, repr(v)) for k, v in params.items()))
         if key not in seen:
             try:
-                built.append(build_strategy(name, params))
+                built.append(strategy_from(name, params))
             except ValueError as err:
                 raise ConfigError(str(err)) from err
             seen[key] = len(built) - 1
