@@ -159,11 +159,13 @@ def strategy_from(name: str, params: Mapping[str, object] | None = None) -> Stra
     unknown = sorted(set(given) - set(section.model_fields))
     if unknown:
         known = ", ".join(section.model_fields)
-        raise ValueError(f"strategy {name!r}: unknown parameter(s) {', '.join(unknown)}; known: {known}")
+        raise ValueError(f"strategy {name}: unknown parameter(s) {', '.join(unknown)}; known: {known}")
     try:
         return section.model_validate(given).build()
     except ValidationError as err:
-        raise ValueError(_describe(err, within=name)) from None
+        raise ValueError(f"strategy {name}: {_describe(err, where_empty='parameters')}") from None
+    except ValueError as err:  # the strategy's own checks (an undeclared fund, legs that net out)
+        raise ValueError(f"strategy {name}: {err}") from None
 
 
 class Schedule(Section):
@@ -335,11 +337,10 @@ def _find_secrets(node: object, path: str = "") -> str | None:
     return None
 
 
-def _describe(err: ValidationError, *, within: str = "") -> str:
+def _describe(err: ValidationError, *, where_empty: str = "<root>") -> str:
     first = err.errors()[0]
-    where = ".".join([within, *(str(p) for p in first["loc"])] if within else [str(p) for p in first["loc"]])
-    where = where or "<root>"
-    msg = first["msg"]
+    where = ".".join(str(p) for p in first["loc"]) or where_empty
+    msg = first["msg"].removeprefix("Value error, ")  # a validator's own words, without pydantic's prefix
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     if first["type"] == "missing" and where == "mode":

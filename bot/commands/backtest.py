@@ -233,7 +233,7 @@ def _build(name: str, params: Mapping[str, object]) -> Strategy:
     try:
         return strategy_from(name, params)
     except ValueError as err:
-        raise ConfigError(f"strategy {name}: {err}") from None
+        raise ConfigError(str(err)) from None
 
 
 def settings_from(args: argparse.Namespace, config: Config | None) -> BacktestSettings:
