@@ -313,6 +313,8 @@ class Config(Section):
         return Path(str(self.paths.ledger).replace("{mode}", self.mode))
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same safe subset, in C: a tenth of the time
+
 _SECRET_KEY_NAMES = re.compile(r"(secret|api_?key|key_?id|password|token|passphrase)", re.IGNORECASE)
 _SECRET_VALUE = re.compile(r"^(PK|AK|CK)[A-Z0-9]{14,}$")
 
@@ -377,7 +379,7 @@ def load_config(path: Path) -> Config:
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when built in)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

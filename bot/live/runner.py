@@ -70,10 +70,9 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     if execute and _outside_window(ctx, report, now):
         return
     stop_point(ctx, "before reconciling")
-    reconcile(ctx, today=now.astimezone(NEW_YORK).date())
+    snap = reconcile(ctx, today=now.astimezone(NEW_YORK).date())
     ctx.checkpoint("after_reconcile")
     stop_point(ctx, "after reconciling")
-    snap = snapshot(ctx)
     _check_inputs(ctx, snap)
     ctx.ledger.record_snapshot(ctx.run_id, "before", snap)
     report.before = snap
@@ -107,14 +106,17 @@ def _outside_window(ctx: RunContext, report: RunReport, now: datetime) -> bool:
     return True
 
 
-def reconcile(ctx: RunContext, *, today: date) -> None:
-    """Before anything else: adopt our orders, settle open ones, ingest fills and account events, compare."""
+def reconcile(ctx: RunContext, *, today: date) -> AccountSnapshot:
+    """Before anything else: adopt our orders, settle open ones, ingest fills and account events, then compare
+    the ledger with the account as it is now: the snapshot the run goes on to decide and plan from."""
     learn_orders(ctx)
     mine = open_orders_or_refuse(ctx)
     settle(ctx, mine, cancel_after=True)
     _, outside = ingest_fills(ctx)
     ingest_events(ctx)
-    compare_positions(ctx, today=today, outside=outside_trades(outside))
+    snap = snapshot(ctx)
+    compare_positions(ctx, snap, today=today, outside=outside_trades(outside))
+    return snap
 
 
 def _check_inputs(ctx: RunContext, snap: AccountSnapshot) -> None:

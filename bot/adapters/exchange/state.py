@@ -123,6 +123,12 @@ class Store:
             os.chmod(path, 0o600)
         self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
                                   isolation_level=None, timeout=30)
+        if path is not None:
+            # Every request is a write (its number drives the lazy fills), so a commit per request. WAL without
+            # an fsync per commit: a killed process loses nothing committed (the OS holds it); only a power cut
+            # could lose the last requests of a simulation, never corrupt it. About 1 ms less per request.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         activity_store.migrate(self.db)
 
