@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.adapters.history.xnys import xnys_schedule
+from bot.adapters.history.xnys import cache_dir, save_atomically, xnys_schedule
 from bot.errors import DataError
 
 COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
@@ -189,6 +189,44 @@ def nyse_sessions() -> pd.DatetimeIndex:
 @lru_cache(maxsize=8)
 def _synthetic_path(seed: int) -> dict[str, pd.DataFrame]:
     sessions = nyse_sessions()
+    walk = _cached_walk(seed, sessions)
+    return {sym: pd.DataFrame(walk[k].T, index=sessions, columns=list(COLUMNS), copy=False)
+            for k, sym in enumerate(_ORDER)}
+
+
+def _cached_walk(seed: int, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """The walk from the user's cache when an earlier process made it with the same generator, else made now.
+
+    Generating it costs 15-20 ms in every process that starts the local exchange (every local run and most
+    tests); the file is keyed by everything the values depend on (the code below, its constants, the seed,
+    the sessions and numpy's version), so a stale one is never read."""
+    path = cache_dir() / f"synthetic-{_walk_key(seed, sessions)}.npy"
+    shape = (len(_ORDER), len(COLUMNS), len(sessions))
+    try:
+        saved: np.ndarray = np.load(path, allow_pickle=False)
+        if saved.shape == shape and saved.dtype == np.float64:
+            return saved
+    except (OSError, ValueError, EOFError):
+        pass
+    walk = _walk(seed, sessions)
+    save_atomically(path, lambda f: np.save(f, walk, allow_pickle=False))
+    return walk
+
+
+def _walk_key(seed: int, sessions: pd.DatetimeIndex) -> str:
+    digest = hashlib.sha256()
+    for fn in (_walk, _ohlcv):
+        digest.update(fn.__code__.co_code)
+        digest.update(repr(fn.__code__.co_consts).encode())
+    constants = (seed, np.__version__, _BASES, _CORRELATION.tolist(), _DERIVED, _CASH, _ORDER, _ANCHOR_LEVELS,
+                 str(_ANCHOR), COLUMNS)
+    digest.update(repr(constants).encode())
+    digest.update(sessions.asi8.tobytes())
+    return digest.hexdigest()[:20]
+
+
+def _walk(seed: int, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """(symbol in _ORDER, column in COLUMNS, session): deterministic correlated walks from the seed."""
     n = len(sessions)
     rng = np.random.default_rng(seed)
     shocks = rng.standard_normal((n, 3)) @ np.linalg.cholesky(_CORRELATION).T
@@ -201,24 +239,23 @@ def _synthetic_path(seed: int) -> dict[str, pd.DataFrame]:
     for sym, (under, mult, _) in _DERIVED.items():
         simple[sym] = np.maximum(mult * simple[under] - 0.0095 / 252, -0.95)
     simple[_CASH[0]] = (1 + _CASH[1]) ** (1 / 252) - 1 + 0.00005 * noise[:, _ORDER.index("BIL"), 3]
-    out: dict[str, pd.DataFrame] = {}
+    out = np.empty((len(_ORDER), len(COLUMNS), n))
     for k, sym in enumerate(_ORDER):
         r = simple[sym].copy()
         r[0] = 0.0
         close = np.cumprod(1.0 + r)
         close *= _ANCHOR_LEVELS[sym] / close[anchor]
-        out[sym] = _ohlcv(sessions, close, abs(r).mean() + 1e-4, noise[:, k, :])
+        _ohlcv(out[k], close, abs(r).mean() + 1e-4, noise[:, k, :])
     return out
 
 
-def _ohlcv(sessions: pd.DatetimeIndex, close: np.ndarray, scale: float, z: np.ndarray) -> pd.DataFrame:
+def _ohlcv(out: np.ndarray, close: np.ndarray, scale: float, z: np.ndarray) -> None:
+    """Rows open, high, low, close, adj_close, volume of one symbol into out (6, n)."""
     prev = np.concatenate(([close[0]], close[:-1]))
     open_ = prev * np.exp(0.3 * scale * z[:, 0])
-    high = np.maximum(open_, close) * np.exp(0.5 * scale * np.abs(z[:, 1]))
-    low = np.minimum(open_, close) * np.exp(-0.5 * scale * np.abs(z[:, 2]))
-    volume = np.round(2.0e7 * np.exp(0.3 * z[:, 3]))
-    frame = pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "adj_close": close, "volume": volume},
-        index=sessions,
-    )
-    return frame.astype("float64")
+    out[0] = open_
+    out[1] = np.maximum(open_, close) * np.exp(0.5 * scale * np.abs(z[:, 1]))
+    out[2] = np.minimum(open_, close) * np.exp(-0.5 * scale * np.abs(z[:, 2]))
+    out[3] = close
+    out[4] = close
+    out[5] = np.round(2.0e7 * np.exp(0.3 * z[:, 3]))

@@ -8,12 +8,15 @@ an unwritable cache only means computing it each time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -58,11 +61,22 @@ def _compute() -> Schedule:
 
 
 def _save(path: Path, schedule: Schedule) -> None:
+    save_atomically(path, lambda f: np.savez(f, days=schedule.days, opens=schedule.opens, closes=schedule.closes))
+
+
+def save_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """A cache file written whole or not at all: another process reads the old file or the whole new one.
+    An unwritable cache only means computing again next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, days=schedule.days, opens=schedule.opens, closes=schedule.closes)
-        os.replace(tmp, path)  # atomic: another process reads the old file or the whole new one
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except OSError:
         return
