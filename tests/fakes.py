@@ -51,6 +51,7 @@ class FakeBroker:
     account: AccountState = field(default_factory=lambda: AccountState("PA-FAKE", "ACTIVE"))
     assets: dict[str, AssetInfo] = field(default_factory=dict)  # default: every priced symbol, shortable, ETB
     events: list[AccountEvent] = field(default_factory=list)
+    events_asked_after: list[date | None] = field(default_factory=list)  # what each account_events call asked
     request_count: int = 0
     _positions: dict[Symbol, Decimal] = field(default_factory=dict)
     _orders: dict[str, OrderState] = field(default_factory=dict)  # by order id, in submission order
@@ -185,6 +186,7 @@ class FakeBroker:
 
     def account_events(self, *, after: date | None = None) -> tuple[AccountEvent, ...]:
         self._call("account_events")
+        self.events_asked_after.append(after)
         return tuple(e for e in self.events if after is None or e.on >= after - timedelta(days=1))
 
     def daily_closes(self, symbols: Collection[Symbol], start: date, end: date, *,

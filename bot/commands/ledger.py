@@ -73,8 +73,9 @@ def _current_difference(ctx: RunContext) -> BookDifference:
     if open_orders_or_refuse(ctx):
         raise ConfigError(f"pairbot's own orders are still open; let `{ctx.command('rebalance')}` settle them first")
     _, outside = ingest_fills(ctx)
-    ingest_events(ctx)
-    return book_difference(ctx, today=broker_today(ctx), outside=outside_trades(outside))
+    today = broker_today(ctx)
+    ingest_events(ctx, today=today)
+    return book_difference(ctx, today=today, outside=outside_trades(outside))
 
 
 def _difference_table(diff: BookDifference) -> str:
@@ -165,8 +166,9 @@ def rebuild(args: argparse.Namespace) -> int:
         periods = _record_done_periods(ledger, ours, run_id=app.run_id)
         ledger.set_meta("account_number", account)
         fills, _ = ingest_fills(ctx)
-        events = ingest_events(ctx)
-        diff = book_difference(ctx, today=broker_today(ctx))
+        today = broker_today(ctx)
+        events = ingest_events(ctx, today=today)
+        diff = book_difference(ctx, today=today)
         ledger.finish_run(app.run_id, finished_at=datetime.now(UTC),
                           outcome="rebuilt_with_breaks" if diff.breaks else "rebuilt",
                           exit_code=6 if diff.breaks else 0,

@@ -132,14 +132,31 @@ def broker_today(ctx: RunContext) -> date:
     return ctx.broker.clock().as_of.astimezone(NEW_YORK).date()
 
 
-def ingest_events(ctx: RunContext) -> int:
-    """Journal the account events (splits, dividends, fees, interest, journals) booked since the watermark."""
-    mark = ctx.ledger.event_watermark()
-    after = None if mark is None else mark.astimezone(NEW_YORK).date() - timedelta(days=EVENT_OVERLAP_DAYS)
+def ingest_events(ctx: RunContext, *, today: date | None = None) -> int:
+    """Journal the account events (splits, dividends, fees, interest, journals) booked since the watermark: the
+    latest event journaled or, later, the day the account was last read through (given `today`, the broker's).
+    Without the second a book that never meets an event (Alpaca paper books none) would read the account's
+    whole activity history on every run."""
+    marks = [d for d in (_latest_event_day(ctx.ledger), _read_through(ctx.ledger)) if d is not None]
+    after = max(marks) - timedelta(days=EVENT_OVERLAP_DAYS) if marks else None
     events = ctx.broker.account_events(after=after)
-    return ctx.ledger.ingest_events(events, run_id=ctx.run_id, ours=pairbots_symbols(ctx))
+    fresh = ctx.ledger.ingest_events(events, run_id=ctx.run_id, ours=pairbots_symbols(ctx))
+    if today is not None:
+        ctx.ledger.set_meta(EVENTS_READ_THROUGH, today.isoformat())
+    return fresh
 
 
+def _latest_event_day(ledger: Ledger) -> date | None:
+    mark = ledger.event_watermark()
+    return None if mark is None else mark.astimezone(NEW_YORK).date()
+
+
+def _read_through(ledger: Ledger) -> date | None:
+    text = ledger.meta(EVENTS_READ_THROUGH)
+    return None if text is None else date.fromisoformat(text)
+
+
+EVENTS_READ_THROUGH = "events_read_through"
 EVENT_OVERLAP_DAYS = 7  # events can be booked days after their date; ingestion is idempotent by activity id
 
 

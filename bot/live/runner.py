@@ -113,7 +113,7 @@ def reconcile(ctx: RunContext, *, today: date) -> AccountSnapshot:
     mine = open_orders_or_refuse(ctx)
     settle(ctx, mine, cancel_after=True)
     _, outside = ingest_fills(ctx)
-    ingest_events(ctx)
+    ingest_events(ctx, today=today)
     snap = snapshot(ctx)
     compare_positions(ctx, snap, today=today, outside=outside_trades(outside))
     return snap

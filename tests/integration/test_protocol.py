@@ -18,7 +18,7 @@ import pytest
 
 from bot.adapters.ledger import Ledger
 from bot.config import Config, parse_config
-from bot.core.domain import AssetInfo, Symbol
+from bot.core.domain import NEW_YORK, AssetInfo, Symbol
 from bot.errors import BotError, BrokerUnavailable, OrderRejected
 from bot.live.context import RunContext, RunReport
 from bot.live.runner import run_protocol
@@ -215,6 +215,17 @@ class TestStops:
 
         assert after.error is None and after.decision == "none" and len(book.client_ids()) == orders
         assert book.positions()["QQQ"] == before * 2 == book.ledger_positions()[Symbol("QQQ")]
+
+
+    def test_account_events_are_read_from_the_last_run_on_not_from_the_accounts_first_day(self, book):
+        """Alpaca paper books no dividends: with no event ever journaled, each run still reads only the last week."""
+        assert book.run().error is None
+        first_day = book.broker.now.astimezone(NEW_YORK).date()
+        book.broker.now += timedelta(days=40)
+
+        assert book.run().error is None
+
+        assert book.broker.events_asked_after == [None, first_day - timedelta(days=7)]
 
 
 class TestDecisions:
