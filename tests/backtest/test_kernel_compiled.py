@@ -103,8 +103,9 @@ def test_a_single_runs_row_metrics_are_metrics_of_bit_for_bit() -> None:
     stats[4, codes.C_FIRST] = 0.0
     years = 7.3
 
-    rows = row_metrics(stats.tolist(), years)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the zero start divides by zero, as numpy does
+        rows = row_metrics(stats.tolist(), years)
+        expected = metrics_of(stats, years)
 
-    expected = metrics_of(stats, years)
     for k, values in expected.items():
         assert np.array([r[k] for r in rows]).tobytes() == values.tobytes(), k
