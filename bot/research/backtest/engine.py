@@ -34,7 +34,7 @@ from bot.research.backtest.codes import (
     C_X_SD,
 )
 from bot.research.backtest.kernel import KernelResult, TradeBatch, Variants, run_rows
-from bot.research.backtest.market import PricedMarket, build_market, due_sessions, session_columns
+from bot.research.backtest.market import PER_DAY, PricedMarket, build_market, due_sessions, session_columns
 from bot.research.backtest.share_checks import Rebalances, rebalances_of, share_checks
 from strategies.base import MarketView, Strategy
 
@@ -68,9 +68,12 @@ class BacktestSettings:
     splits: tuple[Split, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunArrays:
-    """What one run leaves behind, as arrays on its sessions; BacktestResult builds its tables from them."""
+    """What one run leaves behind, as arrays on its sessions; BacktestResult builds its tables from them.
+
+    The traded legs are picked out of the kernel's trade batches on first access (only the trade table reads
+    them; the metrics need their count alone)."""
 
     dates: pd.DatetimeIndex
     symbols: tuple[str, ...]
@@ -78,14 +81,40 @@ class RunArrays:
     shares: FloatArray  # (T, N) held at each close
     gross: FloatArray  # (T,) fractions of equity
     net: FloatArray
-    trade_day: IntArray  # (K,) one entry per nonzero leg, in session then symbol order
-    trade_symbol: IntArray  # (K,) column in symbols
-    trade_shares: FloatArray  # (K,) signed
-    trade_price: FloatArray  # (K,) fill price before slippage
-    trade_paid: FloatArray  # (K,) after slippage
+    trade_batches: tuple[TradeBatch, ...]  # the kernel's, one row per session that traded
+    fill_lag: int  # sessions from a decision to its fill (1 for next-open fills)
     commission_bps: float
     benchmarks: dict[str, FloatArray]  # buy-and-hold equity of each benchmark present in the data
     cash_return: FloatArray | None = None  # (T,) cash's return into each session (the first is 0)
+
+    @cached_property
+    def _legs(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
+        return _trade_legs(self.trade_batches, self.fill_lag)
+
+    @property
+    def trade_day(self) -> IntArray:
+        """(K,) one entry per nonzero leg, in session then symbol order."""
+        return self._legs[0]
+
+    @property
+    def trade_symbol(self) -> IntArray:
+        """(K,) column in symbols."""
+        return self._legs[1]
+
+    @property
+    def trade_shares(self) -> FloatArray:
+        """(K,) signed."""
+        return self._legs[2]
+
+    @property
+    def trade_price(self) -> FloatArray:
+        """(K,) fill price before slippage."""
+        return self._legs[3]
+
+    @property
+    def trade_paid(self) -> FloatArray:
+        """(K,) after slippage."""
+        return self._legs[4]
 
 
 @dataclass(frozen=True)
@@ -364,7 +393,7 @@ def _years(dates: pd.DatetimeIndex) -> float:
     """Calendar days from the first session to the last (Timedelta.days: floored), in years."""
     if isinstance(dates.dtype, np.dtype):
         stamps = dates.values
-        per_day = _PER_DAY.get(np.datetime_data(stamps.dtype))
+        per_day = PER_DAY.get(np.datetime_data(stamps.dtype))
         if per_day is not None:  # integers floor as numpy's timedelta64 // 1 day does, without its scalars
             ints = stamps.view(np.int64)
             days = (int(ints[-1]) - int(ints[0])) // per_day
@@ -372,10 +401,6 @@ def _years(dates: pd.DatetimeIndex) -> float:
             days = int((stamps[-1] - stamps[0]) // np.timedelta64(1, "D"))
         return float(days / metrics.DAYS_PER_YEAR)
     return float((dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR)
-
-
-_PER_DAY = {("D", 1): 1, ("h", 1): 24, ("m", 1): 1440, ("s", 1): 86_400, ("ms", 1): 86_400_000,
-            ("us", 1): 86_400_000_000, ("ns", 1): 86_400_000_000_000}  # a datetime64 unit's steps in a day
 
 
 BENCHMARK_METRICS = ("final_equity", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
@@ -395,7 +420,6 @@ def _result(
         raise ValueError("a single run's kernel result must be recorded, with its curve statistics")
     curve, shares, gross, net = out.equity[0], out.held[0], out.exposure[0, 0], out.exposure[0, 1]
     lag = 1 if settings.fill == "next_open" else 0
-    day, column, traded, price, paid = _trade_legs(out.trades, lag)
     held_benchmarks, bench_equity = benchmark_stack(frames, priced, settings.starting_cash, settings.benchmarks)
     bench = dict(zip(held_benchmarks, bench_equity, strict=True))
     # the strategy's curve was measured by the loop; the benchmarks' by the same code, in one more pass
@@ -423,7 +447,7 @@ def _result(
         "max_drawdown_peak": peak,
         "max_drawdown_trough": trough,
         "max_drawdown_recovery": None if back < 0 else recovery,
-        "trades": len(day),
+        "trades": sum(int(np.count_nonzero(b.shares)) for b in out.trades),  # the legs _trade_legs picks out
         "prices_as_traded": priced.as_traded is not None,
         "splits_applied": None if priced.as_traded is None else splits_per_symbol(symbols, priced.as_traded.applied),
         "applied_splits": [] if priced.as_traded is None else [split_doc(s) for s in priced.as_traded.applied],
@@ -433,8 +457,8 @@ def _result(
     }
     checks = share_checks(priced, checked, shares, cash_reserve=settings.cash_reserve, leg_band=settings.leg_band,
                           fractional_longs=settings.fractional_longs)
-    arrays = RunArrays(dates, symbols, curve, shares, gross, net, day, column, traded, price, paid,
-                       settings.commission_bps, bench, priced.market.cash_return)
+    arrays = RunArrays(dates, symbols, curve, shares, gross, net, tuple(out.trades), lag, settings.commission_bps,
+                       bench, priced.market.cash_return)
     dropped = dropped_benchmarks(frames, priced, settings.benchmarks, bench)
     return BacktestResult(name, settings, facts | checks.facts(), notes + dropped + checks.notes, arrays,
                           checks.warnings)

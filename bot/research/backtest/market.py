@@ -18,6 +18,8 @@ from bot.research.backtest.astraded import AsTraded, as_traded
 from bot.research.backtest.kernel import Market
 
 FREQUENCIES = ("monthly", "quarterly", "annual", "none")
+PER_DAY = {("D", 1): 1, ("h", 1): 24, ("m", 1): 1440, ("s", 1): 86_400, ("ms", 1): 86_400_000,
+           ("us", 1): 86_400_000_000, ("ns", 1): 86_400_000_000_000}  # a datetime64 unit's steps in a day
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +162,8 @@ def _split_notes(found: AsTraded) -> tuple[str, ...]:
 def day_numbers(stamps: np.ndarray) -> np.ndarray:
     """stamps.astype("datetime64[D]") as int64 day numbers (the same floor), by integer division: several times
     faster than numpy's unit conversion."""
-    unit, count = np.datetime_data(stamps.dtype)
-    per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000,
-               "ns": 86_400_000_000_000}.get(unit)
-    if per_day is None or count != 1 or per_day == 1:
+    per_day = PER_DAY.get(np.datetime_data(stamps.dtype))
+    if per_day is None or per_day == 1:
         return np.asarray(stamps.astype("datetime64[D]").view(np.int64))
     return np.asarray(stamps.view(np.int64) // per_day)
 
@@ -240,7 +240,8 @@ def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Seque
 
 
 def _vehicle(vehicles: Mapping[Symbol, Vehicle], sym: Symbol) -> Vehicle:
-    return vehicles.get(sym, Vehicle(sym, sym))
+    found = vehicles.get(sym)  # the default only when needed: building a Vehicle validates it
+    return Vehicle(sym, sym) if found is None else found
 
 
 def _fund_returns(frames: Mapping[str, pd.DataFrame], symbol: str, dates: pd.DatetimeIndex) -> FloatArray:
