@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from bot.research import metrics
+from bot.research.backtest import codes
 from bot.research.backtest.arrays import FloatArray
-from bot.research.backtest.engine import variant_metrics
+from bot.research.backtest.engine import metrics_of, row_metrics, variant_metrics
 from bot.research.backtest.kernel import KernelResult, Market, Variants, exact_target, run_kernel
 
 
@@ -85,3 +86,26 @@ def test_summary_metrics_equal_bot_metrics() -> None:
     }
     for key, values in expected.items():
         assert got[key] == pytest.approx(values, rel=1e-9), key
+
+
+def test_a_single_runs_row_metrics_are_metrics_of_bit_for_bit() -> None:
+    """row_metrics (Python floats, for one run and its benchmarks) gives metrics_of's numpy numbers to the last
+    bit, flat curves (no spread: NaN ratios), a wiped-out curve and a zero start included."""
+    rng = np.random.default_rng(11)
+    stats = rng.normal(0.001, 0.02, size=(40, codes.C_LEN))
+    stats[:, codes.C_FIRST] = rng.uniform(1e3, 1e6, 40)
+    stats[:, codes.C_LAST] = stats[:, codes.C_FIRST] * rng.uniform(0.2, 9.0, 40)
+    stats[:, [codes.C_R_SD, codes.C_X_SD, codes.C_DOWNSIDE]] = np.abs(stats[:, [codes.C_R_SD, codes.C_X_SD,
+                                                                                 codes.C_DOWNSIDE]])
+    stats[1, [codes.C_X_SD, codes.C_DOWNSIDE]] = 0.0
+    stats[2, codes.C_X_SD] = np.nan
+    stats[3, codes.C_LAST] = -5.0
+    stats[4, codes.C_FIRST] = 0.0
+    years = 7.3
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # the zero start divides by zero, as numpy does
+        rows = row_metrics(stats.tolist(), years)
+        expected = metrics_of(stats, years)
+
+    for k, values in expected.items():
+        assert np.array([r[k] for r in rows]).tobytes() == values.tobytes(), k

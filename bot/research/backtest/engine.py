@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,7 +34,7 @@ from bot.research.backtest.codes import (
     C_X_SD,
 )
 from bot.research.backtest.kernel import KernelResult, TradeBatch, Variants, run_rows
-from bot.research.backtest.market import PricedMarket, build_market, due_sessions, session_columns
+from bot.research.backtest.market import PER_DAY, PricedMarket, build_market, due_sessions, session_columns
 from bot.research.backtest.share_checks import Rebalances, rebalances_of, share_checks
 from strategies.base import MarketView, Strategy
 
@@ -67,9 +68,12 @@ class BacktestSettings:
     splits: tuple[Split, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunArrays:
-    """What one run leaves behind, as arrays on its sessions; BacktestResult builds its tables from them."""
+    """What one run leaves behind, as arrays on its sessions; BacktestResult builds its tables from them.
+
+    The traded legs are picked out of the kernel's trade batches on first access (only the trade table reads
+    them; the metrics need their count alone)."""
 
     dates: pd.DatetimeIndex
     symbols: tuple[str, ...]
@@ -77,14 +81,40 @@ class RunArrays:
     shares: FloatArray  # (T, N) held at each close
     gross: FloatArray  # (T,) fractions of equity
     net: FloatArray
-    trade_day: IntArray  # (K,) one entry per nonzero leg, in session then symbol order
-    trade_symbol: IntArray  # (K,) column in symbols
-    trade_shares: FloatArray  # (K,) signed
-    trade_price: FloatArray  # (K,) fill price before slippage
-    trade_paid: FloatArray  # (K,) after slippage
+    trade_batches: tuple[TradeBatch, ...]  # the kernel's, one row per session that traded
+    fill_lag: int  # sessions from a decision to its fill (1 for next-open fills)
     commission_bps: float
     benchmarks: dict[str, FloatArray]  # buy-and-hold equity of each benchmark present in the data
     cash_return: FloatArray | None = None  # (T,) cash's return into each session (the first is 0)
+
+    @cached_property
+    def _legs(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
+        return _trade_legs(self.trade_batches, self.fill_lag)
+
+    @property
+    def trade_day(self) -> IntArray:
+        """(K,) one entry per nonzero leg, in session then symbol order."""
+        return self._legs[0]
+
+    @property
+    def trade_symbol(self) -> IntArray:
+        """(K,) column in symbols."""
+        return self._legs[1]
+
+    @property
+    def trade_shares(self) -> FloatArray:
+        """(K,) signed."""
+        return self._legs[2]
+
+    @property
+    def trade_price(self) -> FloatArray:
+        """(K,) fill price before slippage."""
+        return self._legs[3]
+
+    @property
+    def trade_paid(self) -> FloatArray:
+        """(K,) after slippage."""
+        return self._legs[4]
 
 
 @dataclass(frozen=True)
@@ -298,6 +328,47 @@ def metrics_of(stats: FloatArray, years: float) -> dict[str, FloatArray]:
     }
 
 
+def row_metrics(stats: list[list[float]], years: float) -> list[dict[str, float]]:
+    """metrics_of for a few rows of curve statistics (a single run's curve and its benchmarks'), one dict of
+    Python floats per row: the same IEEE operations in the same order, so the same bits, without numpy's cost
+    per call on arrays of one to three values. CAGR's power stays numpy's (its SIMD power can differ from libm's
+    in the last bit); a zero divisor takes metrics_of itself (numpy's inf and NaN where Python would raise)."""
+    growth = metrics.cagr(np.array([[r[C_FIRST], r[C_LAST]] for r in stats]), years).tolist()
+    annual = float(np.sqrt(metrics.SESSIONS_PER_YEAR))
+    return [_one_row(r, g, annual, years) for r, g in zip(stats, growth, strict=True)]
+
+
+def _one_row(stats: list[float], growth: float, annual: float, years: float) -> dict[str, float]:
+    first, last = stats[C_FIRST], stats[C_LAST]
+    if first == 0:
+        return {k: float(v[0]) for k, v in metrics_of(np.array([stats]), years).items()}
+    return {
+        "final_equity": last,
+        "total_return": last / first - 1.0,
+        "cagr": growth,
+        "volatility": stats[C_R_SD] * annual,
+        "sharpe": stats[C_X_MEAN] / stats[C_X_SD] * annual if stats[C_X_SD] > 0 else math.nan,
+        "sortino": stats[C_X_MEAN] / stats[C_DOWNSIDE] * annual if stats[C_DOWNSIDE] > 0 else math.nan,
+        "max_drawdown": stats[C_DRAWDOWN],
+        "mean_equity": stats[C_MEAN_EQUITY],
+    }
+
+
+def _row_tallies(curve: dict[str, float], out: KernelResult, years: float) -> dict[str, float]:
+    """_with_tallies' row 0 in Python floats: the curve metrics without the mean equity, turnover, the counts."""
+    kept = {k: v for k, v in curve.items() if k != "mean_equity"}
+    traded, mean_equity = float(out.traded_usd[0]), curve["mean_equity"]
+    turnover = traded / mean_equity / years if mean_equity != 0 else float(
+        out.traded_usd[:1] / np.array([mean_equity]) / years)  # numpy's inf or NaN
+    return kept | {
+        "turnover": turnover,  # metrics.annual_turnover
+        "rebalances": float(out.rebalances[0]),
+        "decisions": float(out.decisions[0]),
+        "costs_usd": float(out.costs_usd[0]),
+        "borrow_usd": float(out.borrow_usd[0]),
+    }
+
+
 def _annual_ratio(mean: FloatArray, spread: FloatArray, annual: float) -> FloatArray:
     """mean / spread x annual where spread > 0, else NaN (bot.research.metrics' sharpe and sortino)."""
     out = np.full(mean.shape, np.nan)
@@ -321,7 +392,13 @@ def _with_tallies(curves: dict[str, FloatArray], out: KernelResult, years: float
 def _years(dates: pd.DatetimeIndex) -> float:
     """Calendar days from the first session to the last (Timedelta.days: floored), in years."""
     if isinstance(dates.dtype, np.dtype):
-        days = int((dates.values[-1] - dates.values[0]) // np.timedelta64(1, "D"))
+        stamps = dates.values
+        per_day = PER_DAY.get(np.datetime_data(stamps.dtype))
+        if per_day is not None:  # integers floor as numpy's timedelta64 // 1 day does, without its scalars
+            ints = stamps.view(np.int64)
+            days = (int(ints[-1]) - int(ints[0])) // per_day
+        else:
+            days = int((stamps[-1] - stamps[0]) // np.timedelta64(1, "D"))
         return float(days / metrics.DAYS_PER_YEAR)
     return float((dates[-1] - dates[0]).days / metrics.DAYS_PER_YEAR)
 
@@ -343,14 +420,15 @@ def _result(
         raise ValueError("a single run's kernel result must be recorded, with its curve statistics")
     curve, shares, gross, net = out.equity[0], out.held[0], out.exposure[0, 0], out.exposure[0, 1]
     lag = 1 if settings.fill == "next_open" else 0
-    day, column, traded, price, paid = _trade_legs(out.trades, lag)
-    bench = benchmark_curves(frames, priced, settings.starting_cash, settings.benchmarks)
+    held_benchmarks, bench_equity = benchmark_stack(frames, priced, settings.starting_cash, settings.benchmarks)
+    bench = dict(zip(held_benchmarks, bench_equity, strict=True))
     # the strategy's curve was measured by the loop; the benchmarks' by the same code, in one more pass
     years = _years(dates)
-    stats = out.curves if not bench else np.vstack([out.curves, curve_stats(np.vstack(list(bench.values())),
-                                                                            priced.market.cash_return)])
-    curves = metrics_of(stats, years)
-    row = {k: float(v[0]) for k, v in _with_tallies(curves, out, years).items()}  # row 0: the strategy
+    stats = out.curves.tolist()
+    if held_benchmarks:
+        stats += curve_stats(bench_equity, priced.market.cash_return).tolist()
+    curves = row_metrics(stats, years)
+    row = _row_tallies(curves[0], out, years)  # row 0: the strategy
     top, bottom, back = (int(x) for x in out.curves[0, [C_PEAK, C_TROUGH, C_RECOVERY]])
     start, end, peak, trough, recovery = _iso_days(
         dates, np.array([0, len(dates) - 1, top, bottom, bottom if back < 0 else back])
@@ -369,18 +447,18 @@ def _result(
         "max_drawdown_peak": peak,
         "max_drawdown_trough": trough,
         "max_drawdown_recovery": None if back < 0 else recovery,
-        "trades": len(day),
+        "trades": sum(int(np.count_nonzero(b.shares)) for b in out.trades),  # the legs _trade_legs picks out
         "prices_as_traded": priced.as_traded is not None,
         "splits_applied": None if priced.as_traded is None else splits_per_symbol(symbols, priced.as_traded.applied),
         "applied_splits": [] if priced.as_traded is None else [split_doc(s) for s in priced.as_traded.applied],
         "benchmarks": {
-            sym: {k: float(curves[k][i]) for k in BENCHMARK_METRICS} for i, sym in enumerate(bench, start=1)
+            sym: {k: curves[i][k] for k in BENCHMARK_METRICS} for i, sym in enumerate(held_benchmarks, start=1)
         },
     }
     checks = share_checks(priced, checked, shares, cash_reserve=settings.cash_reserve, leg_band=settings.leg_band,
                           fractional_longs=settings.fractional_longs)
-    arrays = RunArrays(dates, symbols, curve, shares, gross, net, day, column, traded, price, paid,
-                       settings.commission_bps, bench, priced.market.cash_return)
+    arrays = RunArrays(dates, symbols, curve, shares, gross, net, tuple(out.trades), lag, settings.commission_bps,
+                       bench, priced.market.cash_return)
     dropped = dropped_benchmarks(frames, priced, settings.benchmarks, bench)
     return BacktestResult(name, settings, facts | checks.facts(), notes + dropped + checks.notes, arrays,
                           checks.warnings)
@@ -388,8 +466,12 @@ def _result(
 
 def _mean(values: FloatArray) -> float:
     """The mean as pandas takes it for a table column: numpy's (the same pairwise sum over the same count) when
-    nothing is missing, else pandas' own (it skips NaN)."""
-    return float(pd.Series(values).mean()) if np.isnan(values).any() else float(np.mean(values))
+    nothing is missing, else pandas' own (it skips NaN). A NaN anywhere makes the sum NaN, so one sum both
+    checks and averages; np.mean divides that same sum by the count."""
+    total = float(np.add.reduce(values))
+    if math.isnan(total) or not len(values):
+        return float(pd.Series(values).mean()) if np.isnan(values).any() else float(np.mean(values))
+    return total / len(values)
 
 
 TRADE_COLUMNS = ["date", "symbol", "side", "qty", "price", "paid", "notional", "commission"]
@@ -454,10 +536,10 @@ def dropped_benchmarks(frames: Mapping[str, pd.DataFrame], priced: PricedMarket,
                        kept: Mapping[str, FloatArray]) -> tuple[str, ...]:
     """A note for each benchmark with data that does not cover the backtest's range (it is left out)."""
     notes = []
-    first, last = priced.dates[0], priced.dates[-1]
     for sym in symbols:
         if sym in kept or sym not in frames:
             continue
+        first, last = priced.dates[0], priced.dates[-1]  # only here: two Timestamps cost more than the rest
         index = frames[sym].index
         span = f"{index[0].date()} .. {index[-1].date()}" if len(index) else "no rows"
         notes.append(f"benchmark {sym} left out: its data ({span}) does not cover {first.date()} .. {last.date()}")
@@ -468,17 +550,36 @@ def benchmark_curves(
     frames: Mapping[str, pd.DataFrame], priced: PricedMarket, cash: float, symbols: Sequence[str]
 ) -> dict[str, FloatArray]:
     """Buy-and-hold total-return equity of each benchmark present in the data, on the backtest's sessions."""
-    out: dict[str, FloatArray] = {}
-    dates = priced.dates
+    held, equity = benchmark_stack(frames, priced, cash, symbols)
+    return dict(zip(held, equity, strict=True))
+
+
+def benchmark_stack(
+    frames: Mapping[str, pd.DataFrame], priced: PricedMarket, cash: float, symbols: Sequence[str]
+) -> tuple[tuple[str, ...], FloatArray]:
+    """benchmark_curves as the symbols kept and one (B, T) array of their curves, each written into its row
+    (the stack the curve statistics read, without a copy)."""
+    found: list[tuple[str, FloatArray]] = []
     for sym in symbols:
-        if sym in priced.symbols:  # the market holds its adjusted closes already
-            values = priced.total_return_close[:, priced.symbols.index(sym)]
-        elif sym not in frames:
-            continue
-        else:
-            fast = session_columns(frames[sym], dates, ("adj_close",))
-            values = fast[0] if fast is not None else frames[sym]["adj_close"].reindex(dates).to_numpy(np.float64)
-        if np.isnan(values).any():
-            continue
-        out[sym] = cash * values / values[0]
-    return out
+        values = _benchmark_closes(frames, priced, sym)
+        if values is not None:
+            found.append((sym, values))
+    equity = np.empty((len(found), len(priced.dates)))
+    for row, (_, values) in zip(equity, found, strict=True):
+        np.multiply(cash, values, out=row)
+        row /= values[0]  # cash * values / values[0], into place
+    return tuple(sym for sym, _ in found), equity
+
+
+def _benchmark_closes(frames: Mapping[str, pd.DataFrame], priced: PricedMarket, sym: str) -> FloatArray | None:
+    """A benchmark's adjusted closes on the sessions; None when it has no data or a session is missing."""
+    if sym in priced.symbols:  # the market holds its adjusted closes already
+        values = priced.total_return_close[:, priced.symbols.index(sym)]
+    elif sym not in frames:
+        return None
+    else:
+        fast = session_columns(frames[sym], priced.dates, ("adj_close",))
+        values = fast[0] if fast is not None else frames[sym]["adj_close"].reindex(priced.dates).to_numpy(np.float64)
+    if math.isnan(np.add.reduce(values)) and np.isnan(values).any():  # a NaN makes the sum NaN: one pass mostly
+        return None
+    return values

@@ -18,6 +18,8 @@ from bot.research.backtest.astraded import AsTraded, as_traded
 from bot.research.backtest.kernel import Market
 
 FREQUENCIES = ("monthly", "quarterly", "annual", "none")
+PER_DAY = {("D", 1): 1, ("h", 1): 24, ("m", 1): 1440, ("s", 1): 86_400, ("ms", 1): 86_400_000,
+           ("us", 1): 86_400_000_000, ("ns", 1): 86_400_000_000_000}  # a datetime64 unit's steps in a day
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +162,8 @@ def _split_notes(found: AsTraded) -> tuple[str, ...]:
 def day_numbers(stamps: np.ndarray) -> np.ndarray:
     """stamps.astype("datetime64[D]") as int64 day numbers (the same floor), by integer division: several times
     faster than numpy's unit conversion."""
-    unit, count = np.datetime_data(stamps.dtype)
-    per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000,
-               "ns": 86_400_000_000_000}.get(unit)
-    if per_day is None or count != 1 or per_day == 1:
+    per_day = PER_DAY.get(np.datetime_data(stamps.dtype))
+    if per_day is None or per_day == 1:
         return np.asarray(stamps.astype("datetime64[D]").view(np.int64))
     return np.asarray(stamps.view(np.int64) // per_day)
 
@@ -199,11 +199,12 @@ def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The values in both of two strictly increasing int64 arrays; a slice when they agree over their overlap."""
     if not len(a) or not len(b):
         return a[:0]
-    if len(a) == len(b) and a[0] == b[0] and a[-1] == b[-1] and np.array_equal(a, b):
+    a0, a1, b0, b1 = int(a[0]), int(a[-1]), int(b[0]), int(b[-1])  # Python ints compare and search faster
+    if len(a) == len(b) and a0 == b0 and a1 == b1 and np.array_equal(a, b):
         return a
-    lo, hi = max(a[0], b[0]), min(a[-1], b[-1])
-    a_in = a[np.searchsorted(a, lo) : np.searchsorted(a, hi, side="right")]
-    b_in = b[np.searchsorted(b, lo) : np.searchsorted(b, hi, side="right")]
+    lo, hi = max(a0, b0), min(a1, b1)
+    a_in = a[a.searchsorted(lo) : a.searchsorted(hi, side="right")]  # the methods: np.searchsorted wraps them
+    b_in = b[b.searchsorted(lo) : b.searchsorted(hi, side="right")]
     if np.array_equal(a_in, b_in):
         return a_in
     pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
@@ -224,7 +225,7 @@ def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Seque
     if not len(dates) or any(c not in frame.columns for c in columns):
         return None
     keys, wanted = index.values.view(np.int64), dates.values.view(np.int64)
-    first = int(np.searchsorted(keys, wanted[0]))
+    first = int(keys.searchsorted(wanted[0]))
     at: slice | IntArray = slice(first, first + len(wanted))
     if index is dates:  # the sessions are this frame's own
         at = slice(0, len(keys))
@@ -240,7 +241,8 @@ def session_columns(frame: pd.DataFrame, dates: pd.DatetimeIndex, columns: Seque
 
 
 def _vehicle(vehicles: Mapping[Symbol, Vehicle], sym: Symbol) -> Vehicle:
-    return vehicles.get(sym, Vehicle(sym, sym))
+    found = vehicles.get(sym)  # the default only when needed: building a Vehicle validates it
+    return Vehicle(sym, sym) if found is None else found
 
 
 def _fund_returns(frames: Mapping[str, pd.DataFrame], symbol: str, dates: pd.DatetimeIndex) -> FloatArray:

@@ -51,7 +51,8 @@ class FractionalShort:
 
 @dataclass(frozen=True, slots=True)
 class Rebalances:
-    """The sessions to check and what the book was sized with there, rows aligned: (D,) and (D, N)."""
+    """The sessions to check and what the book was sized with there, rows aligned: (D,) and (D, N); weights may
+    be one row (N,) that holds at every session."""
 
     days: IntArray
     weights: FloatArray
@@ -86,7 +87,7 @@ def rebalances_of(priced: PricedMarket, targets: FloatArray, due: BoolArray, out
     for batch in out.trades:
         checked[batch.days] = True
     days = np.flatnonzero(checked)
-    weights = targets[days] if targets.ndim == 2 else np.broadcast_to(targets, (len(days), len(targets)))
+    weights = targets[days] if targets.ndim == 2 else targets  # fixed weights: one row, broadcast by the checks
     return Rebalances(days, weights, priced.market.close[days], out.equity[0, days])
 
 
