@@ -9,9 +9,12 @@ STAMP   := $(VENV)/.installed
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
+# compileall: an editable install leaves our modules uncompiled, and with PYTHONDONTWRITEBYTECODE set (as on
+# some CI hosts) every run would compile them again (about 0.05 s of each command's start)
 $(STAMP): $(BIN)/python pyproject.toml
 	@echo "installing pairbot and its dependencies into $(VENV) (log: $(VENV)/install.log)"
-	@($(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[dev]') \
+	@($(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[dev]' \
+		&& $(BIN)/python -m compileall -q bot strategies) \
 		> $(VENV)/install.log 2>&1 || (tail -n 40 $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 
