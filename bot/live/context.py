@@ -20,9 +20,7 @@ from bot.core.window import TradingWindow
 from bot.errors import BotError, Interrupted
 from strategies.base import Strategy
 
-Checkpoint = Callable[[str], None]
-
-
+Checkpoint = Callable[[str], None]  # test-only crash points, by name
 StopRequest = Callable[[], int | None]  # the signal number once SIGINT or SIGTERM arrived, else None
 
 
