@@ -68,12 +68,12 @@ class BacktestSettings:
     splits: tuple[Split, ...] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunArrays:
     """What one run leaves behind, as arrays on its sessions; BacktestResult builds its tables from them.
 
-    The traded legs are picked out of the kernel's trade batches on first access (only the trade table reads
-    them; the metrics need their count alone)."""
+    The traded legs stay in the kernel's trade batches: only the trade table picks them out (the metrics need
+    their count alone)."""
 
     dates: pd.DatetimeIndex
     symbols: tuple[str, ...]
@@ -86,35 +86,6 @@ class RunArrays:
     commission_bps: float
     benchmarks: dict[str, FloatArray]  # buy-and-hold equity of each benchmark present in the data
     cash_return: FloatArray | None = None  # (T,) cash's return into each session (the first is 0)
-
-    @cached_property
-    def _legs(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
-        return _trade_legs(self.trade_batches, self.fill_lag)
-
-    @property
-    def trade_day(self) -> IntArray:
-        """(K,) one entry per nonzero leg, in session then symbol order."""
-        return self._legs[0]
-
-    @property
-    def trade_symbol(self) -> IntArray:
-        """(K,) column in symbols."""
-        return self._legs[1]
-
-    @property
-    def trade_shares(self) -> FloatArray:
-        """(K,) signed."""
-        return self._legs[2]
-
-    @property
-    def trade_price(self) -> FloatArray:
-        """(K,) fill price before slippage."""
-        return self._legs[3]
-
-    @property
-    def trade_paid(self) -> FloatArray:
-        """(K,) after slippage."""
-        return self._legs[4]
 
 
 @dataclass(frozen=True)
@@ -497,19 +468,19 @@ def _trade_legs(
 
 
 def _trade_table(run: RunArrays) -> pd.DataFrame:
-    if not len(run.trade_day):
+    day, column, signed, price, paid = _trade_legs(run.trade_batches, run.fill_lag)
+    if not len(day):
         return pd.DataFrame([], columns=TRADE_COLUMNS)
-    signed = run.trade_shares
     size = np.abs(signed)
-    notional = size * run.trade_price
+    notional = size * price
     return pd.DataFrame(
         {
-            "date": _iso_days(run.dates, run.trade_day),
-            "symbol": [run.symbols[c] for c in run.trade_symbol.tolist()],
+            "date": _iso_days(run.dates, day),
+            "symbol": [run.symbols[c] for c in column.tolist()],
             "side": np.where(signed > 0, "buy", "sell").tolist(),
             "qty": size,
-            "price": run.trade_price,
-            "paid": run.trade_paid,
+            "price": price,
+            "paid": paid,
             "notional": notional,
             "commission": notional * run.commission_bps * 1e-4,
         },
@@ -580,6 +551,6 @@ def _benchmark_closes(frames: Mapping[str, pd.DataFrame], priced: PricedMarket, 
     else:
         fast = session_columns(frames[sym], priced.dates, ("adj_close",))
         values = fast[0] if fast is not None else frames[sym]["adj_close"].reindex(priced.dates).to_numpy(np.float64)
-    if math.isnan(np.add.reduce(values)) and np.isnan(values).any():  # a NaN makes the sum NaN: one pass mostly
+    if np.isnan(values).any():
         return None
     return values
