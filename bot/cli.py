@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:  # the environment, not a bug: a path that cannot be read or written
         if os.environ.get("PAIRBOT_DEBUG"):
             raise
-        _say(f"{err.filename or 'I/O'}: {err.strerror or err}; nothing was sent")
+        _say(f"{err.filename or 'I/O'}: {err.strerror or err}{_after_os_error(args)}")
         return 2
     except Exception as err:  # a bug: one line here, the traceback in the log
         if os.environ.get("PAIRBOT_DEBUG"):
@@ -102,6 +102,13 @@ def _run(args: argparse.Namespace) -> int:
         structlog.get_logger("pairbot").exception("internal_error")
         _say(f"internal error: {type(err).__name__}: {err} (set PAIRBOT_DEBUG=1 for a traceback)")
         return 1
+
+
+def _after_os_error(args: argparse.Namespace) -> str:
+    """What a path error means for the account: only a rebalance that may trade can have sent orders before it."""
+    if args._name == "rebalance" and not getattr(args, "dry_run", False):
+        return "; a rerun reconciles with the broker before it trades, so nothing is doubled"
+    return ""
 
 
 def _say(line: str) -> None:

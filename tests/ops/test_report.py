@@ -68,3 +68,15 @@ def test_a_missing_backtest_directory_is_one_line_and_exit_2(pairbot: Pairbot) -
 
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "no equity.csv" in done.stderr
+
+
+def test_an_unwritable_out_path_is_one_line_and_exit_2_without_talk_of_orders(traded: Pairbot,
+                                                                               tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    done = traded.run("report", "--offline", "--out", str(blocker / "report.html"))
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and f"{blocker}: File exists" in done.stderr
+    assert "sent" not in done.stderr and "Traceback" not in done.stderr  # a report sends nothing, so says nothing of it
