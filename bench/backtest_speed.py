@@ -31,11 +31,18 @@ from bot.adapters.history.frame import load_csv_dir, synthetic_history  # noqa: 
 from bot.config import strategy_from  # noqa: E402
 from bot.research.backtest import BacktestResult, BacktestSettings, backend, run_backtest  # noqa: E402
 from bot.research.backtest.chunks import Book, books_of, chunks_of  # noqa: E402
-from bot.research.backtest.engine import single_variant, target_path  # noqa: E402
+from bot.research.backtest.engine import (  # noqa: E402
+    backtest_market,
+    first_decidable,
+    single_params,
+    single_variant,
+    target_path,
+)
 from bot.research.backtest.grid import grid_rows  # noqa: E402
-from bot.research.backtest.kernel import loop_args, run_kernel  # noqa: E402
-from bot.research.backtest.market import build_market, due_sessions  # noqa: E402
+from bot.research.backtest.kernel import loop_args, run_kernel, run_rows  # noqa: E402
+from bot.research.backtest.market import PricedMarket, build_market, due_sessions  # noqa: E402
 from bot.research.backtest.sweep import run_sweep  # noqa: E402
+from strategies.base import Strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,9 +133,39 @@ def one_backtest(frames: dict[str, pd.DataFrame], n: int) -> None:
     print(f"  a plain Python float loop, frames -> final equity and the same curve metrics (bench/plain_loop.py) "
           f"{ms(got['plain'])}; its final equity is ours within {agree:.1e}")
     e2e = med(got["e2e"])
+    stages(frames, pair, n)
     print(f"  RATIO end to end / compiled pass = {e2e / med(got['loop']):.2f} (target <= 2); end to end / "
           f"run_kernel = {e2e / med(got['kernel']):.2f}; plain Python loop / end to end = "
           f"{med(got['plain']) / e2e:.1f}x (target >= 5)")
+
+
+def stages(frames: dict[str, pd.DataFrame], pair: Strategy, n: int) -> None:
+    """Where one backtest's time goes, each stage by its public entry point on the same inputs, in interleaved
+    rounds: the market (first_decidable + build_market), target weights, the calendar, the kernel (run_rows: the
+    compiled pass and its driver), and what backtest_market spends beyond those three (metrics, benchmark curves,
+    share checks, the result)."""
+    s = SETTINGS
+    start, _ = first_decidable(pair, frames, s.start)
+
+    def market() -> PricedMarket:
+        return build_market(frames, tuple(sorted(pair.universe)), pair.vehicles, start=start, end=s.end,
+                            cash_rate=s.cash_rate, cash_symbol=s.cash_symbol, opens=s.fill == "next_open",
+                            splits=s.splits)
+
+    priced = market()
+    targets, due = target_path(pair, frames, priced), due_sessions(priced.dates, s.frequency)
+    params, cash = single_params(s), np.array([float(s.starting_cash)])
+    got = rounds({"market": market, "targets": lambda: target_path(pair, frames, priced),
+                  "calendar": lambda: due_sessions(priced.dates, s.frequency),
+                  "kernel": lambda: run_rows(priced.market, targets[None], due[None], params, cash, fill=s.fill,
+                                             record=True),
+                  "after": lambda: backtest_market(pair, frames, priced, s)}, n)
+    inside = med(got["targets"]) + med(got["calendar"]) + med(got["kernel"])
+    rest = med(got["after"]) - inside
+    us = {k: f"{med(v) * 1e6:.0f} us" for k, v in got.items()}
+    print(f"  stages (medians): market {us['market']}, targets {us['targets']}, calendar {us['calendar']}, kernel "
+          f"{us['kernel']}, metrics, benchmarks, share checks and the result {rest * 1e6:.0f} us (backtest_market less "
+          f"the three before it)")
 
 
 def floor_of(frames: dict[str, pd.DataFrame], grid: dict[str, list[object]]) -> tuple[Timed, int]:
