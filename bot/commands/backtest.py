@@ -36,10 +36,12 @@ from bot.core.corporate import Split
 from bot.errors import ConfigError, DataError
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.market import FREQUENCIES
-from bot.research.hindsight import gate_report, rebalance_day_sensitivity
+from bot.research.hindsight import WINDOWS, gate_report, rebalance_day_sensitivity
 from bot.research.intervals import DEFAULT_BLOCK_SESSIONS, DEFAULT_SEED, BootstrapSpec
 from strategies import STRATEGIES
 from strategies.base import Strategy
+
+DEFAULT_TRAIN_YEARS = 5  # --refit-every's first training span
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run --sweep's chunks on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 (pairbot[cluster])")
     add("--train-to", type=iso_date, metavar="DATE",
         help="walk-forward: choose the sweep's best up to DATE by --sort-by, then show it on the sessions after")
+    add("--refit-every", type=int, metavar="YEARS",
+        help="walk-forward refit every YEARS: choose the sweep's best on the history before each refit, follow it "
+             "until the next, and chain those spans into one out-of-sample record")
+    add("--train-years", type=int, metavar="N",
+        help=f"with --refit-every: the first choice is made on the first N years (default {DEFAULT_TRAIN_YEARS})")
+    add("--window", choices=WINDOWS,
+        help="with --refit-every: choose on all history before each refit (anchored, the default) or on its "
+             "last --train-years years (rolling)")
     add("--rebalance-days", type=int, metavar="N",
         help="also rebalance on each of the first N sessions of every period and print the spread of results")
     add("--resamples", type=int, default=1000,
@@ -121,6 +131,18 @@ def _check_combination(args: argparse.Namespace) -> None:
         raise ConfigError("--band and --no-band contradict each other: choose one")
     if args.train_to is not None and not args.sweep:
         raise ConfigError("--train-to chooses among a sweep's variants: add --sweep NAME=V1,V2,...")
+    if args.refit_every is None and (args.train_years is not None or args.window is not None):
+        raise ConfigError("--train-years and --window shape --refit-every's walk-forward: add --refit-every YEARS")
+    if args.refit_every is not None:
+        args.train_years = DEFAULT_TRAIN_YEARS if args.train_years is None else args.train_years
+        args.window = args.window or "anchored"
+        if not args.sweep:
+            raise ConfigError("--refit-every chooses among a sweep's variants: add --sweep NAME=V1,V2,...")
+        if args.train_to is not None:
+            raise ConfigError("--refit-every and --train-to are two walk-forwards: choose one")
+        if not (1 <= args.refit_every <= 50 and 1 <= args.train_years <= 50):
+            raise ConfigError(f"--refit-every and --train-years are whole years from 1 to 50, got "
+                              f"{args.refit_every} and {args.train_years}")
     if args.rebalance_days is not None and args.sweep:
         raise ConfigError("--rebalance-days varies one backtest: drop --sweep")
     if args.rebalance_days is not None and not 1 <= args.rebalance_days <= 63:

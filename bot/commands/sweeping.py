@@ -20,7 +20,14 @@ from bot.errors import ConfigError
 from bot.research.backtest import BacktestSettings
 from bot.research.backtest.market import FREQUENCIES
 from bot.research.backtest.sweep import ALIASES, SETTING_NAMES, parse_grid, run_sweep
-from bot.research.hindsight import WalkForward, sweep_start, walk_forward
+from bot.research.hindsight import (
+    RefitWalkForward,
+    WalkForward,
+    refit_plan,
+    refit_walk_forward,
+    sweep_start,
+    walk_forward,
+)
 
 # The columns a sweep measures (bot.research.backtest.engine.variant_metrics; a test holds the two together).
 SWEEP_METRICS = ("final_equity", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
@@ -102,6 +109,18 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
     grid = checked_grid(args, settings, check)
     total = math.prod(len(v) for v in grid.values())
     start = sweep_start(frames, name, params, grid, settings.start)  # builds every variant: bad values stop here
+    if getattr(args, "refit_every", None) is not None:
+        plan = refit_plan(frames, name, params, grid, settings, refit_years=args.refit_every,
+                          train_years=args.train_years)  # a history too short is refused before any variant runs
+        print(f"walk-forward of {total} variants of {name}: {len(plan.spans)} refits every {args.refit_every} years, "
+              f"{1 + 2 * len(plan.spans)} sweeps | prices {label}", file=sys.stderr)
+        refits = refit_walk_forward(frames, name, params, grid, settings, refit_years=args.refit_every,
+                                    train_years=args.train_years, window=args.window, sort_by=args.sort_by,
+                                    progress=ProgressReport())
+        for line in preface:
+            print(line)
+        print(render_refits(refits, label))
+        return _write(args.out, {"walk_forward.csv": refits.table, "sweep.csv": refits.whole})
     if args.train_to is not None:
         print(f"walk-forward sweep of {total} variants of {name}, twice | prices {label}", file=sys.stderr)
         found = walk_forward(frames, name, params, grid, settings, train_to=args.train_to, sort_by=args.sort_by,
@@ -214,3 +233,37 @@ def render_walk_forward(found: WalkForward, label: str) -> str:
                "a figure chosen on the whole history would have been hindsight")
     lines.append(verdict)
     return "\n".join(lines)
+
+
+def render_refits(found: RefitWalkForward, label: str) -> str:
+    """One row per refit, then the chained out-of-sample figure beside the two hindsight ones, and a verdict."""
+    keys = list(found.keys)
+    how = ("all history before it" if found.window == "anchored" else f"the {found.train_years} years before it")
+    def pct(row: pd.Series, metric: str) -> str:
+        return f"{float(row[metric]):+.2%}"
+
+    rows = [{"train": f"{r.train_span[0]} .. {r.train_span[1]}", **{k: r.chosen[k] for k in keys},
+             "in sample cagr %": pct(r.chosen_train, "cagr"), "test": f"{r.test_span[0]} .. {r.test_span[1]}",
+             "cagr %": pct(r.chosen_test, "cagr"), "return %": pct(r.chosen_test, "total_return"),
+             "rank": f"{r.rank}/{r.variants}", "its best, return %": pct(r.hindsight_test, "total_return")}
+            for r in found.refits]
+    chosen, fixed, afterwards = (found.chained_cagr(w) for w in ("chosen", "fixed", "hindsight"))
+    best = {k: found.whole.iloc[0][k] for k in keys}
+    named = ", ".join(f"{k}={v}" for k, v in best.items())
+    lines = [f"walk-forward, refit every {found.refit_years} years ({found.window}) | prices {label}",
+             f"each refit chooses by {found.sort_by} on {how}; each test span starts flat (the session between two "
+             "spans is not counted)",
+             format_table(pd.DataFrame(rows)),
+             f"chained out of sample, {found.refits[0].test_span[0]} .. {found.refits[-1].test_span[1]}: the refit "
+             f"choices {chosen:+.2%}/yr; the whole history's best by {found.sort_by} ({named}) {fixed:+.2%}/yr on the "
+             f"same spans; each span's own best by {found.sort_by}, known only afterwards, {afterwards:+.2%}/yr"]
+    gap = fixed - chosen
+    if math.isnan(gap):
+        lines.append("a chained record lost everything on some span: no annual figure to compare")
+        return "\n".join(lines)
+    lines.append("the choice made in advance did as well as the whole history's best: the parameter held up"
+                 if gap <= 0 else
+                 f"choosing in advance cost {gap * 100:.2f} pts/yr against the whole history's best: a figure "
+                 "chosen on all of it is that much hindsight")
+    return "\n".join(lines)
+

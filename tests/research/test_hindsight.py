@@ -14,7 +14,14 @@ from bot.errors import ConfigError
 from bot.research.backtest import BacktestSettings, run_backtest
 from bot.research.backtest.market import due_sessions
 from bot.research.backtest.sweep import run_sweep
-from bot.research.hindsight import gate_report, rebalance_day_sensitivity, shifted_due, sweep_start, walk_forward
+from bot.research.hindsight import (
+    gate_report,
+    rebalance_day_sensitivity,
+    refit_walk_forward,
+    shifted_due,
+    sweep_start,
+    walk_forward,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +57,77 @@ class TestWalkForward:
         start = sweep_start(frames, "pair", {}, {"min_trend_score": [1, 3], "gross": [1]}, None)
 
         assert start == frames["IWM"].index[519].date()
+
+
+class TestRefitWalkForward:
+    GRID = {"leg_band": [0.02, 0.05, 0.1], "frequency": ["monthly", "quarterly"]}
+
+    def refits(self, frames, **kw):
+        return refit_walk_forward(frames, "pair", {}, self.GRID, BacktestSettings(), **{"refit_years": 2,
+                                  "train_years": 3, **kw})
+
+    def test_test_spans_follow_each_other_from_the_first_refit_to_the_last_session(self, frames):
+        found = self.refits(frames)
+
+        spans = [r.test_span for r in found.refits]
+        assert [r.train_span[1] for r in found.refits] == ["2015-01-02", "2017-01-03", "2019-01-03"]
+        assert spans[0][0] == "2015-01-05" and spans[-1][1] == "2019-12-31"
+        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert {r.train_span[0] for r in found.refits} == {"2012-01-03"}  # anchored: all history before
+
+    def test_a_rolling_window_chooses_on_the_last_train_years_only(self, frames):
+        found = self.refits(frames, window="rolling")
+
+        assert [r.train_span[0] for r in found.refits] == ["2012-01-03", "2014-01-03", "2016-01-04"]
+        again = run_sweep(frames, "pair", {}, self.GRID, BacktestSettings(start=date(2014, 1, 3),
+                                                                          end=date(2017, 1, 3)))
+        assert {k: again.iloc[0][k] for k in self.GRID} == found.refits[1].chosen
+
+    def test_nothing_after_a_refit_takes_part_in_its_choice(self, frames):
+        """Prices after the second refit's day are rewritten: the first two choices stay, bit for bit."""
+        cut = pd.Timestamp("2017-01-03")
+        rng = np.random.default_rng(3)
+        changed = {}
+        for sym, frame in frames.items():
+            later = frame.index > cut
+            shock = np.exp(np.cumsum(rng.normal(0, 0.03, later.sum())))
+            f = frame.copy()
+            for col in ("open", "high", "low", "close", "adj_close"):
+                f.loc[later, col] = f.loc[later, col] * shock
+            changed[sym] = f
+        before, after = self.refits(frames), self.refits(changed)
+
+        for a, b in zip(before.refits[:2], after.refits[:2], strict=True):
+            assert a.chosen == b.chosen and a.train_span == b.train_span
+            pd.testing.assert_series_equal(a.chosen_train, b.chosen_train, check_exact=True)  # what it was chosen by
+        assert before.refits[1].chosen_test["total_return"] != after.refits[1].chosen_test["total_return"]
+
+    def test_each_test_row_is_a_sweep_of_that_span_and_the_chain_compounds_them(self, frames):
+        found = self.refits(frames)
+
+        last = found.refits[-1]
+        alone = run_sweep(frames, "pair", {}, self.GRID, BacktestSettings(start=date(2019, 1, 4)))
+        same = (alone["leg_band"] == last.chosen["leg_band"]) & (alone["frequency"] == last.chosen["frequency"])
+        chosen = alone[same]
+        assert chosen.iloc[0]["total_return"] == last.chosen_test["total_return"]
+        assert alone.iloc[0]["total_return"] == last.hindsight_test["total_return"]
+        years = sum((date.fromisoformat(r.test_span[1]) - date.fromisoformat(r.test_span[0])).days
+                    for r in found.refits) / 365.25
+        growth = float(np.prod(1 + found.table["test_return"]))
+        assert found.chained_cagr("chosen") == pytest.approx(growth ** (1 / years) - 1, rel=1e-12)
+        assert all(r.hindsight_test["sharpe"] >= max(r.chosen_test["sharpe"], r.fixed_test["sharpe"])
+                   for r in found.refits)  # each span's best by the sort metric, afterwards
+
+    def test_a_last_span_of_days_joins_the_one_before(self, frames):
+        short = {s: f[f.index <= "2019-01-10"] for s, f in frames.items()}
+
+        found = self.refits(short)
+
+        assert found.refits[-1].test_span == ("2017-01-04", "2019-01-10")
+
+    def test_history_too_short_for_one_test_span_is_refused(self, frames):
+        with pytest.raises(ConfigError, match="no test span of a month"):
+            self.refits(frames, train_years=8)
 
 
 class TestRebalanceDay:

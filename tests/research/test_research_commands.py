@@ -108,6 +108,12 @@ class TestSweepArguments:
         (["--sweep", "band=0.02", "--top", "0"], "--top must be at least 1"),
         (["--train-to", "2019-06-28"], "add --sweep"),
         (["--sweep", "gross=1,2", "--rebalance-days", "5"], "drop --sweep"),
+        (["--refit-every", "2"], "--refit-every chooses among a sweep's variants"),
+        (["--sweep", "gross=1,2", "--train-years", "3"], "add --refit-every YEARS"),
+        (["--sweep", "gross=1,2", "--window", "rolling"], "add --refit-every YEARS"),
+        (["--sweep", "gross=1,2", "--refit-every", "2", "--train-to", "2019-06-28"], "choose one"),
+        (["--sweep", "gross=1,2", "--refit-every", "0"], "whole years from 1 to 50, got 0 and 5"),
+        (["--sweep", "gross=1,2", "--refit-every", "1", "--train-years", "3"], "no test span of a month"),
     ])
     def test_is_refused_before_anything_runs(self, tmp_path, capsys, argv, match):
         with pytest.raises(ConfigError, match=re.escape(match)):
@@ -150,6 +156,25 @@ class TestSweepArguments:
         assert "chosen on 2015-01-" in printed and "tested on 2019-01-02 .. 2020-12-31" in printed
         assert "in sample: best by sharpe" in printed and "out of sample: the same (rank" in printed
         assert (tmp_path / "sweep_train.csv").is_file() and (tmp_path / "sweep_test.csv").is_file()
+
+
+    def test_a_refit_walk_forward_prints_each_choice_and_the_chained_record(self, tmp_path, capsys):
+        args = parse(backtest, ["--prices", "synthetic", "--from", "2010-01-04", "--to", "2020-12-31",
+                                "--sweep", "band=0.02,0.1", "--sweep", "frequency=monthly,quarterly",
+                                "--refit-every", "2", "--train-years", "4", "--window", "rolling",
+                                "--out", str(tmp_path)], tmp_path)
+
+        assert backtest.run(args) == 0
+
+        printed = capsys.readouterr()
+        assert "refit every 2 years (rolling)" in printed.out and "on the 4 years before it" in printed.out
+        assert "2010-01-04 .. 2014-01-03" in printed.out and "2012-01-04 .. 2016-01-04" in printed.out
+        assert re.search(r"chained out of sample, 2014-01-06 \.\. 2020-12-31: the refit choices [+-]\d+\.\d\d%/yr",
+                         printed.out)
+        table = (tmp_path / "walk_forward.csv").read_text().splitlines()
+        assert table[0].startswith("train_start,train_end,test_start,test_end,leg_band,frequency,train_cagr")
+        assert len(table) == 1 + 4 and (tmp_path / "sweep.csv").is_file()
+        assert "\r" not in printed.err and printed.err.rstrip().endswith("36/36 variants")  # (1 + 4 x 2) sweeps x 4
 
 
 class TestSignalsAsOf:
