@@ -41,6 +41,9 @@ STRATEGIES: list[tuple[str, dict[str, object]]] = [
     ("pair", {"hedge": "inverse"}),
     ("pair", {"gross": 1.7}),
     ("pair", {"max_trailing_spread": 0.1, "lookback_days": 126}),
+    ("pair", {"max_trailing_spread": -0.2, "hedge": "inverse"}),
+    ("pair", {"max_trailing_spread": 0.0, "lookback_days": 21, "gross": 1.5}),
+    ("pair", {"max_trailing_spread": -0.1, "min_trend_score": 2}),
     ("overlay", {}),
     ("overlay", SEVEN),
     ("replica", {}),
@@ -70,6 +73,7 @@ SWEEPS: list[tuple[str, dict[str, object], dict[str, list[object]], dict[str, ob
                         "slippage_bps": [0, 5], "starting_cash": [5_000, 1_000_000]}, {}),
     ("pair", {"lookback_days": 126}, {"max_trailing_spread": [0.05, 0.1, None], "leg_band": [0.03, 0.06]},
      {"cash_symbol": "BIL", "start": date(2008, 1, 2)}),
+    ("pair", {}, {"max_trailing_spread": [-0.4, -0.3, -0.2, -0.1, 0.0, 0.1], "lookback_days": [63, 252]}, {}),
 ]
 SYNTHETIC_SPLITS = (
     Split(Symbol("QQQ"), date(2017, 5, 1), Decimal("0.2")),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from bot.core.domain import Symbol, TargetWeights, Vehicle
@@ -54,6 +55,16 @@ class Strategy(Protocol):
     def history_symbols(self) -> frozenset[Symbol]: ...  # closes read beyond the universe (a gate's underlyings)
 
     def target_weights(self, market: MarketView) -> TargetWeights: ...
+
+
+@runtime_checkable
+class SessionWeights(Protocol):
+    """What a strategy that reads history may also offer a backtest: its target weights as of every session at
+    once, each row the same floats target_weights gives as of that session (a test holds them equal), or None
+    where it cannot promise that (the backtest then asks session by session)."""
+
+    def weights_by_session(self, closes: pd.DataFrame, sessions: pd.DatetimeIndex,
+                           symbols: Sequence[Symbol]) -> np.ndarray | None: ...
 
 
 def require_distinct(named: Iterable[tuple[str, Symbol]]) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 from bot.core.domain import ONE, ZERO, Symbol, TargetWeights, Vehicle
@@ -21,6 +22,16 @@ from strategies.indicators import (
     trailing_spread,
     trend_of,
 )
+
+NEAR_LIMIT = 1e-9  # a spread this close to its threshold is compared in Decimal, as target_weights does
+
+
+def _plain_days(index: pd.Index) -> bool:
+    """A tz-naive, increasing DatetimeIndex of midnights: numpy searches it as target_weights' slicing does."""
+    if not (isinstance(index, pd.DatetimeIndex) and index.tz is None and index.is_monotonic_increasing):
+        return False
+    stamps = index.values
+    return bool((stamps == stamps.astype("datetime64[D]")).all())
 
 
 class Hedge(StrEnum):
@@ -102,9 +113,50 @@ class PairStrategy:
     def target_weights(self, market: MarketView) -> TargetWeights:
         if not self.is_gate_open(market):
             return TargetWeights({sym: ZERO for sym in sorted(self.universe)})
+        return self._held()
+
+    def _held(self) -> TargetWeights:
         half = self.gross / 2
         hedge = -half if self.hedge is Hedge.SHORT else -half / self.inverse_multiple
         return TargetWeights({self.long_leg: half, self.hedge_symbol: hedge})
+
+    def weights_by_session(self, closes: pd.DataFrame, sessions: pd.DatetimeIndex,
+                           symbols: Sequence[Symbol]) -> np.ndarray | None:
+        """target_weights as of every session at once (strategies.base.SessionWeights), for a backtest: row t is
+        what target_weights returns as of sessions[t] given the rows of `closes` dated up to it, as floats in
+        `symbols` order. The spread gate's returns are the same float operations on the same closes and the
+        threshold is compared as target_weights compares it (exactly, in Decimal, wherever floats are near it),
+        so every row is the same. None where that cannot be promised (the trend gate; closes it would refuse;
+        an index or sessions not plain dates): the caller asks session by session."""
+        if self.min_trend_score is not None or self.max_trailing_spread is None:
+            return None
+        index = closes.index
+        if not (_plain_days(index) and _plain_days(sessions) and index.dtype == sessions.dtype):
+            return None
+        days = self.lookback_days
+        ends = np.searchsorted(index.values, sessions.values, side="right")  # closes visible at each session
+        if not len(ends) or ends.min() < days + 1:
+            return None  # target_weights refuses a session without a full lookback
+        spread = np.zeros(len(ends))
+        for sym, sign in ((self.long_leg, 1.0), (self.short_leg, -1.0)):
+            if sym not in closes.columns:
+                return None
+            values = closes[sym].to_numpy(np.float64)
+            first, last = values[ends - 1 - days], values[ends - 1]
+            if not (np.isfinite(first).all() and np.isfinite(last).all() and (first > 0).all() and (last > 0).all()):
+                return None
+            leg = last / first - 1.0
+            spread = leg if sign > 0 else spread - leg  # long - short, in trailing_spread's order
+        limit = self.max_trailing_spread
+        open_ = spread <= float(limit)
+        near = np.flatnonzero(np.abs(spread - float(limit)) <= NEAR_LIMIT)
+        for t in near.tolist():  # where float rounding could matter: the Decimal comparison itself
+            open_[t] = Decimal(repr(float(spread[t]))) <= limit
+        held = self._held().weights
+        row = np.array([float(held.get(sym, ZERO)) for sym in symbols])
+        out = np.zeros((len(ends), len(symbols)))
+        out[open_] = row
+        return out
 
     def is_gate_open(self, market: MarketView) -> bool:
         if self.max_trailing_spread is None and self.min_trend_score is None:

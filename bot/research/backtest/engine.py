@@ -36,7 +36,7 @@ from bot.research.backtest.codes import (
 from bot.research.backtest.kernel import KernelResult, TradeBatch, Variants, run_rows
 from bot.research.backtest.market import PER_DAY, PricedMarket, build_market, due_sessions, session_columns
 from bot.research.backtest.share_checks import Rebalances, rebalances_of, share_checks
-from strategies.base import MarketView, Strategy
+from strategies.base import MarketView, SessionWeights, Strategy
 
 BENCHMARKS = ("SPY", "IWM")
 
@@ -240,6 +240,10 @@ def target_path(strategy: Strategy, frames: Mapping[str, pd.DataFrame], priced: 
     if strategy.needs_history_days <= 0:
         return _as_row(strategy, priced.dates[0].date(), symbols, close[0], None)
     closes = history_closes(strategy, frames).dropna()
+    if isinstance(strategy, SessionWeights):
+        every = strategy.weights_by_session(closes, priced.dates, symbols)
+        if every is not None:
+            return every
     positions = closes.index.searchsorted(priced.dates, side="right")
     need = strategy.needs_history_days
     rows = [
