@@ -137,6 +137,64 @@ def trend_of(stamps: np.ndarray, values: np.ndarray, *, sessions: int = TREND_HI
     )
 
 
+def trend_scores(stamps: np.ndarray, values: np.ndarray, ends: np.ndarray, *,
+                 sessions: int = TREND_HISTORY_SESSIONS) -> np.ndarray | None:
+    """trend_of(stamps[:p], values[:p], sessions=sessions).score for each p in `ends` (trend_columns' scores)."""
+    found = trend_columns(stamps, values, ends, sessions=sessions)
+    if found is None:
+        return None
+    above = found["close"] > found["ma_50w"]
+    scores: np.ndarray = above.astype(np.int64) + (found["macd"] - found["macd_signal"] > 0) + (found["rsi_14"] > 50)
+    return scores.astype(np.int64)
+
+
+def trend_columns(stamps: np.ndarray, values: np.ndarray, ends: np.ndarray, *,
+                  sessions: int = TREND_HISTORY_SESSIONS) -> dict[str, np.ndarray] | None:
+    """TrendState's figures (close, ma_50w, macd, macd_signal, rsi_14) of trend_of(stamps[:p], values[:p]) for each
+    p in `ends`, in one pass: the same float operations on the same closes, so the same figures. The weekly closes
+    of every window are laid side by side, each row padded in front with its own first close, which leaves an
+    average started at that close where it was (level + alpha x 0); each row's 50-week mean and RSI are taken on
+    a window of its own, as trend_of takes them. None where trend_of would refuse a window (no closes, under 50
+    weeks): the caller asks it itself."""
+    if not len(ends) or ends.min() < 1 or ends.max() > len(values):
+        return None
+    starts = np.maximum(ends - sessions, 0)
+    days = stamps.astype("datetime64[D]").astype(np.int64)
+    weeks = (days - 2) // 7  # trend_of's weeks: Saturday to Friday
+    week_ends = np.flatnonzero(np.diff(weeks) != 0)  # rows that close a week (the next row starts another)
+    lo = np.searchsorted(week_ends, starts)
+    hi = np.searchsorted(week_ends, ends - 1)  # week ends before each window's last row, which closes it so far
+    count = hi - lo + 1
+    if count.min() < MA_WEEKS or (ends - starts).min() <= RSI_PERIOD:
+        return None
+    width = int(count.max())
+    weekly = np.empty((len(ends), width))
+    ma = np.empty(len(ends))
+    rsi = np.empty(len(ends))
+    for t, (a, b, c, start, end) in enumerate(zip(lo.tolist(), hi.tolist(), count.tolist(), starts.tolist(),
+                                                 ends.tolist(), strict=True)):
+        row = weekly[t]
+        row[width - c : width - 1] = values[week_ends[a:b]]
+        row[width - 1] = values[end - 1]
+        row[: width - c] = row[width - c]
+        ma[t] = float(row[-MA_WEEKS:].mean())
+        rsi[t] = rsi_last(values[start:end], RSI_PERIOD)
+    macd_line = _ema_columns(weekly, 12) - _ema_columns(weekly, 26)
+    return {"close": values[ends - 1], "ma_50w": ma, "macd": macd_line[:, -1],
+            "macd_signal": _ema_columns(macd_line, 9)[:, -1], "rsi_14": rsi}
+
+
+def _ema_columns(rows: np.ndarray, span: int) -> np.ndarray:
+    """ema() of every row at once: column by column, the same operations in the same order."""
+    alpha = 2.0 / (span + 1.0)
+    out = np.empty_like(rows)
+    level = rows[:, 0].copy()
+    for k in range(rows.shape[1]):
+        level += alpha * (rows[:, k] - level)
+        out[:, k] = level
+    return out
+
+
 def ema(values: np.ndarray, span: int) -> np.ndarray:
     """Exponential average started at the first value (pandas' ewm(span, adjust=False))."""
     alpha = 2.0 / (span + 1.0)

@@ -21,6 +21,7 @@ from strategies.indicators import (
     column_up_to,
     trailing_spread,
     trend_of,
+    trend_scores,
 )
 
 NEAR_LIMIT = 1e-9  # a spread this close to its threshold is compared in Decimal, as target_weights does
@@ -124,39 +125,52 @@ class PairStrategy:
                            symbols: Sequence[Symbol]) -> np.ndarray | None:
         """target_weights as of every session at once (strategies.base.SessionWeights), for a backtest: row t is
         what target_weights returns as of sessions[t] given the rows of `closes` dated up to it, as floats in
-        `symbols` order. The spread gate's returns are the same float operations on the same closes and the
-        threshold is compared as target_weights compares it (exactly, in Decimal, wherever floats are near it),
-        so every row is the same. None where that cannot be promised (the trend gate; closes it would refuse;
-        an index or sessions not plain dates): the caller asks session by session."""
-        if self.min_trend_score is not None or self.max_trailing_spread is None:
-            return None
+        `symbols` order. Both gates are read with the same float operations on the same closes (the spread's
+        returns; the trend's averages, MACD and RSI: indicators.trend_scores), and the spread's threshold is
+        compared as target_weights compares it (in Decimal wherever floats come near it), so every row is the
+        same. None where that cannot be promised (closes it would refuse, an index or sessions not plain dates):
+        the caller asks session by session."""
+        if self.max_trailing_spread is None and self.min_trend_score is None:
+            return None  # no gate: the weights are one row, and a backtest asks once
         index = closes.index
         if not (_plain_days(index) and _plain_days(sessions) and index.dtype == sessions.dtype):
             return None
-        days = self.lookback_days
+        if any(sym not in closes.columns for sym in self.history_symbols):
+            return None
         ends = np.searchsorted(index.values, sessions.values, side="right")  # closes visible at each session
+        held = np.ones(len(ends), dtype=np.bool_)
+        if self.max_trailing_spread is not None:
+            spread_open = self._spread_open(closes, ends, self.max_trailing_spread)
+            if spread_open is None:
+                return None
+            held &= spread_open
+        if self.min_trend_score is not None:
+            scores = trend_scores(index.values, closes[self.long_leg].to_numpy(np.float64), ends)
+            if scores is None:
+                return None
+            held &= scores >= self.min_trend_score
+        weights = self._held().weights
+        row = np.array([float(weights.get(sym, ZERO)) for sym in symbols])
+        out = np.zeros((len(ends), len(symbols)))
+        out[held] = row
+        return out
+
+    def _spread_open(self, closes: pd.DataFrame, ends: np.ndarray, limit: Decimal) -> np.ndarray | None:
+        days = self.lookback_days
         if not len(ends) or ends.min() < days + 1:
             return None  # target_weights refuses a session without a full lookback
-        spread = np.zeros(len(ends))
-        for sym, sign in ((self.long_leg, 1.0), (self.short_leg, -1.0)):
-            if sym not in closes.columns:
-                return None
+        legs = []
+        for sym in (self.long_leg, self.short_leg):
             values = closes[sym].to_numpy(np.float64)
             first, last = values[ends - 1 - days], values[ends - 1]
             if not (np.isfinite(first).all() and np.isfinite(last).all() and (first > 0).all() and (last > 0).all()):
                 return None
-            leg = last / first - 1.0
-            spread = leg if sign > 0 else spread - leg  # long - short, in trailing_spread's order
-        limit = self.max_trailing_spread
-        open_ = spread <= float(limit)
-        near = np.flatnonzero(np.abs(spread - float(limit)) <= NEAR_LIMIT)
-        for t in near.tolist():  # where float rounding could matter: the Decimal comparison itself
-            open_[t] = Decimal(repr(float(spread[t]))) <= limit
-        held = self._held().weights
-        row = np.array([float(held.get(sym, ZERO)) for sym in symbols])
-        out = np.zeros((len(ends), len(symbols)))
-        out[open_] = row
-        return out
+            legs.append(last / first - 1.0)
+        spread = legs[0] - legs[1]  # long - short, as trailing_spread takes it
+        open_: np.ndarray = spread <= float(limit)
+        for t in np.flatnonzero(np.abs(spread - float(limit)) <= NEAR_LIMIT).tolist():
+            open_[t] = Decimal(repr(float(spread[t]))) <= limit  # where rounding could matter: Decimal itself
+        return open_
 
     def is_gate_open(self, market: MarketView) -> bool:
         if self.max_trailing_spread is None and self.min_trend_score is None:

@@ -19,7 +19,7 @@ from bot.core.domain import Symbol, TargetWeights, Vehicle
 from bot.errors import DataError
 from bot.research.backtest import BacktestSettings, run_backtest
 from strategies.base import MarketView, SessionWeights
-from strategies.indicators import trailing_spread
+from strategies.indicators import trailing_spread, trend_columns, trend_of, trend_scores
 from strategies.pair import Hedge, PairStrategy
 
 IWM, QQQ, PSQ = Symbol("IWM"), Symbol("QQQ"), Symbol("PSQ")
@@ -117,6 +117,7 @@ def frames() -> dict[str, pd.DataFrame]:
     {"max_trailing_spread": Decimal("-0.05")},
     {"max_trailing_spread": Decimal("0.02"), "lookback_days": 63, "hedge": Hedge.INVERSE},
     {"max_trailing_spread": Decimal("-0.01"), "lookback_days": 5, "gross": Decimal("1.5")},
+    {"min_trend_score": 2, "max_trailing_spread": Decimal("0.05")},
 ])
 def test_a_gated_backtest_is_the_same_backtest_bit_for_bit(frames, params) -> None:
     strategy = PairStrategy(**params)
@@ -132,11 +133,57 @@ def test_a_gated_backtest_is_the_same_backtest_bit_for_bit(frames, params) -> No
     pd.testing.assert_frame_equal(fast.trades, slow.trades, check_exact=True)
 
 
-def test_the_trend_gate_and_closes_it_would_refuse_are_asked_session_by_session(frames) -> None:
+@st.composite
+def trend_windows(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    n = draw(st.integers(40, 700))
+    index = pd.bdate_range("2019-01-01", periods=n + n // 8)
+    gone = draw(st.lists(st.integers(0, len(index) - 1), max_size=n // 8, unique=True))  # holidays
+    stamps = index.delete(sorted(gone))[:n].values
+    steps = draw(st.lists(st.floats(-0.05, 0.05, allow_nan=False), min_size=len(stamps), max_size=len(stamps)))
+    values = 50.0 * np.cumprod(1.0 + np.asarray(steps))
+    sessions = draw(st.sampled_from([520, 400, 300, 260]))
+    ends = np.array(sorted(set(draw(st.lists(st.integers(1, len(values)), min_size=1, max_size=40)))))
+    return stamps, values, ends, sessions
+
+
+@settings(max_examples=150, deadline=None)
+@given(trend_windows())
+def test_trend_scores_are_trend_of_at_every_end_or_none_where_it_refuses(case) -> None:
+    stamps, values, ends, sessions = case
+
+    scores, figures = trend_scores(stamps, values, ends, sessions=sessions), trend_columns(stamps, values, ends,
+                                                                                           sessions=sessions)
+
+    try:
+        expected = [trend_of(stamps[:p], values[:p], sessions=sessions) for p in ends.tolist()]
+    except DataError:
+        assert scores is None and figures is None
+        return
+    assert scores is not None and figures is not None
+    assert scores.tolist() == [state.score for state in expected]
+    for name, column in figures.items():  # every figure bit for bit, not only the score it gives
+        assert column.tobytes() == np.array([getattr(state, name) for state in expected]).tobytes(), name
+
+
+@pytest.mark.parametrize("params", [
+    {"min_trend_score": 2},
+    {"min_trend_score": 3, "max_trailing_spread": Decimal("0.02"), "hedge": Hedge.INVERSE},
+    {"min_trend_score": 1, "max_trailing_spread": Decimal("-0.02"), "lookback_days": 600},
+])
+def test_the_trend_gate_alone_or_with_the_spread_gives_the_rows_target_weights_gives(frames, params) -> None:
+    closes = pd.DataFrame({s: frames[s]["adj_close"] for s in ("IWM", "QQQ")})
+    sessions = pd.DatetimeIndex(closes.index[601:])
+    strategy = PairStrategy(**params)
+
+    every = strategy.weights_by_session(closes, sessions, sorted(strategy.universe))
+
+    assert every is not None and every.tobytes() == one_by_one(strategy, closes, sessions).tobytes()
+    assert (every == 0).all(axis=1).any() and (every != 0).all(axis=1).any()  # the gate opened and closed
+
+
+def test_closes_target_weights_would_refuse_are_asked_session_by_session(frames) -> None:
     closes = pd.DataFrame({s: frames[s]["adj_close"] for s in ("IWM", "QQQ")})
     sessions = pd.DatetimeIndex(closes.index[600:])
-    trend = PairStrategy(max_trailing_spread=Decimal("0"), min_trend_score=2)
-    assert trend.weights_by_session(closes, sessions, [IWM, QQQ]) is None
 
     broken = closes.copy()
     broken.iloc[700, 1] = 0.0  # QQQ: read by the gate of a PSQ-hedged pair, never traded by it
