@@ -1,16 +1,16 @@
 """Block-bootstrap confidence intervals on a backtest's headline figures.
 
 Daily returns of the strategy, its benchmarks and cash are resampled together (the same sessions in
-every series, so an excess is paired) with the stationary bootstrap of Politis and Romano, through
-arch's StationaryBootstrap: blocks of random length with a stated mean keep volatility clustering and
-the quarterly rebalance rhythm inside a block. Intervals are percentile intervals of the resamples.
+every series, so an excess is paired) with the stationary bootstrap of Politis and Romano, drawn as
+arch's StationaryBootstrap draws it (stationary_indices): blocks of random length with a stated mean keep
+volatility clustering and the quarterly rebalance rhythm inside a block. Intervals are percentile
+intervals of the resamples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import version
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ class BootstrapSpec:
 
     @property
     def method(self) -> str:
-        return f"stationary block bootstrap (arch {version('arch')}), percentile intervals"
+        return "stationary block bootstrap (Politis-Romano, drawn as arch's StationaryBootstrap), percentile intervals"
 
     def doc(self) -> dict[str, object]:
         return {"method": self.method, "resamples": self.resamples, "mean_block_sessions": self.block_sessions,
@@ -108,14 +108,34 @@ def _log_returns(curve: FloatArray) -> FloatArray:
         return np.where(ratio > 0, np.log(np.maximum(ratio, 1e-300)), -np.inf)
 
 
+def stationary_indices(rng: np.random.Generator, n: int, block_sessions: float) -> npt.NDArray[np.int64]:
+    """One stationary-bootstrap resample of n sessions (Politis and Romano, 1994): each session starts a new
+    block with probability 1 / block_sessions, at a uniform random session; otherwise it takes the session after
+    the one before it, wrapping past the last to the first.
+
+    The draws are arch's StationaryBootstrap(block_sessions, x, seed=...).update_indices() draws (its
+    integers, then its uniforms, from the same numpy Generator, and the same rule: u > p continues a
+    block), so the resamples are arch's index for index (a test holds them equal) without importing arch,
+    which costs over a second (it loads its volatility models and scipy) on every backtest."""
+    starts = rng.integers(n, size=n, dtype=np.int64)
+    u = rng.random(n)
+    new = u <= 1.0 / block_sessions
+    new[0] = True
+    first = np.flatnonzero(new)  # where each block starts
+    block = np.cumsum(new) - 1
+    offset = np.arange(n, dtype=np.int64) - first[block]
+    out: npt.NDArray[np.int64] = (starts[first][block] + offset) % n
+    return out
+
+
 def _resampled(logs: Mapping[str, FloatArray], excess: FloatArray, years: float,
                spec: BootstrapSpec) -> dict[str, FloatArray]:
-    from arch.bootstrap import StationaryBootstrap  # here: a backtest without intervals never loads arch
-
-    sampler = StationaryBootstrap(spec.block_sessions, excess, seed=spec.seed)
+    rng = np.random.default_rng(int(spec.seed))
+    n = len(excess)
     parts: dict[str, list[FloatArray]] = {}
     for lo in range(0, spec.resamples, CHUNK):
-        index = np.stack([sampler.update_indices() for _ in range(min(CHUNK, spec.resamples - lo))])
+        index = np.stack([stationary_indices(rng, n, spec.block_sessions)
+                          for _ in range(min(CHUNK, spec.resamples - lo))])
         sampled = {k: v[index] for k, v in logs.items()}
         for key, values in _figures(sampled, excess[index], years).items():
             parts.setdefault(key, []).append(values)

@@ -11,7 +11,7 @@ from bot.adapters.history.frame import synthetic_history
 from bot.commands.outputs import result_intervals
 from bot.config import strategy_from
 from bot.research.backtest import BacktestSettings, run_backtest
-from bot.research.intervals import BootstrapSpec, bootstrap_intervals
+from bot.research.intervals import BootstrapSpec, bootstrap_intervals, stationary_indices
 
 SPEC = BootstrapSpec(resamples=300, block_sessions=21, seed=5)
 
@@ -71,8 +71,28 @@ class TestBootstrapIntervals:
         doc = result_intervals(result, SPEC).doc()
 
         assert doc["mean_block_sessions"] == 21 and doc["seed"] == 5 and doc["resamples"] == 300
-        assert "stationary block bootstrap (arch" in str(doc["method"])
+        assert "stationary block bootstrap (Politis-Romano" in str(doc["method"])
         assert set(doc["cagr"]) == {"estimate", "low", "high", "share_positive"}
+
+    @pytest.mark.parametrize(("n", "block", "seed"), [(2520, 21, 5), (6371, 63, 12), (50, 1, 3), (40, 500, 9),
+                                                      (1, 63, 1), (2, 2, 0)])
+    def test_the_resamples_are_arch_index_for_index(self, n, block, seed):
+        """arch is the reference (a test dependency): its StationaryBootstrap on the same seed, resample after
+        resample, draws the same sessions."""
+        from arch.bootstrap import StationaryBootstrap
+
+        theirs = StationaryBootstrap(block, np.zeros(n), seed=seed)
+        ours = np.random.default_rng(seed)
+
+        for _ in range(6):
+            assert stationary_indices(ours, n, block).tolist() == theirs.update_indices().tolist()
+
+    def test_blocks_run_on_and_wrap_past_the_last_session(self):
+        index = stationary_indices(np.random.default_rng(2), 500, 50)
+
+        steps = np.diff(index)
+        assert ((steps == 1) | (steps == -499)).mean() > 0.9  # mostly the next session
+        assert index.min() >= 0 and index.max() < 500
 
     @pytest.mark.parametrize(("kwargs", "match"), [({"resamples": 10}, "at least 100"),
                                                    ({"block_sessions": 0}, "block length"),
