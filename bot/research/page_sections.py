@@ -116,8 +116,16 @@ def _gate_section(study: fd.GateStudy, title: str, axis: str, spread: pd.Series 
     parts = [rh.para(fd.gate_verdict(study, label=title)),
              rh.table(["", *keys, "CAGR %", "over cash, pts/yr", "Sharpe", "max drawdown %"], rows,
                       f"walk-{study.name}"),
-             rh.img(rh.walk_chart(study, axis), f"{title}: in and out of sample"),
-             _run_table([study.seed_run], "SPY", f"seed-{study.name}")]
+             rh.img(rh.walk_chart(study, axis), f"{title}: in and out of sample")]
+    if study.refits is not None:
+        refit_rows = [[f"{r.train_span[0]} .. {r.train_span[1]}", study.value(r.chosen[study.name]),
+                       _n(r.chosen_train["cagr"] * 100, "+.2f"), f"{r.test_span[0]} .. {r.test_span[1]}",
+                       _n(r.chosen_test["cagr"] * 100, "+.2f"), f"{r.rank} of {r.variants}",
+                       study.value(r.hindsight_test[study.name])] for r in study.refits.refits]
+        parts.append(rh.table([f"refit every {study.refits.refit_years} years: chosen on", study.name, "CAGR there %",
+                               "followed over", "CAGR %", "rank",
+                               "best there"], refit_rows, f"refits-{study.name}"))
+    parts.append(_run_table([study.seed_run], "SPY", f"seed-{study.name}"))
     gate = study.gate
     if len(gate.episodes) <= 8:
         episodes = [[e.start, e.end, f"{e.sessions}", f"{e.strategy_return * 100:+.2f}"] for e in gate.episodes]

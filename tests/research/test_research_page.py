@@ -62,6 +62,10 @@ def test_the_page_is_self_contained_and_says_its_prices_are_synthetic(page):
     assert not re.search(r'(src|href)="(?!data:)', html)
     assert "SYNTHETIC (seed 7)" in html and "95 % interval" in html
     assert "out of sample" in html and "known only in hindsight" in html
+    assert html.count("Refit every 3 years on all history before (2 choices, 20") == 4  # verdicts and sections
+    for gate in ("max_trailing_spread", "min_trend_score"):  # each gate's refits, one row a choice
+        table = re.search(rf'<table id="refits-{gate}">(.*?)</table>', html, re.DOTALL)
+        assert table is not None and table.group(1).count("<tr>") == 3
 
 
 def test_every_figure_on_the_page_is_in_points_or_percent_never_scientific(page):
