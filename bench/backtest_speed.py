@@ -10,6 +10,7 @@ rounds. The ratios the issues ask for are printed with their targets.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import statistics
@@ -19,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,8 @@ from bot.config import strategy_from  # noqa: E402
 from bot.research.backtest import BacktestResult, BacktestSettings, backend, run_backtest  # noqa: E402
 from bot.research.backtest.chunks import Book, books_of, chunks_of  # noqa: E402
 from bot.research.backtest.engine import (  # noqa: E402
+    BENCHMARKS,
+    RunArrays,
     backtest_market,
     first_decidable,
     single_params,
@@ -42,7 +46,7 @@ from bot.research.backtest.grid import grid_rows  # noqa: E402
 from bot.research.backtest.kernel import loop_args, run_kernel, run_rows  # noqa: E402
 from bot.research.backtest.market import PricedMarket, build_market, due_sessions  # noqa: E402
 from bot.research.backtest.sweep import run_sweep  # noqa: E402
-from strategies.base import Strategy  # noqa: E402
+from strategies.base import MarketView, Strategy  # noqa: E402
 
 REAL = Path(os.environ.get("PAIRBOT_PRICES", Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +127,7 @@ def one_backtest(frames: dict[str, pd.DataFrame], n: int) -> None:
     agree = abs(plain["final_equity"] / float(result.metrics["final_equity"]) - 1)  # type: ignore[arg-type]
     got = rounds({"loop": loop_only, "kernel": kernel, "e2e": lambda: run_backtest(pair, frames, SETTINGS),
                   "tables": lambda: with_tables(run_backtest(pair, frames, SETTINGS)),
-                  "plain": lambda: plain_pair_backtest(frames, SETTINGS)}, n)
+                  "plain": lambda: plain_pair_backtest(frames, SETTINGS), "floor": python_floor(frames, pair)}, n)
     m = result.metrics
     print(f"one backtest: pair IWM/QQQ {m['start']}..{m['end']} ({m['sessions']} sessions, {m['rebalances']} "
           f"rebalances), quarterly + 5pp band, slippage, borrow, cash; {n} interleaved rounds, medians:")
@@ -134,9 +138,52 @@ def one_backtest(frames: dict[str, pd.DataFrame], n: int) -> None:
           f"{ms(got['plain'])}; its final equity is ours within {agree:.1e}")
     e2e = med(got["e2e"])
     stages(frames, pair, n)
+    print(f"  what would stay Python if every number were one C call (the frames' arrays, the strategy's weights, "
+          f"one call, the result's dict and object; python_floor) {ms(got['floor'])}: end to end could not go below "
+          f"it plus the compiled pass, {(med(got['floor']) + med(got['loop'])) / med(got['loop']):.2f}x the pass")
     print(f"  RATIO end to end / compiled pass = {e2e / med(got['loop']):.2f} (target <= 2); end to end / "
           f"run_kernel = {e2e / med(got['kernel']):.2f}; plain Python loop / end to end = "
           f"{med(got['plain']) / e2e:.1f}x (target >= 5)")
+
+
+def python_floor(frames: dict[str, pd.DataFrame], pair: Strategy) -> Timed:
+    """A lower bound on one backtest's Python, were alignment, calendar, simulation, benchmarks and checks all one
+    compiled call: read the frames' index and adjusted closes, ask the strategy for its weights, make one C call
+    (libc's memset, on one output) and build the result's dict and object. It computes nothing."""
+    libc = ctypes.CDLL(None)
+    memset = libc.memset
+    memset.restype, memset.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    symbols = tuple(sorted(pair.universe))
+    names = ("final_equity", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "turnover",
+             "rebalances", "decisions", "costs_usd", "borrow_usd", "avg_gross", "avg_net", "trades")
+
+    def floor() -> BacktestResult:
+        arrays = []
+        for sym in (*symbols, "SPY"):
+            frame, index = frames[sym], frames[sym].index
+            if not (index.is_monotonic_increasing and index.is_unique):
+                raise ValueError(sym)
+            arrays.append((index.values.view(np.int64), frame.to_numpy()[:, frame.columns.get_loc("adj_close")]))
+        stamps = arrays[0][0]
+        t = len(stamps)
+        curves, held, stats = np.empty((5, t)), np.empty((t, len(symbols))), np.empty((3, 12))
+        first = pd.Timestamp(stamps[0]).date()
+        weights = pair.target_weights(MarketView(first, {s: Decimal(1) for s in symbols})).weights
+        row = np.array([float(weights.get(s, Decimal(0))) for s in symbols])
+        addresses = [a.__array_interface__["data"][0] for both in arrays for a in both] + \
+                    [a.__array_interface__["data"][0] for a in (curves, held, stats, row)]
+        memset(addresses[-4], 0, 8)
+        dates = pd.DatetimeIndex(stamps.view("datetime64[ns]"), name="date")
+        iso = np.datetime_as_string(stamps[[0, -1, 5, 9, 20]].view("datetime64[ns]"), unit="D").tolist()
+        facts: dict[str, object] = {"strategy": pair.name, "start": iso[0], "end": iso[1], "sessions": t,
+                                    "starting_cash": SETTINGS.starting_cash, **{k: float(stats[0, 1]) for k in names},
+                                    "benchmarks": {b: {k: float(stats[1, 2]) for k in names[:7]} for b in BENCHMARKS},
+                                    "unholdable_legs": [], "fractional_shorts": []}
+        run = RunArrays(dates, symbols, curves[0], held, curves[1], curves[2], (), 0, 0.0, {"SPY": curves[3]},
+                        curves[4])
+        return BacktestResult(pair.name, SETTINGS, facts, (), run, ())
+
+    return floor
 
 
 def stages(frames: dict[str, pd.DataFrame], pair: Strategy, n: int) -> None:
