@@ -116,7 +116,7 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
               f"{1 + 2 * len(plan.spans)} sweeps | prices {label}", file=sys.stderr)
         refits = refit_walk_forward(frames, name, params, grid, settings, refit_years=args.refit_every,
                                     train_years=args.train_years, window=args.window, sort_by=args.sort_by,
-                                    progress=ProgressReport())
+                                    progress=ProgressReport(), cluster=getattr(args, "cluster", None))
         for line in preface:
             print(line)
         print(render_refits(refits, label))
@@ -124,7 +124,7 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
     if args.train_to is not None:
         print(f"walk-forward sweep of {total} variants of {name}, twice | prices {label}", file=sys.stderr)
         found = walk_forward(frames, name, params, grid, settings, train_to=args.train_to, sort_by=args.sort_by,
-                             progress=ProgressReport())
+                             progress=ProgressReport(), cluster=getattr(args, "cluster", None))
         for line in preface:
             print(line)
         print(render_walk_forward(found, label))

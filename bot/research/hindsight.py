@@ -87,6 +87,7 @@ def _plain(value: object) -> object:
 def walk_forward(
     frames: Mapping[str, pd.DataFrame], name: str, params: Mapping[str, object], grid: Mapping[str, Sequence[object]],
     settings: BacktestSettings, *, train_to: date, sort_by: str = "sharpe", progress: Progress | None = None,
+    cluster: str | None = None,
 ) -> WalkForward:
     """The grid swept on [start, train_to] and on (train_to, end]; the training best followed out of sample."""
     if settings.end is not None and settings.end <= train_to:
@@ -95,9 +96,9 @@ def walk_forward(
     if start is not None and start >= train_to:
         raise ConfigError(f"--train-to {train_to} leaves no training span after the first session {start}")
     train = run_sweep(frames, name, params, grid, replace(settings, start=start, end=train_to), sort_by=sort_by,
-                      progress=progress)
+                      progress=progress, cluster=cluster)
     test = run_sweep(frames, name, params, grid, replace(settings, start=train_to + timedelta(days=1)),
-                     sort_by=sort_by, progress=progress)
+                     sort_by=sort_by, progress=progress, cluster=cluster)
     keys = tuple(grid)
     chosen = {k: train.iloc[0][k] for k in keys}
     labels = _row_keys(test, keys)
@@ -220,7 +221,7 @@ def refit_plan(
 def refit_walk_forward(
     frames: Mapping[str, pd.DataFrame], name: str, params: Mapping[str, object], grid: Mapping[str, Sequence[object]],
     settings: BacktestSettings, *, refit_years: int, train_years: int, window: str = "anchored",
-    sort_by: str = "sharpe", progress: Progress | None = None,
+    sort_by: str = "sharpe", progress: Progress | None = None, cluster: str | None = None,
 ) -> RefitWalkForward:
     """At each refit day of refit_plan: choose the grid's best by `sort_by` on the sessions up to that day (all of
     them, or the last `train_years` years when rolling) and follow it over its span; the whole history's best is
@@ -230,16 +231,16 @@ def refit_walk_forward(
     plan = refit_plan(frames, name, params, grid, settings, refit_years=refit_years, train_years=train_years)
     sweeps = 1 + 2 * len(plan.spans)
     whole = run_sweep(frames, name, params, grid, replace(settings, start=plan.start), sort_by=sort_by,
-                      progress=_part(progress, 0, sweeps))
+                      progress=_part(progress, 0, sweeps), cluster=cluster)
     keys = tuple(grid)
     fixed_key = _row_keys(whole.iloc[[0]], keys)[0]
     refits: list[Refit] = []
     for i, (day, test_end) in enumerate(plan.spans):
         train_from = plan.first if window == "anchored" else max(plan.first, _years_after(day, -train_years))
         train = run_sweep(frames, name, params, grid, replace(settings, start=train_from, end=day),
-                          sort_by=sort_by, progress=_part(progress, 1 + 2 * i, sweeps))
+                          sort_by=sort_by, progress=_part(progress, 1 + 2 * i, sweeps), cluster=cluster)
         test = run_sweep(frames, name, params, grid, replace(settings, start=day + timedelta(days=1), end=test_end),
-                         sort_by=sort_by, progress=_part(progress, 2 + 2 * i, sweeps))
+                         sort_by=sort_by, progress=_part(progress, 2 + 2 * i, sweeps), cluster=cluster)
         labels = _row_keys(test, keys)
         rank = labels.index(_row_keys(train.iloc[[0]], keys)[0])
         best = train.iloc[0]

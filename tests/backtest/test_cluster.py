@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 from bot.research.backtest import BacktestSettings
 from bot.research.backtest.cluster import connect
 from bot.research.backtest.sweep import run_sweep
+from bot.research.hindsight import refit_walk_forward
 from tests.backtest.test_reference import SYNTHETIC_SPLITS, yahoo_style
 
 GRID: dict[str, list[object]] = {"leg_band": [0.02, 0.05, None], "frequency": ["monthly", "annual"],
@@ -76,6 +77,24 @@ class TestOnACluster:
                   progress=lambda done, total: seen.append((done, total)))
 
         assert seen[-1] == (48, 48) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+    def test_a_refit_walk_forward_on_the_cluster_makes_the_local_choices(self, frames, cluster_address):
+        grid = {"leg_band": [0.02, 0.08], "frequency": ["monthly", "annual"]}
+
+        distributed = pytest.importorskip("distributed")
+
+        def transitions() -> int:
+            with distributed.Client(cluster_address) as client:
+                return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter))
+
+        local = refit_walk_forward(frames, "pair", {}, grid, SETTINGS, refit_years=2, train_years=3)
+        before = transitions()
+        remote = refit_walk_forward(frames, "pair", {}, grid, SETTINGS, refit_years=2, train_years=3,
+                                    cluster=cluster_address)
+
+        assert transitions() > before  # its sweeps ran as the scheduler's tasks
+        pd.testing.assert_frame_equal(local.table, remote.table, check_exact=True)
+        assert_same_table(local.whole, remote.whole)
 
     def test_an_unreachable_scheduler_is_a_config_error(self):
         pytest.importorskip("distributed", reason="the cluster extra is not installed")
