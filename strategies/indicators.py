@@ -3,6 +3,7 @@ spread and the trend state (50-week average, weekly MACD, daily RSI) the pair's 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -169,16 +170,17 @@ def trend_columns(stamps: np.ndarray, values: np.ndarray, ends: np.ndarray, *,
         return None
     width = int(count.max())
     weekly = np.empty((len(ends), width))
-    ma = np.empty(len(ends))
     rsi = np.empty(len(ends))
+    change = np.diff(values)  # every window's changes are a slice of these: the same subtractions
+    gains, losses = np.maximum(change, 0.0), np.maximum(-change, 0.0)
     for t, (a, b, c, start, end) in enumerate(zip(lo.tolist(), hi.tolist(), count.tolist(), starts.tolist(),
                                                  ends.tolist(), strict=True)):
         row = weekly[t]
         row[width - c : width - 1] = values[week_ends[a:b]]
         row[width - 1] = values[end - 1]
         row[: width - c] = row[width - c]
-        ma[t] = float(row[-MA_WEEKS:].mean())
-        rsi[t] = rsi_last(values[start:end], RSI_PERIOD)
+        rsi[t] = _rsi(gains[start : end - 1], losses[start : end - 1], rsi_weights(end - 1 - start, RSI_PERIOD))
+    ma = weekly[:, -MA_WEEKS:].mean(axis=1)  # each row's pairwise sum, as a row's own mean() takes it
     macd_line = _ema_columns(weekly, 12) - _ema_columns(weekly, 26)
     return {"close": values[ends - 1], "ma_50w": ma, "macd": macd_line[:, -1],
             "macd_signal": _ema_columns(macd_line, 9)[:, -1], "rsi_14": rsi}
@@ -212,9 +214,20 @@ def rsi_last(values: np.ndarray, period: int) -> float:
     change = np.diff(values)
     if len(change) < period:
         raise DataError(f"RSI({period}) needs {period + 1} closes, got {len(values)}")
+    return _rsi(np.maximum(change, 0.0), np.maximum(-change, 0.0), rsi_weights(len(change), period))
+
+
+@functools.lru_cache(maxsize=64)
+def rsi_weights(changes: int, period: int) -> np.ndarray:
+    """The weight of each of `changes` daily changes in Wilder's average (oldest first), read-only: the first
+    change starts the average."""
     alpha = 1.0 / period
-    weights = alpha * (1.0 - alpha) ** np.arange(len(change) - 1, -1, -1, dtype=np.float64)
-    weights[0] = (1.0 - alpha) ** (len(change) - 1)  # the first change starts the average
-    gain = float(weights @ np.maximum(change, 0.0))
-    loss = float(weights @ np.maximum(-change, 0.0))
+    weights = alpha * (1.0 - alpha) ** np.arange(changes - 1, -1, -1, dtype=np.float64)
+    weights[0] = (1.0 - alpha) ** (changes - 1)
+    weights.flags.writeable = False
+    return weights
+
+
+def _rsi(gains: np.ndarray, losses: np.ndarray, weights: np.ndarray) -> float:
+    gain, loss = float(weights @ gains), float(weights @ losses)
     return 100.0 if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss)
