@@ -307,8 +307,8 @@ def on_a_cluster(frames: dict[str, pd.DataFrame], n: int) -> None:
 
 
 def compile_times() -> None:
-    probe = ("import time; t0 = time.perf_counter(); from bot.research.backtest import cloop; l = cloop.load(); "
-             "print(time.perf_counter() - t0, l is not None)")
+    probe = ("import time; from bot.research.backtest import cloop; t0 = time.perf_counter(); l = cloop.load(); "
+             "print(time.perf_counter() - t0, l is not None)")  # load() alone: the imports before it are not its cost
     with tempfile.TemporaryDirectory() as empty:
         cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
                               env={**os.environ, "PAIRBOT_LOOP_CACHE": empty}).stdout.split()
