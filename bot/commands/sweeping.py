@@ -239,6 +239,7 @@ def render_refits(found: RefitWalkForward, label: str) -> str:
     """One row per refit, then the chained out-of-sample figure beside the two hindsight ones, and a verdict."""
     keys = list(found.keys)
     how = ("all history before it" if found.window == "anchored" else f"the {found.train_years} years before it")
+
     def pct(row: pd.Series, metric: str) -> str:
         return f"{float(row[metric]):+.2%}"
 
@@ -266,4 +267,3 @@ def render_refits(found: RefitWalkForward, label: str) -> str:
                  f"choosing in advance cost {gap * 100:.2f} pts/yr against the whole history's best: a figure "
                  "chosen on all of it is that much hindsight")
     return "\n".join(lines)
-
