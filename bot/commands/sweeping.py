@@ -112,7 +112,7 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
     if getattr(args, "refit_every", None) is not None:
         plan = refit_plan(frames, name, params, grid, settings, refit_years=args.refit_every,
                           train_years=args.train_years)  # a history too short is refused before any variant runs
-        print(f"walk-forward of {total} variants of {name}: {len(plan.spans)} refits every {args.refit_every} years, "
+        print(f"walk-forward of {total} variants of {name}: {len(plan.spans)} refits every {args.refit_every} year(s), "
               f"{1 + 2 * len(plan.spans)} sweeps | prices {label}", file=sys.stderr)
         refits = refit_walk_forward(frames, name, params, grid, settings, refit_years=args.refit_every,
                                     train_years=args.train_years, window=args.window, sort_by=args.sort_by,
@@ -238,7 +238,8 @@ def render_walk_forward(found: WalkForward, label: str) -> str:
 def render_refits(found: RefitWalkForward, label: str) -> str:
     """One row per refit, then the chained out-of-sample figure beside the two hindsight ones, and a verdict."""
     keys = list(found.keys)
-    how = ("all history before it" if found.window == "anchored" else f"the {found.train_years} years before it")
+    span = "year" if found.train_years == 1 else f"{found.train_years} years"
+    how = "all history before it" if found.window == "anchored" else f"the {span} before it"
 
     def pct(row: pd.Series, metric: str) -> str:
         return f"{float(row[metric]):+.2%}"
@@ -251,7 +252,8 @@ def render_refits(found: RefitWalkForward, label: str) -> str:
     chosen, fixed, afterwards = (found.chained_cagr(w) for w in ("chosen", "fixed", "hindsight"))
     best = {k: found.whole.iloc[0][k] for k in keys}
     named = ", ".join(f"{k}={v}" for k, v in best.items())
-    lines = [f"walk-forward, refit every {found.refit_years} years ({found.window}) | prices {label}",
+    every = "year" if found.refit_years == 1 else f"{found.refit_years} years"
+    lines = [f"walk-forward, refit every {every} ({found.window}) | prices {label}",
              f"each refit chooses by {found.sort_by} on {how}; each test span starts flat (the session between two "
              "spans is not counted)",
              format_table(pd.DataFrame(rows)),
