@@ -116,7 +116,7 @@ def run_sweep_command(args: argparse.Namespace, frames: Mapping[str, pd.DataFram
               f"{1 + 2 * len(plan.spans)} sweeps | prices {label}", file=sys.stderr)
         refits = refit_walk_forward(frames, name, params, grid, settings, refit_years=args.refit_every,
                                     train_years=args.train_years, window=args.window, sort_by=args.sort_by,
-                                    progress=ProgressReport(), cluster=getattr(args, "cluster", None))
+                                    progress=ProgressReport(), cluster=getattr(args, "cluster", None), plan=plan)
         for line in preface:
             print(line)
         print(render_refits(refits, label))

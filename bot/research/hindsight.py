@@ -222,13 +222,16 @@ def refit_walk_forward(
     frames: Mapping[str, pd.DataFrame], name: str, params: Mapping[str, object], grid: Mapping[str, Sequence[object]],
     settings: BacktestSettings, *, refit_years: int, train_years: int, window: str = "anchored",
     sort_by: str = "sharpe", progress: Progress | None = None, cluster: str | None = None,
+    plan: RefitPlan | None = None,
 ) -> RefitWalkForward:
     """At each refit day of refit_plan: choose the grid's best by `sort_by` on the sessions up to that day (all of
     them, or the last `train_years` years when rolling) and follow it over its span; the whole history's best is
-    followed over the same spans. Nothing after a refit's day takes part in its choice."""
+    followed over the same spans. Nothing after a refit's day takes part in its choice. `plan` is refit_plan's,
+    when the caller has made it already."""
     if window not in WINDOWS:
         raise ConfigError(f"window {window!r}: choose anchored or rolling")
-    plan = refit_plan(frames, name, params, grid, settings, refit_years=refit_years, train_years=train_years)
+    if plan is None:
+        plan = refit_plan(frames, name, params, grid, settings, refit_years=refit_years, train_years=train_years)
     sweeps = 1 + 2 * len(plan.spans)
     whole = run_sweep(frames, name, params, grid, replace(settings, start=plan.start), sort_by=sort_by,
                       progress=_part(progress, 0, sweeps), cluster=cluster)
