@@ -290,7 +290,7 @@ def on_a_cluster(frames: dict[str, pd.DataFrame], n: int) -> None:
     except ImportError:
         print("cluster: distributed is not installed (pip install 'pairbot[cluster]'): no cluster figure")
         return
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       host="127.0.0.1") as cluster:
         address = cluster.scheduler_address
         local = run_sweep(frames, "pair", {}, CLUSTER_GRID, SETTINGS, workers=2)

@@ -59,7 +59,7 @@ def cluster_address() -> Iterator[str]:
     """A local Dask cluster of two worker processes, one thread each, started for these tests."""
     distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: "
                                                              "pip install 'pairbot[cluster]'")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   host="127.0.0.1") as cluster:
         yield cluster.scheduler_address
 
