@@ -52,13 +52,14 @@ def naive_utc(index: Sequence[Any]) -> pd.DatetimeIndex:
 
 
 def _png(draw: Callable[[Axes], None], *, height: float = 3.2) -> str:
-    from bot.research.plots import figure_png  # matplotlib loads there, on first use: other commands stay fast
+    from bot.research.plots import concise_dates, figure_png  # matplotlib loads there: other commands stay fast
 
     def on(fig: Figure) -> None:
         ax = fig.add_subplot()
         draw(ax)
         ax.grid(True, alpha=0.3)
-        fig.autofmt_xdate()
+        if not concise_dates(ax, zone="UTC"):  # snapshots may be seconds apart or years: label either plainly
+            fig.autofmt_xdate()
 
     return figure_png(on, size=(9, height))
 
@@ -98,7 +99,7 @@ def drawdown_chart(d: ReportData) -> str:
     dd = (d.equity / d.equity.cummax() - 1.0) * 100
 
     def draw(ax: Axes) -> None:
-        ax.fill_between(dd.index, dd.to_numpy(), 0, color="#c0392b", alpha=0.35, step="post")
+        ax.fill_between(dd.index, dd.to_numpy(), 0, color="#c0392b", alpha=0.35)  # under the line as drawn
         ax.plot(dd.index, dd.to_numpy(), color="#c0392b", lw=1, **_style(dd))
         ax.set_ylabel("% below peak")
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
@@ -252,6 +253,54 @@ def _fmt_metric(value: object) -> str:
     return str(value)
 
 
+def _fmt_fact(key: str, value: object) -> str:
+    """One metrics.json entry in words: percentages scaled, the empty lists and maps said as such, a list of
+    splits or of legs one item each."""
+    if key in _PERCENT and isinstance(value, float):
+        return _fmt_metric(value * 100)
+    if key == "max_drawdown_recovery" and value is None:
+        return "not recovered by the end"
+    if isinstance(value, list):
+        return "none" if not value else "; ".join(_fmt_item(v) for v in value[:20]) + (
+            f"; and {len(value) - 20} more" if len(value) > 20 else "")
+    if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+    return _fmt_metric(value)
+
+
+def _fmt_item(item: object) -> str:
+    if isinstance(item, dict):
+        if {"on", "symbol", "kind"} <= set(item):  # a split
+            return f"{item['on']} {item['symbol']} {item['kind']}"
+        return ", ".join(f"{k}={v}" for k, v in item.items())
+    return str(item)
+
+
+_BENCHMARK_WORDS = (("final_equity", "final", "${:,.2f}", 1.0), ("cagr", "CAGR", "{:+.2f} %", 100.0),
+                    ("volatility", "volatility", "{:.2f} %", 100.0), ("sharpe", "Sharpe", "{:+.2f}", 1.0),
+                    ("sortino", "Sortino", "{:+.2f}", 1.0), ("max_drawdown", "max drawdown", "{:.2f} %", 100.0))
+
+
+def _benchmark_facts(benchmarks: object) -> list[tuple[str, str]]:
+    """A row per benchmark, its buy-and-hold figures in words."""
+    if not isinstance(benchmarks, dict):
+        return []
+    rows = []
+    for sym, figures in benchmarks.items():
+        if not isinstance(figures, dict):
+            continue
+        words = [f"{label} {_figure(figures[key], form, scale)}" for key, label, form, scale in _BENCHMARK_WORDS
+                 if key in figures]
+        rows.append((f"benchmark {sym} (buy and hold)", ", ".join(words)))
+    return rows
+
+
+def _figure(value: object, form: str, scale: float) -> str:
+    if not isinstance(value, int | float) or math.isnan(value):
+        return "-"
+    return form.format(value * scale)
+
+
 def from_backtest_dir(directory: Path) -> ReportData:
     """What `pairbot backtest --out DIR` wrote: equity.csv (needed), trades.csv and metrics.json (optional)."""
     equity_csv = directory / "equity.csv"
@@ -299,9 +348,9 @@ def _backtest_metrics(d: ReportData, path: Path) -> None:
     if isinstance(doc, dict):
         d.notes += [str(n) for n in doc.get("notes", []) if n]
         d.notes += [f"warning: {w}" for w in doc.get("warnings", []) if w]
-        shown = {k: v for k, v in doc.items() if k not in ("notes", "warnings", *_DESCRIBED)}
-        d.facts = _described(doc) + [(_PERCENT.get(str(k), str(k)), _fmt_metric(v * 100 if k in _PERCENT else v))
-                                     for k, v in shown.items()]
+        shown = {k: v for k, v in doc.items() if k not in ("notes", "warnings", "benchmarks", *_DESCRIBED)}
+        d.facts = _described(doc) + [(_PERCENT.get(str(k), str(k)), _fmt_fact(str(k), v)) for k, v in shown.items()]
+        d.facts += _benchmark_facts(doc.get("benchmarks"))
         if "strategy" in doc:
             d.title = f"pairbot backtest report: {doc['strategy']}"
         source = doc.get("source")

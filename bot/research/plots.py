@@ -14,6 +14,7 @@ import pandas as pd
 from bot.research.backtest import BacktestResult
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from bot.research.intervals import Intervals
@@ -35,6 +36,21 @@ def figure_png(draw: Callable[[Figure], None], *, size: tuple[float, float]) -> 
     finally:
         plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def concise_dates(ax: Axes, *, zone: str | None = None) -> bool:
+    """Date ticks as matplotlib's ConciseDateFormatter writes them (the common part once, in the axis offset:
+    "19.590" s under "2026-Dec-02 02:33" for runs seconds apart, months under a year, years over decades), the
+    offset naming `zone` where the ticks are times of day; False when the axis holds no dates."""
+    import matplotlib.dates as mdates
+
+    locator = ax.xaxis.get_major_locator()
+    if not isinstance(locator, mdates.AutoDateLocator):
+        return False
+    suffix = f" {zone}" if zone else ""
+    offsets = ["", "%Y", "%Y-%b", f"%Y-%b-%d{suffix}", f"%Y-%b-%d{suffix}", f"%Y-%b-%d %H:%M{suffix}"]
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, offset_formats=offsets))  # type: ignore[no-untyped-call]
+    return True
 
 
 def drawdown(equity: pd.Series) -> pd.Series:

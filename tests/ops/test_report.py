@@ -63,6 +63,27 @@ def test_a_backtest_directory_with_only_an_equity_curve_still_renders(pairbot: P
     assert not ERROR_TEXT.search(re.sub(r"data:image/png;base64,[^\"]+", "", dom))
 
 
+def test_a_backtest_report_says_its_metrics_in_words_not_json(pairbot: Pairbot, tmp_path: Path) -> None:
+    results, out = tmp_path / "bt", tmp_path / "bt.html"
+    ran = pairbot.run("backtest", "--out", str(results))
+    assert ran.returncode == 0, ran.stderr
+
+    done = pairbot.run("report", "--backtest", str(results), "--out", str(out))
+
+    assert done.returncode == 0, done.stderr
+    facts = re.search(r'<table id="facts">.*?</table>', out.read_text(), re.DOTALL)
+    assert facts is not None
+    rows = dict(re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", facts.group(0), re.DOTALL))
+    for sym in ("SPY", "IWM"):
+        assert re.fullmatch(r"final \$[\d,]+\.\d\d, CAGR [+-]\d+\.\d\d %, volatility \d+\.\d\d %, Sharpe [+-]\d\.\d\d, "
+                            r"Sortino [+-]\d\.\d\d, max drawdown -\d+\.\d\d %", rows[f"benchmark {sym} (buy and hold)"])
+    assert rows["unholdable_legs"] == "none" and rows["applied_splits"] == "none"
+    assert re.fullmatch(r"IWM \d+, QQQ \d+", rows["splits_applied"])
+    assert rows["max_drawdown_recovery"] == "not recovered by the end" or re.fullmatch(
+        r"\d{4}-\d\d-\d\d", rows["max_drawdown_recovery"])
+    assert not any(v.startswith(("{", "[")) or v == "None" for v in rows.values())
+
+
 def test_a_missing_backtest_directory_is_one_line_and_exit_2(pairbot: Pairbot) -> None:
     done = pairbot.run("report", "--backtest", "no-such-dir")
 
