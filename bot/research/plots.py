@@ -73,6 +73,17 @@ def _dollars(value: float, _: object = None) -> str:
     return f"${value / 1e3:.3g}k" if value >= 1e3 else f"${value:.3g}"
 
 
+def packed_lines(items: Sequence[str], *, width: int) -> list[str]:
+    """The items joined by " · " into as few lines as keep each within `width` characters (a longer item alone)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= width:
+            lines[-1] += f" · {item}"
+        else:
+            lines.append(item)
+    return lines
+
+
 def _warn(fig: Figure, warnings: Sequence[str]) -> None:
     """Lay the figure out, leaving room at the foot for each warning, written there in red."""
     if not warnings:
@@ -89,7 +100,7 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
     """Write the three-panel chart; matplotlib is imported here so other commands never pay for it.
 
     The title names the strategy, the span, the prices (`source`: which directory, or SYNTHETIC) and how
-    shares were sized; a second line gives the settings; the intervals, when given, sit in the top panel."""
+    shares were sized; a second line gives the settings; the intervals, when given, follow on the lines under it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,15 +126,14 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
     top.yaxis.set_minor_formatter(FuncFormatter(_dollars))
     top.tick_params(axis="y", which="minor", labelsize=7)
     top.set_ylabel("equity ($, log scale)")
+    if intervals is not None:  # under the title, where no curve runs
+        spec = intervals.spec
+        rows = [f"{interval_title(k)} {format_figure(k, v.estimate)} [{format_figure(k, v.low)}, "
+                f"{format_figure(k, v.high)}]" for k, v in intervals.figures.items()]
+        head = f"{spec.confidence:.0%} intervals (block bootstrap, mean block {spec.block_sessions} sessions):"
+        title += "\n" + "\n".join([head, *packed_lines(rows, width=120)])
     top.set_title(title, fontsize=9.5)
     top.legend(loc="upper left", fontsize=8)
-    if intervals is not None:
-        spec = intervals.spec
-        rows = [f"{interval_title(k)}: {format_figure(k, v.estimate)} [{format_figure(k, v.low)}, "
-                f"{format_figure(k, v.high)}]" for k, v in intervals.figures.items()]
-        head = f"{spec.confidence:.0%} intervals, block bootstrap (mean block {spec.block_sessions} sessions)"
-        top.text(0.01, 0.80, "\n".join([head, *rows]), transform=top.transAxes, fontsize=7.5, ha="left",
-                 va="top", family="monospace", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#ccc"})
     top.grid(True, alpha=0.3)
     mid.fill_between(result.equity.index, drawdown(result.equity).to_numpy() * 100, 0, alpha=0.5,
                      label=result.strategy, color="C0")
@@ -137,7 +147,7 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
     low.plot(result.exposure.index, result.exposure["net"].to_numpy(), label="net", color="C3")
     low.axhline(0.0, color="black", linewidth=0.5)
     low.set_ylabel("exposure (x equity)")
-    low.legend(loc="upper left", fontsize=8)
+    low.legend(loc="best", fontsize=8)  # a gated book spends time flat: no corner is always free
     low.grid(True, alpha=0.3)
     _warn(fig, result.warnings)
     path.parent.mkdir(parents=True, exist_ok=True)

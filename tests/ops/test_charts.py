@@ -1,5 +1,5 @@
-"""The report's charts label their date axis for the span they show: a ledger's first snapshots can be
-milliseconds apart (a run and its fills), a year of runs spans months."""
+"""What the charts write around their curves: the report's date axis labelled for the span it shows (a ledger's
+first snapshots can be milliseconds apart, a year of runs spans months), the backtest chart's header lines."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from bot.research.plots import concise_dates
+from bot.research.plots import concise_dates, packed_lines
 
 
 def ticks(start: str, span: str, zone: str | None = None) -> tuple[list[str], str]:
@@ -46,3 +46,14 @@ def test_an_axis_without_dates_is_left_alone() -> None:
         assert not concise_dates(ax)
     finally:
         plt.close(fig)
+
+
+def test_the_backtest_charts_intervals_are_packed_into_lines_that_fit_under_its_title() -> None:
+    rows = ["CAGR -1.72% [-4.15%, +1.07%]", "Sharpe -0.20 [-0.54, +0.18]", "max drawdown -49.99% [-71.48%, -24.42%]",
+            "CAGR minus cash's -1.72 pts [-4.15 pts, +1.07 pts]", "CAGR minus SPY's -3.95 pts [-12.73 pts, +2.96 pts]"]
+
+    lines = packed_lines(rows, width=120)
+
+    assert " · ".join(lines) == " · ".join(rows)  # every item, in order
+    assert all(len(line) <= 120 for line in lines) and len(lines) == 2
+    assert packed_lines(["x" * 130, "y"], width=120) == ["x" * 130, "y"]  # a longer item alone on its line
