@@ -78,6 +78,7 @@ class RunReport:
     exit_code: int = 0
     kill_switch: Path | None = None  # the kill switch file, when it was present (a plan still runs)
     adjustments: tuple[int, ...] = ()  # accepted changes this run trades back to target
+    open_orders: tuple[OrderState, ...] = ()  # pairbot's orders a plan found open (a rebalance settles them first)
     error: BotError | None = None  # why the run stopped, when it did
 
     @property

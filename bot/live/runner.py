@@ -14,7 +14,7 @@ from bot.adapters.ledger import Adjustment, Ledger
 from bot.config import Config
 from bot.core.book import outside_trades
 from bot.core.checks import gate_violations, risk_violations, unknown_assets, unusable_quotes
-from bot.core.domain import NEW_YORK, AccountSnapshot, DriftReport, PositionIntent, RebalancePlan, Symbol
+from bot.core.domain import NEW_YORK, AccountSnapshot, DriftReport, OrderState, PositionIntent, RebalancePlan, Symbol
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.orderkey import OrderKey
 from bot.core.plan import plan_rebalance
@@ -70,7 +70,7 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     if execute and _outside_window(ctx, report, now):
         return
     stop_point(ctx, "before reconciling")
-    snap = reconcile(ctx, today=now.astimezone(NEW_YORK).date())
+    snap, report.open_orders = reconcile(ctx, today=now.astimezone(NEW_YORK).date(), settle_open=execute)
     ctx.checkpoint("after_reconcile")
     stop_point(ctx, "after reconciling")
     _check_inputs(ctx, snap)
@@ -106,17 +106,23 @@ def _outside_window(ctx: RunContext, report: RunReport, now: datetime) -> bool:
     return True
 
 
-def reconcile(ctx: RunContext, *, today: date) -> AccountSnapshot:
+def reconcile(
+    ctx: RunContext, *, today: date, settle_open: bool = True
+) -> tuple[AccountSnapshot, tuple[OrderState, ...]]:
     """Before anything else: adopt our orders, settle open ones, ingest fills and account events, then compare
-    the ledger with the account as it is now: the snapshot the run goes on to decide and plan from."""
+    the ledger with the account as it is now: the snapshot the run goes on to decide and plan from.
+
+    A plan sends nothing (settle_open=False): pairbot's open orders are recorded, neither waited for nor
+    cancelled, and returned (the plan says the next rebalance settles them first)."""
     learn_orders(ctx)
     mine = open_orders_or_refuse(ctx)
-    settle(ctx, mine, cancel_after=True)
+    if settle_open:
+        settle(ctx, mine, cancel_after=True)
     _, outside = ingest_fills(ctx)
     ingest_events(ctx, today=today)
     snap = snapshot(ctx)
     compare_positions(ctx, snap, today=today, outside=outside_trades(outside))
-    return snap
+    return snap, () if settle_open else tuple(mine)
 
 
 def _check_inputs(ctx: RunContext, snap: AccountSnapshot) -> None:

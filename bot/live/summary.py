@@ -75,6 +75,11 @@ def render(report: RunReport, *, header: str) -> str:
     lines = [header, f"decision: {report.decision} - {why}"]
     if report.kill_switch is not None:
         lines.append(f"kill switch ON ({report.kill_switch}): `pairbot rebalance` refuses to trade until it is removed")
+    if report.open_orders:
+        lines.append(f"open orders of pairbot's ({len(report.open_orders)}), left as they are: the plan counts only "
+                     "what has filled; the next rebalance settles them before it plans")
+        lines += [f"  {o.client_order_id}: {o.side.value} {o.qty} {o.symbol} ({o.status}, {o.filled_qty} filled)"
+                  for o in report.open_orders]
     if report.plan is not None:
         lines += ["plan:", *_plan_table(report)]
         if report.plan.is_noop:

@@ -180,6 +180,30 @@ def test_plan_works_under_the_kill_switch_and_says_it_is_on(paper: PaperBook) ->
     assert "kill switch ON (.state/KILL)" in plan.out and "buy" in plan.out
 
 
+def test_plan_leaves_pairbots_open_orders_alone_and_says_so_even_under_the_kill_switch(paper: PaperBook) -> None:
+    paper.configure(execution={"fill_timeout_seconds": 1, "poll_interval_seconds": 0.05})
+    assert paper("rebalance").code == 0
+    coid = "pb-2026Q4-aaaaaa-IWM-bto-1"  # what an interrupted rebalance leaves behind: an open order of its own
+    paper.client().post("/orders", {"symbol": "IWM", "qty": "1", "side": "buy", "type": "limit", "limit_price": "1.00",
+                                    "time_in_force": "day", "client_order_id": coid})
+    (paper.workdir / ".state" / "KILL").touch()
+    deletes = paper.ex.requests.count("DELETE")
+
+    plan = paper("plan")
+
+    assert plan.code == 0 and plan.posts == 0, plan.err
+    assert paper.ex.requests.count("DELETE") == deletes  # "sends nothing": no cancel either
+    assert paper.client().get("/orders:by_client_order_id", {"client_order_id": coid})["status"] in ("new", "accepted")
+    assert "open orders of pairbot's (1), left as they are" in plan.out
+    assert f"{coid}: buy 1 IWM (" in plan.out
+    (paper.workdir / ".state" / "KILL").unlink()
+
+    run = paper("rebalance")  # a rebalance still settles it first: waits, then cancels
+
+    assert paper.client().get("/orders:by_client_order_id", {"client_order_id": coid})["status"] == "canceled"
+    assert "open orders of pairbot's" not in run.out
+
+
 def test_no_internal_name_or_none_reaches_what_a_user_reads(paper: PaperBook) -> None:
     runs = [paper("plan"), paper("rebalance"), paper("rebalance"), paper("status")]
     paper.ex.set_account_flags(trading_blocked=True)
