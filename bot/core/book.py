@@ -37,19 +37,31 @@ def book_breaks(
     *,
     ours: Collection[Symbol],
     outside: Mapping[Symbol, Decimal] | None = None,
+    moved: Mapping[Symbol, Decimal] | None = None,
 ) -> tuple[Violation, ...]:
-    """Every symbol of pairbot's book whose ledger quantity differs from the broker's, with what explains it."""
-    explained = outside or {}
+    """Every symbol of pairbot's book whose ledger quantity differs from the broker's, with what explains it:
+    `outside`, the shares orders pairbot did not place traded; `moved`, the shares stock journals or transfers
+    moved in or out since the last accepted change."""
     found = []
     for sym in sorted(set(ours)):
         mine, theirs = ledger_positions.get(sym, ZERO), broker_positions.get(sym, ZERO)
         if mine == theirs:
             continue
-        why = ""
-        if explained.get(sym, ZERO) == theirs - mine:
-            why = f" ({explained[sym]:+} by orders pairbot did not place)"
+        why = _explained(theirs - mine, (outside or {}).get(sym, ZERO), (moved or {}).get(sym, ZERO))
         found.append(Violation("position_mismatch", f"{sym}: ledger {mine}, broker {theirs}{why}"))
     return tuple(found)
+
+
+def _explained(gap: Decimal, traded: Decimal, moved: Decimal) -> str:
+    """' (+10 by orders pairbot did not place)' when what is known accounts for the whole gap, else ''."""
+    orders, journals = f"{traded:+} by orders pairbot did not place", f"{moved:+} by a stock journal or transfer"
+    if traded and traded == gap:
+        return f" ({orders})"
+    if moved and moved == gap:
+        return f" ({journals})"
+    if traded and moved and traded + moved == gap:
+        return f" ({orders}, {journals})"
+    return ""
 
 
 def looks_like_reset(ledger_positions: Mapping[Symbol, Decimal], broker_positions: Mapping[Symbol, Decimal],

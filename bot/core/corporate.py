@@ -47,7 +47,19 @@ def split_factor(splits: Iterable[Split], symbol: Symbol, day: date) -> Decimal:
     return out
 
 
-STOCK_TYPES = frozenset({"JNLS", "SPIN"})  # activities that move shares as sent (a stock journal, a spin-off)
+STOCK_TYPES = frozenset({"SPIN"})  # activities that move pairbot's shares as sent (a spin-off of a fund it holds)
+# Shares a person moved in or out (a stock journal, an ACATS transfer): journaled as events, but the change is not
+# pairbot's; the difference it leaves stops the run until `ledger accept` makes it pairbot's.
+MOVED_BY_HAND = frozenset({"JNLS", "ACATS"})
+
+
+def moved_by_hand(events: Iterable[AccountEvent]) -> dict[Symbol, Decimal]:
+    """Shares per symbol that stock journals and transfers moved (signed as the broker sent them)."""
+    out: dict[Symbol, Decimal] = {}
+    for e in events:
+        if e.symbol is not None and e.activity_type in MOVED_BY_HAND and e.qty:
+            out[e.symbol] = out.get(e.symbol, ZERO) + e.qty
+    return out
 
 
 def event_effects(events: Sequence[AccountEvent], held: Mapping[Symbol, Decimal]) -> list[Decimal]:

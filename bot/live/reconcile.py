@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from bot.adapters.ledger import Ledger
 from bot.core.book import book_breaks, looks_like_reset, our_symbols
 from bot.core.checks import Violation
-from bot.core.corporate import Split, split_like
-from bot.core.domain import NEW_YORK, OUR_PREFIX, AccountSnapshot, Fill, OrderState, Symbol
+from bot.core.corporate import Split, moved_by_hand, split_like
+from bot.core.domain import NEW_YORK, OUR_PREFIX, AccountEvent, AccountSnapshot, Fill, OrderState, Symbol
 from bot.errors import GateRefused, ReconciliationBreak
 from bot.live.context import RunContext, pairbots_symbols
 
@@ -102,10 +102,24 @@ def book_difference(ctx: RunContext, snap: AccountSnapshot | None = None, *, tod
     broker_positions = {p.symbol: p.qty for p in held}
     ledger_positions = ctx.ledger.positions(as_of=today)
     ours = our_symbols(ctx.strategy.universe, ledger_positions)
-    breaks = book_breaks(ledger_positions, broker_positions, ours=ours, outside=outside)
+    breaks = book_breaks(ledger_positions, broker_positions, ours=ours, outside=outside, moved=_moved(ctx.ledger))
     marks = {p.symbol: abs(p.market_value / p.qty) for p in held if p.qty}
     waiting = _waiting_for_splits(ctx, ledger_positions, broker_positions, marks, today=today)
     return BookDifference(breaks, ledger_positions, broker_positions, ours, waiting)
+
+
+def _moved(ledger: Ledger) -> dict[Symbol, Decimal]:
+    """Shares stock journals and transfers moved into or out of each symbol since its last accepted change."""
+    accepted: dict[Symbol, datetime] = {}
+    for a in ledger.adjustments():
+        accepted[a.symbol] = max(a.accepted_at, accepted.get(a.symbol, a.accepted_at))
+    later = [b.event for b in ledger.events() if b.event.symbol is not None and _booked_after(b.event, accepted)]
+    return moved_by_hand(later)
+
+
+def _booked_after(e: AccountEvent, accepted: dict[Symbol, datetime]) -> bool:
+    since = accepted.get(e.symbol) if e.symbol is not None else None
+    return since is None or (e.booked_at or datetime.combine(e.on, time(0), UTC)) > since
 
 
 def _waiting_for_splits(ctx: RunContext, ledger: dict[Symbol, Decimal], broker: dict[Symbol, Decimal],

@@ -61,6 +61,27 @@ def test_a_hand_order_in_pairbots_symbol_stops_the_next_run_until_accepted_then_
     assert quiet.code == 0 and quiet.posts == 0 and "within band" in quiet.out
 
 
+@pytest.mark.parametrize("moved", [Decimal(200), Decimal(-100)])
+def test_shares_journaled_in_or_out_by_the_user_stop_the_run_until_accepted(paper: PaperBook, moved: Decimal) -> None:
+    assert paper("rebalance").code == 0
+    held = positions(paper)["IWM"]
+    paper.ex.journal_shares("IWM", moved, date(2026, 12, 2), "from the user's other account")
+
+    stopped, again = paper("rebalance"), paper("rebalance")
+
+    assert stopped.code == 6 and stopped.posts == 0, stopped.out + stopped.err  # never sells or buys back the shares
+    assert f"IWM: ledger {held}, broker {held + moved} ({moved:+} by a stock journal or transfer)" in stopped.one_line()
+    assert again.code == 6 and again.posts == 0 and again.one_line() == stopped.one_line()
+    assert "JNLS" in paper("trades").out  # journaled as an account event, its shares not counted as pairbot's
+
+    accepted = paper("ledger", "accept", "--yes", "--reason", "moved by hand")
+    topped, quiet = paper("rebalance"), paper("rebalance")
+
+    assert accepted.code == 0, accepted.err
+    assert topped.code == 0 and "decision: accepted" in topped.out, topped.out + topped.err
+    assert quiet.code == 0 and quiet.posts == 0 and "within band" in quiet.out
+
+
 def test_a_paper_account_reset_stops_the_run_until_accepted_then_the_book_is_rebuilt_to_target(
         paper: PaperBook) -> None:
     assert paper("rebalance").code == 0

@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from bot.core.book import book_breaks
 from bot.core.checks import Gates, Limits, Violation, gate_violations, risk_violations
 from bot.core.domain import AccountSnapshot, AssetInfo, Quote, Symbol
@@ -174,3 +176,18 @@ class TestBookBreaks:
         [v] = book_breaks(ledger, broker, ours=PAIR, outside={Symbol("QQQ"): Decimal("10")})
 
         assert v.message == "QQQ: ledger -104, broker -94 (+10 by orders pairbot did not place)"
+
+    @pytest.mark.parametrize(("traded", "moved", "said"), [
+        ("0", "10", " (+10 by a stock journal or transfer)"),
+        ("4", "6", " (+4 by orders pairbot did not place, +6 by a stock journal or transfer)"),
+        ("4", "0", ""),  # a part of the gap explains nothing
+        ("3", "3", ""),
+    ])
+    def test_a_difference_is_explained_only_by_what_accounts_for_all_of_it(self, traded: str, moved: str,
+                                                                          said: str) -> None:
+        qqq = Symbol("QQQ")
+
+        [v] = book_breaks({qqq: Decimal("-104")}, {qqq: Decimal("-94")}, ours=PAIR, outside={qqq: Decimal(traded)},
+                          moved={qqq: Decimal(moved)})
+
+        assert v.message == f"QQQ: ledger -104, broker -94{said}"

@@ -177,6 +177,14 @@ class LocalExchange:
             self.engine.settle(at)
             self.engine.booker.book_cash(activity_type.upper(), Decimal(amount), on, at, description)
 
+    def journal_shares(self, symbol: str, qty: Decimal, on: date, description: str = "") -> None:
+        """A stock journal (JNLS) now, dated ``on``: ``qty`` shares moved into (+) or out of (-) the account, as a
+        person moves them between their accounts; no cash moves."""
+        with self.lock, self.store.transaction():
+            at = self.clock.now()
+            self.engine.settle(at)
+            self.engine.booker.journal_shares(symbol.upper(), Decimal(qty), on, at, description)
+
     def _add_scheduled(self, kind: str, symbol: str, moment: datetime, row: list[str]) -> None:
         if not self.book.has(symbol):
             raise ValueError(f"no prices for {symbol}: nothing to split or pay")

@@ -74,6 +74,15 @@ class Booker:
         self._book(entry)
         self.store.add_cash(amount)
 
+    def journal_shares(self, symbol: str, qty: Decimal, on: date, at: datetime, description: str) -> None:
+        number = int(self.store.get_meta(CASH_BOOKINGS) or "0") + 1
+        self.store.set_meta(CASH_BOOKINGS, str(number))
+        self._book(entries.stock_journal(symbol, qty, on, at, number, description))
+        held, avg = self._qty(symbol)
+        after, mark = held + qty, self.book.mark(symbol, on)
+        same_side = held != 0 and (held > 0) == (after > 0)  # the entry price stays; else the day's mark
+        self.store.set_position(symbol, after, avg if same_side or mark is None else mark.price)
+
     # -- splits ---------------------------------------------------------------------------------
 
     def _book_split(self, split: Split, key: str, moment: datetime) -> None:

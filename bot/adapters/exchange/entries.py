@@ -98,6 +98,12 @@ def notice(legs: SplitLegs) -> Entry:
                  sub_type=NOTICE_SUB_TYPE, description="corporate action notice")
 
 
+def stock_journal(symbol: str, qty: Decimal, on: date, moment: datetime, number: int, description: str) -> Entry:
+    """JNLS: shares moved into (+) or out of (-) the account by a journal; no cash moves."""
+    return Entry("JNLS", f"jnls:{number}", on, moment, Decimal(0), symbol=symbol, qty=qty,
+                 description=description or f"stock journal of {qty} {symbol}")
+
+
 def cash(kind: str, amount: Decimal, on: date, moment: datetime, number: int, description: str) -> Entry:
     if kind not in CASH_TYPES:
         raise ValueError(f"book_cash books {sorted(CASH_TYPES)}, not {kind!r}")

@@ -294,7 +294,8 @@ class Ledger:
 
     def positions(self, as_of: date | None = None) -> dict[Symbol, Decimal]:
         """pairbot's signed quantity per symbol: its fills, the adjustments a person accepted, and the account
-        events (splits, stock journals) in effect on `as_of` (all of them when None)."""
+        events in effect on `as_of` (all of them when None) that move its shares (splits, spin-offs; never a
+        stock journal or transfer, which a person made: corporate.MOVED_BY_HAND)."""
         out: dict[Symbol, Decimal] = {}
         for f in self.fills():
             out[f.symbol] = out.get(f.symbol, Decimal(0)) + f.signed_qty
