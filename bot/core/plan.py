@@ -101,7 +101,11 @@ def plan_leg(
     if price <= 0:
         raise ValueError(f"{symbol}: price must be positive, got {price}")
     current = snapshot.qty(symbol)
-    target = target_qty(weight, investable=investable, price=price, fractional_longs=policy.fractional_longs)
+    fractionable = _fractionable(snapshot, symbol)
+    target = target_qty(weight, investable=investable, price=price,
+                        fractional_longs=policy.fractional_longs and fractionable)
+    if current != current.to_integral_value() and not fractionable:
+        return _whole_orders_only(symbol, current, target, price, policy)
     if current < 0 and current != current.to_integral_value() and target <= 0:
         return _round_short(symbol, current, target)
     if target == 0 and current == 0 and weight != 0:
@@ -111,6 +115,28 @@ def plan_leg(
         return leg_steps(current, target), None
     wrong_side = current != 0 and (current > 0) != (target > 0)
     return (leg_steps(current, ZERO) if wrong_side else []), Skip(symbol, reason)
+
+
+def _fractionable(snapshot: AccountSnapshot, symbol: Symbol) -> bool:
+    """Whether the broker takes fractional orders in the symbol (its asset's `fractionable`; yes when unknown)."""
+    asset = snapshot.assets.get(symbol)
+    return asset is None or asset.fractionable
+
+
+def _whole_orders_only(symbol: Symbol, current: Decimal, target: Decimal, price: Decimal,
+                       policy: PlanPolicy) -> tuple[list[tuple[PositionIntent, Decimal]], Skip | None]:
+    """A fractional position (a split left it) in a fund the broker takes no fractional orders in: whole-share
+    orders move its whole part to the target and the fraction stays, said when it trades (an order for the
+    fraction would be refused on every run)."""
+    whole = current.to_integral_value(rounding=ROUND_DOWN)  # toward zero: -393.75 -> -393
+    reason = _skip_reason(current=whole, target=target, price=price, policy=policy)
+    if reason is not None:
+        return [], Skip(symbol, reason)
+    steps = leg_steps(whole, target)
+    fraction = _tidy(abs(current - whole))
+    note = Skip(symbol, f"keeps its fraction of {fraction} share(s): {symbol} is not fractionable at the broker, so "
+                        "only whole shares trade", traded=True)
+    return steps, note if steps else None
 
 
 def _round_short(symbol: Symbol, current: Decimal, target: Decimal) -> tuple[list[tuple[PositionIntent, Decimal]],

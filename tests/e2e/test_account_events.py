@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,26 @@ def test_a_short_a_split_left_fractional_is_rounded_by_the_next_rebalance_with_a
     assert run.code == 0, run.out + run.err
     assert "a split left the short fractional" in run.out
     assert paper.positions()["QQQ"] == paper.positions()["QQQ"].to_integral_value()
+
+
+def test_a_fractional_short_in_a_fund_the_broker_takes_no_fractions_in_trades_whole_shares_and_keeps_it(
+        paper: PaperBook) -> None:
+    paper.ex.schedule_split("QQQ", TOMORROW, Decimal("0.25"))
+    paper.ex.set_asset_flags("QQQ", fractionable=False)
+    assert paper("rebalance").code == 0
+    paper.next_day()
+    assert paper("rebalance").code == 0
+    fractional = paper.positions()["QQQ"]
+    paper.next_day(days=33)  # the first session of 2027Q1: a calendar rebalance
+
+    first, second = paper("rebalance"), paper("rebalance")
+
+    assert fractional != fractional.to_integral_value()
+    assert first.code == 0 and second.code == 0, first.out + first.err + second.err  # never an order it refuses
+    fraction = fractional - fractional.to_integral_value(ROUND_DOWN)  # -109.75 keeps its -0.75
+    assert paper.positions()["QQQ"] - paper.positions()["QQQ"].to_integral_value(ROUND_DOWN) == fraction
+    assert f"note QQQ: keeps its fraction of {abs(fraction)} share(s): QQQ is not fractionable" in first.out
+    assert second.posts == 0 and "within band" in second.out
 
 
 def test_dividends_on_the_long_and_the_short_leg_are_cash_and_pnl_and_send_nothing(paper: PaperBook) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.domain import AccountSnapshot, PositionIntent, RebalancePlan, Symbol, TargetWeights
+from bot.core.domain import AccountSnapshot, AssetInfo, PositionIntent, RebalancePlan, Symbol, TargetWeights
 from bot.core.plan import PlanPolicy, apply_fills_to_snapshot, leg_steps, plan_rebalance
 
 from .builders import PAIR_VEHICLES, mids, orders_of, policy, snapshot, weights
@@ -129,6 +129,29 @@ class TestPlanRebalance:
         result = plan(snap=snap, pol=policy(fractional_longs=True))
 
         assert orders_of(result.orders) == [("IWM", "bto", Decimal("166.666666666")), ("QQQ", "sto", 104)]
+
+    def test_a_fund_the_broker_takes_no_fractions_in_is_bought_in_whole_shares(self) -> None:
+        """REFERENCE 10.3: a fractional order in an asset with fractionable=false is refused."""
+        prices = {"IWM": "300", "QQQ": "480"}
+        assets = {"IWM": AssetInfo(Symbol("IWM"), fractionable=False), "QQQ": AssetInfo(Symbol("QQQ"))}
+
+        result = plan(snap=snapshot(prices=prices, assets=assets), pol=policy(fractional_longs=True))
+
+        assert orders_of(result.orders) == [("IWM", "bto", 166), ("QQQ", "sto", 104)]
+
+    @pytest.mark.parametrize(("held", "want"), [("-393.75", [("QQQ", "btc", 289)]), ("-104.25", []),
+                                                ("-0.75", [("QQQ", "sto", 104)])])
+    def test_a_fractional_short_in_such_a_fund_trades_whole_shares_and_keeps_its_fraction(
+            self, held: str, want: list[tuple[str, str, int]]) -> None:
+        assets = {"IWM": AssetInfo(Symbol("IWM")), "QQQ": AssetInfo(Symbol("QQQ"), fractionable=False)}
+        snap = snapshot(prices={"IWM": "200", "QQQ": "480"}, positions={"IWM": 250, "QQQ": held}, assets=assets)
+
+        result = plan(snap=snap)
+
+        assert [o for o in orders_of(result.orders) if o[0] == "QQQ"] == want  # never an order for the fraction
+        notes = [n.reason for n in result.notes]
+        assert notes == (["keeps its fraction of 0.75 share(s): QQQ is not fractionable at the broker, so only whole "
+                          "shares trade"] if want else [])
 
     def test_the_cash_reserve_is_never_invested(self) -> None:
         """With 10% held back, each leg is sized on $90k."""
