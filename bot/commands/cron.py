@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.adapters.hostzone import HostZone, host_zone
 from bot.adapters.logs import configure_silent
 from bot.config import load_config
 from bot.core.domain import NEW_YORK
@@ -29,8 +28,6 @@ from bot.errors import ConfigError
 
 SPAN_DAYS = 2 * 366  # the offsets to New York are computed day by day over the next two years
 DEFAULT_AT = time(10, 45)  # the timer's time when schedule.window is null
-LOCALTIME = Path("/etc/localtime")
-TIMEZONE_FILE = Path("/etc/timezone")
 USE_SYSTEMD = "use the systemd timer instead (pairbot cron --systemd): systemd understands time zones"
 
 
@@ -48,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: 15 minutes after the window opens, or half the window if that is shorter)")
     parser.add_argument("--host-tz", default=None, metavar="ZONE",
                         help="the zone this host's cron fires in, an IANA name such as Europe/Berlin "
-                             "(default: TZ, else /etc/localtime, else /etc/timezone, else UTC)")
+                             "(default: the system zone, from the /etc/localtime link, else /etc/timezone; "
+                             "TZ only when neither names one, since cron's daemon does not run with your shell's TZ; "
+                             "else UTC)")
     parser.add_argument("--systemd", action="store_true",
                         help="print only the systemd service and timer (they need no host zone)")
     parser.add_argument("--dir", type=Path, default=None,
@@ -68,13 +67,6 @@ class Job:
         return f"cd {shlex.quote(str(self.project_dir))} && mkdir -p logs && {rebalance} >> logs/cron.log 2>&1"
 
 
-@dataclass(frozen=True, slots=True)
-class HostZone:
-    zone: tzinfo
-    name: str
-    source: str | None  # where the name was found; None: it could not be told, and UTC is assumed
-
-
 def pairbot_command() -> str:
     """The venv's `pairbot` script when there is one, else this interpreter running the module."""
     script = Path(sys.prefix) / "bin" / "pairbot"
@@ -84,52 +76,6 @@ def pairbot_command() -> str:
     if found:
         return shlex.quote(str(Path(found).resolve()))
     return f"{shlex.quote(sys.executable)} -m bot.cli"
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
-def zone_key(text: str) -> str:
-    """An IANA name from a TZ value or a zoneinfo path: ":/usr/share/zoneinfo/posix/Europe/Berlin" → Europe/Berlin."""
-    key = text.strip().lstrip(":")
-    if "zoneinfo/" in key:
-        key = key.rsplit("zoneinfo/", 1)[1]
-    return key.removeprefix("posix/").removeprefix("right/")
-
-
-def _named(name: str, source: str) -> HostZone:
-    zone = _zone(zone_key(name))
-    if zone is None:
-        raise ConfigError(f"{source} {name!r}: not an IANA time zone name (e.g. Europe/Berlin or UTC); "
-                          "pass --host-tz ZONE")
-    return HostZone(zone, zone_key(name), source)
-
-
-def _system_names(localtime: Path, timezone_file: Path) -> Iterator[tuple[str, str]]:
-    """(zone name, where it was found) in the order the system is asked."""
-    if localtime.is_symlink() and "zoneinfo/" in (target := str(localtime.readlink())):
-        yield zone_key(target), str(localtime)
-    if timezone_file.is_file():
-        yield zone_key(timezone_file.read_text(encoding="utf-8", errors="replace")), str(timezone_file)
-
-
-def _from_system(localtime: Path, timezone_file: Path) -> HostZone | None:
-    found = ((_zone(name), name, source) for name, source in _system_names(localtime, timezone_file))
-    return next((HostZone(zone, name, source) for zone, name, source in found if zone is not None), None)
-
-
-def host_zone(flag: str | None, *, environ: Mapping[str, str] = os.environ,
-              localtime: Path = LOCALTIME, timezone_file: Path = TIMEZONE_FILE) -> HostZone:
-    """The zone cron fires in: --host-tz, else TZ, else the /etc/localtime link, else /etc/timezone, else UTC."""
-    if flag is not None:
-        return _named(flag, "--host-tz")
-    if environ.get("TZ", "").strip(" :"):
-        return _named(environ["TZ"], "TZ")
-    return _from_system(localtime, timezone_file) or HostZone(UTC, "UTC", None)
 
 
 def fire_time(window: TradingWindow | None, chosen: time | None, minutes_before_close: int) -> time:
@@ -177,9 +123,10 @@ def describe_entry(entry: CronEntry, host: HostZone, *, with_host: bool) -> str:
 
 def _header(window: TradingWindow, host: HostZone) -> list[str]:
     found = (f"from {host.source}" if host.source is not None
-             else "could not tell it from TZ, /etc/localtime or /etc/timezone; pass --host-tz if it is not UTC")
+             else "could not tell it from /etc/localtime, /etc/timezone or TZ; pass --host-tz if it is not UTC")
     return [
         f"# pairbot on weekdays. Host zone: {host.name} ({found}).",
+        *([f"# Note: {host.note}."] if host.note is not None else []),
         "# Cron fires in the host's zone (Debian's and Ubuntu's cron ignore a zone set in the crontab), so there is",
         "# one line for each offset between it and New York over the next two years; each run trades only inside its",
         f"# window {window.describe()} and exits 0 outside it; it decides by itself whether a rebalance is",
@@ -257,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: schedule.window is null, and a crontab in the host's zone needs a window "
                           f"to tell its runs apart: set one (e.g. \"10:30-11:30\") or {USE_SYSTEMD}")
     today = datetime.now(UTC).astimezone(NEW_YORK).date()
-    table = crontab(job, window, host_zone(args.host_tz), start=today)
+    host = host_zone(args.host_tz)
+    table = crontab(job, window, host, start=today)
+    if host.note is not None:
+        print(f"pairbot: {host.note}", file=sys.stderr)
     _print([("crontab (crontab -e)", table), (f"or {units[0]}", units[1])])
     return 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 
+from bot.adapters.hostzone import host_zone
 from bot.core.domain import NEW_YORK, AccountSnapshot, BookMeasures, Fill, Symbol
 from bot.core.window import next_start
+from bot.errors import ConfigError
 from bot.live.context import RunContext, RunReport
 from bot.live.runner import preview
 
@@ -123,4 +125,14 @@ def _next_start(ctx: RunContext, snap: AccountSnapshot) -> str:
         sessions = [s.day for s in ctx.broker.sessions(today, today + timedelta(days=14))]
         at, when = next_start(snap.as_of, window, sessions), "next"
     return (f"window {window.describe()}, {when} {at.astimezone(NEW_YORK):%a %Y-%m-%d %H:%M} New York "
-            f"({at.astimezone():%H:%M %Z} on this host)")
+            f"({_on_this_host(at):%H:%M %Z} on this host)")
+
+
+def _on_this_host(at: datetime) -> datetime:
+    """`at` in the zone `pairbot cron` writes its lines for (the system's, not this shell's TZ), so the two agree."""
+    zone: tzinfo | None
+    try:
+        zone = host_zone(None).zone
+    except ConfigError:  # no system zone and a TZ that is no IANA name: the C library's reading of TZ is all there is
+        zone = None
+    return at.astimezone(zone)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.adapters import hostzone
 from bot.cli import main
 from bot.commands.cron import SPAN_DAYS, HostZone, Job, crontab, host_zone
 from bot.config import parse_config
@@ -173,39 +174,62 @@ class TestScheduleWindowInConfig:
 
 class TestHostZone:
     def test_the_flag_wins_over_everything(self, tmp_path: Path) -> None:
-        found = host_zone("Asia/Tokyo", environ={"TZ": "Europe/Berlin"}, localtime=tmp_path / "lt",
+        (tmp_path / "localtime").symlink_to("/usr/share/zoneinfo/Etc/UTC")
+
+        found = host_zone("Asia/Tokyo", environ={"TZ": "Europe/Berlin"}, localtime=tmp_path / "localtime",
                           timezone_file=tmp_path / "tz")
 
-        assert (found.name, found.source) == ("Asia/Tokyo", "--host-tz")
+        assert (found.name, found.source, found.note) == ("Asia/Tokyo", "--host-tz", None)
+
+    def test_then_the_system_zone_even_when_the_shell_has_another_tz(self, tmp_path: Path) -> None:
+        """Cron's daemon runs in the system zone, not in the shell that asks: TZ is named, not used."""
+        (tmp_path / "localtime").symlink_to("/usr/share/zoneinfo/Etc/UTC")
+
+        found = host_zone(None, environ={"TZ": "America/New_York"}, localtime=tmp_path / "localtime",
+                          timezone_file=tmp_path / "tz")
+
+        assert (found.name, found.source) == ("Etc/UTC", str(tmp_path / "localtime"))
+        assert found.note is not None and "pass --host-tz America/New_York" in found.note
 
     @pytest.mark.parametrize("tz", ["Europe/Berlin", ":Europe/Berlin", ":/usr/share/zoneinfo/Europe/Berlin"])
-    def test_then_the_tz_variable_in_any_of_its_spellings(self, tmp_path: Path, tz: str) -> None:
+    def test_with_no_system_zone_the_tz_variable_in_any_of_its_spellings(self, tmp_path: Path, tz: str) -> None:
         found = host_zone(None, environ={"TZ": tz}, localtime=tmp_path / "lt", timezone_file=tmp_path / "tz")
 
         assert (found.name, found.source) == ("Europe/Berlin", "TZ")
+        assert found.note is not None and "no system zone" in found.note
 
-    def test_then_the_zone_etc_localtime_links_to(self, tmp_path: Path) -> None:
+    def test_the_system_zone_is_the_zone_etc_localtime_links_to(self, tmp_path: Path) -> None:
         (tmp_path / "localtime").symlink_to("/usr/share/zoneinfo/posix/America/Chicago")
         (tmp_path / "timezone").write_text("Asia/Tokyo\n")
 
         found = host_zone(None, environ={}, localtime=tmp_path / "localtime", timezone_file=tmp_path / "timezone")
 
-        assert (found.name, found.source) == ("America/Chicago", str(tmp_path / "localtime"))
+        assert (found.name, found.source, found.note) == ("America/Chicago", str(tmp_path / "localtime"), None)
 
-    def test_then_etc_timezone(self, tmp_path: Path) -> None:
+    def test_else_etc_timezone(self, tmp_path: Path) -> None:
         (tmp_path / "localtime").write_bytes(b"TZif")
         (tmp_path / "timezone").write_text("Asia/Tokyo\n")
 
         found = host_zone(None, environ={"TZ": ""}, localtime=tmp_path / "localtime",
                           timezone_file=tmp_path / "timezone")
 
-        assert (found.name, found.source) == ("Asia/Tokyo", str(tmp_path / "timezone"))
+        assert (found.name, found.source, found.note) == ("Asia/Tokyo", str(tmp_path / "timezone"), None)
+
+    @pytest.mark.parametrize(("tz", "system"), [("Europe/Berlin", "Europe/Berlin"), ("UTC", "Etc/UTC"),
+                                                 (":/usr/share/zoneinfo/US/Eastern", "America/New_York")])
+    def test_a_tz_that_is_the_system_zone_by_another_name_goes_unremarked(self, tmp_path: Path, tz: str,
+                                                                          system: str) -> None:
+        (tmp_path / "localtime").symlink_to(f"/usr/share/zoneinfo/{system}")
+
+        found = host_zone(None, environ={"TZ": tz}, localtime=tmp_path / "localtime", timezone_file=tmp_path / "tz")
+
+        assert (found.name, found.note) == (system, None)
 
     def test_else_utc_and_the_crontab_says_it_could_not_tell(self, tmp_path: Path) -> None:
         found = host_zone(None, environ={}, localtime=tmp_path / "lt", timezone_file=tmp_path / "tz")
 
         assert (found.name, found.source) == ("UTC", None)
-        assert "could not tell it from TZ, /etc/localtime or /etc/timezone; pass --host-tz" in crontab(
+        assert "could not tell it from /etc/localtime, /etc/timezone or TZ; pass --host-tz" in crontab(
             job(tmp_path), WINDOW, found, start=date(2026, 1, 5))
 
     @pytest.mark.parametrize(("flag", "env"), [("Mars/Olympus", {}), (None, {"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"})])
@@ -214,11 +238,105 @@ class TestHostZone:
         with pytest.raises(ConfigError, match="not an IANA time zone name"):
             host_zone(flag, environ=env, localtime=tmp_path / "lt", timezone_file=tmp_path / "tz")
 
+    def test_a_posix_tz_beside_a_system_zone_is_named_and_not_used(self, tmp_path: Path) -> None:
+        (tmp_path / "localtime").symlink_to("/usr/share/zoneinfo/Etc/UTC")
+
+        found = host_zone(None, environ={"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}, localtime=tmp_path / "localtime",
+                          timezone_file=tmp_path / "tz")
+
+        assert found.name == "Etc/UTC"
+        assert found.note is not None and "TZ is CET-1CEST" in found.note and "--host-tz ZONE" in found.note
+
 
 def cron(pairbot: Pairbot, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["cron", "--config", str(pairbot.config), "--dir", str(pairbot.workdir), *args])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture
+def system_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fake /etc/localtime (a link to Etc/UTC unless a test relinks it) and no /etc/timezone, with TZ unset."""
+    localtime = tmp_path / "etc" / "localtime"
+    localtime.parent.mkdir()
+    localtime.symlink_to("/usr/share/zoneinfo/Etc/UTC")
+    monkeypatch.setattr(hostzone, "LOCALTIME", localtime)
+    monkeypatch.setattr(hostzone, "TIMEZONE_FILE", tmp_path / "etc" / "timezone")
+    monkeypatch.delenv("TZ", raising=False)
+    yield localtime
+
+
+def fields(out: str) -> list[str]:
+    return sorted(x.split("  ")[0] for x in out.splitlines() if x[:1].isdigit())
+
+
+class TestTheZoneTheCommandWritesFor:
+    def test_a_shell_tz_unlike_the_system_zone_gets_system_zone_lines_and_one_warning(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str], system_zone: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """On a UTC server, a trader's TZ=America/New_York must not give New York lines: cron fires them in UTC."""
+        monkeypatch.setenv("TZ", "America/New_York")
+
+        code, out, err = cron(pairbot, capsys)
+
+        assert code == 0, err
+        assert fields(out) == ["45 14 * * 1-5", "45 15 * * 1-5"]
+        start = date.today()
+        fired = runs_inside_the_window(cron_lines(out), ZoneInfo("Etc/UTC"), start, start + timedelta(days=60))
+        assert wrong_days(fired, start, start + timedelta(days=60)) == []
+        assert err.count("\n") == 1
+        assert err.startswith("pairbot: TZ is America/New_York but the system zone is Etc/UTC")
+        assert "pass --host-tz America/New_York" in err
+        assert "# Note: TZ is America/New_York but the system zone is Etc/UTC" in out
+
+    def test_the_flag_wins_over_the_system_zone_and_tz(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str], system_zone: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("TZ", "Europe/Berlin")
+
+        code, out, err = cron(pairbot, capsys, "--host-tz", "Asia/Tokyo")
+
+        assert (code, err) == (0, "")
+        assert fields(out) == ["45 0 * * 2-6", "45 23 * * 1-5"]
+        assert "Host zone: Asia/Tokyo (from --host-tz)" in out and "Note:" not in out
+
+    @pytest.mark.parametrize("tz", ["Europe/Berlin", ":Europe/Berlin"])
+    def test_a_tz_that_names_the_system_zone_says_nothing_more(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str], system_zone: Path,
+            monkeypatch: pytest.MonkeyPatch, tz: str) -> None:
+        system_zone.unlink()
+        system_zone.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
+        monkeypatch.setenv("TZ", tz)
+
+        code, out, err = cron(pairbot, capsys)
+
+        assert (code, err) == (0, "")
+        assert "45 16 * * 1-5" in fields(out)
+        assert f"Host zone: Europe/Berlin (from {system_zone})" in out and "Note:" not in out
+
+    def test_with_no_system_zone_it_uses_tz_and_says_so(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str], system_zone: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        system_zone.unlink()
+        monkeypatch.setenv("TZ", "Europe/Berlin")
+
+        code, out, err = cron(pairbot, capsys)
+
+        assert code == 0, err
+        assert "45 16 * * 1-5" in fields(out) and "Host zone: Europe/Berlin (from TZ)" in out
+        assert err.count("\n") == 1
+        assert err.startswith(f"pairbot: no system zone in {system_zone} or ")
+        assert "these lines are for TZ=Europe/Berlin" in err and "pass --host-tz ZONE" in err
+
+    def test_with_neither_it_assumes_utc_and_says_so_in_the_crontab(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str], system_zone: Path) -> None:
+        system_zone.unlink()
+
+        code, out, err = cron(pairbot, capsys)
+
+        assert (code, err) == (0, "")
+        assert fields(out) == ["45 14 * * 1-5", "45 15 * * 1-5"]
+        assert "Host zone: UTC (could not tell it from /etc/localtime, /etc/timezone or TZ" in out
 
 
 class TestTheCommand:

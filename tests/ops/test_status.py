@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.hostzone import host_zone
+from tests.e2e.conftest import KEY, SECRET, paper_env, trading_hours
 from tests.ops.conftest import Pairbot
+
+NEXT_RUN = re.compile(r"next run:? +window [\d:-]+ New York, (?:now|next) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d) New York "
+                      r"\((\d\d:\d\d) (\S+) on this host\)")
 
 
 def test_status_shows_account_positions_book_pnl_next_rebalance_and_last_run(traded: Pairbot) -> None:
@@ -40,3 +52,26 @@ def test_status_json_reports_each_leg_the_book_the_pnl_and_the_last_run(traded: 
     assert doc["account_flags"]["shorting_enabled"] is True
     assert doc["last_run"]["outcome"] == "nothing_to_do"
     assert doc["next_rebalance"]
+
+
+@pytest.fixture
+def exchange() -> Iterator[LocalExchange]:
+    with LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=trading_hours())) as ex:
+        yield ex
+
+
+@pytest.mark.parametrize("command", ["status", "doctor"])
+def test_the_next_runs_host_time_is_in_the_zone_pairbot_cron_writes_for_not_the_shells_tz(
+        pairbot: Pairbot, exchange: LocalExchange, command: str) -> None:
+    """A shell's TZ does not move cron's daemon, so status and doctor show the host time cron will fire at."""
+    tz = "Asia/Kathmandu"  # +05:45: unlike any system zone a test host has
+    cron_zone = host_zone(None, environ={"TZ": tz}).zone
+    pairbot.write_config(mode="paper")
+
+    done = pairbot.run(command, env={**paper_env(exchange), "TZ": tz})
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = NEXT_RUN.search(done.stdout)
+    assert found is not None, done.stdout
+    at = datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("America/New_York"))
+    assert (found[2], found[3]) == (f"{at.astimezone(cron_zone):%H:%M}", at.astimezone(cron_zone).tzname())
