@@ -130,7 +130,7 @@ def _header(window: TradingWindow, host: HostZone) -> list[str]:
         "# Cron fires in the host's zone (Debian's and Ubuntu's cron ignore a zone set in the crontab), so there is",
         "# one line for each offset between it and New York over the next two years; each run trades only inside its",
         f"# window {window.describe()} and exits 0 outside it; it decides by itself whether a rebalance is",
-        "# due (holidays exit 3, harmlessly). Run `pairbot cron` again if the host moves to another zone.",
+        "# due (on a market holiday it exits 0 too). Run `pairbot cron` again if the host moves to another zone.",
     ]
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from bot.core.domain import NEW_YORK
+from bot.core.domain import NEW_YORK, MarketClock
 
 OPEN = time(9, 30)
 CLOSE = time(16, 0)
@@ -93,6 +93,12 @@ def refusal(now_utc: datetime, window: TradingWindow | None) -> str | None:
     if window is None or window.contains(now_utc):
         return None
     return f"outside the trading window {window.describe()} (now {_new_york(now_utc):%H:%M} New York); nothing to do"
+
+
+def closed_today(clock: MarketClock) -> str:
+    """The one line a run inside its window prints when the broker's clock says the market is closed (a holiday)."""
+    return (f"the market is closed (the broker's clock; it opens next {_new_york(clock.next_open):%a %Y-%m-%d %H:%M} "
+            "New York); nothing to do")
 
 
 def next_start(now_utc: datetime, window: TradingWindow, sessions: Sequence[date]) -> datetime:

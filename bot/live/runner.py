@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import structlog
@@ -14,12 +14,21 @@ from bot.adapters.ledger import Adjustment, Ledger
 from bot.config import Config
 from bot.core.book import outside_trades
 from bot.core.checks import gate_violations, risk_violations, unknown_assets, unusable_quotes
-from bot.core.domain import NEW_YORK, AccountSnapshot, DriftReport, OrderState, PositionIntent, RebalancePlan, Symbol
+from bot.core.domain import (
+    NEW_YORK,
+    AccountSnapshot,
+    DriftReport,
+    MarketClock,
+    OrderState,
+    PositionIntent,
+    RebalancePlan,
+    Symbol,
+)
 from bot.core.drift import DriftBands, drift_breaches, measure_drift
 from bot.core.orderkey import OrderKey
 from bot.core.plan import plan_rebalance
 from bot.core.schedule import Decision, decide, run_key
-from bot.core.window import refusal
+from bot.core.window import closed_today, refusal
 from bot.errors import BotError, ConfigError, GateRefused
 from bot.live.context import RunContext, RunReport, snapshot, stop_point, summary_fields
 from bot.live.execute import execute_plan, settle, verify
@@ -66,8 +75,9 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     report.kill_switch = kill if kill.exists() else None
     if report.kill_switch and execute:
         raise GateRefused(f"kill switch {kill} is present; remove it to trade ({ctx.command('plan')} still previews)")
-    now = ctx.broker.clock().as_of
-    if execute and _outside_window(ctx, report, now):
+    clock = ctx.broker.clock()
+    now = clock.as_of
+    if execute and _not_trading_now(ctx, report, clock):
         return
     stop_point(ctx, "before reconciling")
     snap, report.open_orders = reconcile(ctx, today=now.astimezone(NEW_YORK).date(), settle_open=execute)
@@ -94,14 +104,18 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     verify(ctx, report, targets)
 
 
-def _outside_window(ctx: RunContext, report: RunReport, now: datetime) -> bool:
-    """Cron fires in the host's zone, some entries outside the window: those runs record it and send nothing."""
+def _not_trading_now(ctx: RunContext, report: RunReport, clock: MarketClock) -> bool:
+    """Cron fires in the host's zone on every weekday, some entries outside the window and some on market holidays:
+    those runs record it and send nothing (exit 0). Without a window (schedule.window null, --outside-window)
+    a closed market is the gates' refusal instead (exit 3)."""
     if ctx.window is None:
         return False
-    why = refusal(now, ctx.window)
+    why, outcome = refusal(clock.as_of, ctx.window), "outside_window"
+    if why is None and not clock.is_open:
+        why, outcome = closed_today(clock), "market_closed"
     if why is None:
         return False
-    report.decision, report.why, report.outcome = "none", why, "outside_window"
+    report.decision, report.why, report.outcome = "none", why, outcome
     ctx.ledger.record_decision(ctx.run_id, decision="none", period=None, run_key=None, why=why)
     return True
 

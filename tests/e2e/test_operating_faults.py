@@ -7,6 +7,8 @@ import re
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,8 @@ from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
 from pytest_mock import MockerFixture
 
-from bot.adapters.exchange import Fault, LocalExchange
-from tests.e2e.conftest import KEY, SECRET, PaperBook
+from bot.adapters.exchange import ExchangeSettings, Fault, LocalExchange
+from tests.e2e.conftest import KEY, NEW_YORK, SECRET, PaperBook, TradingHours, paper_env
 
 INTERNAL_WORDS = re.compile(r"\bNone\b|Traceback|(Config|Data)Error|GateRefused|ReconciliationBreak|OrderRejected")
 
@@ -212,3 +214,30 @@ def test_no_internal_name_or_none_reaches_what_a_user_reads(paper: PaperBook) ->
 
     for run in runs:
         assert not INTERNAL_WORDS.search(run.out + run.err), run.out + run.err
+
+
+def test_a_run_inside_the_window_on_a_market_holiday_sends_nothing_and_exits_0_even_with_a_book_built(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = TradingHours(datetime(2025, 12, 1, 10, 45, tzinfo=NEW_YORK))  # a Monday session, in the window
+    ex = LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=clock, clock="nyse",
+                                        starting_cash=Decimal("100000"), partial_fill_probability=0.0))
+    ex.start()
+    try:
+        monkeypatch.chdir(tmp_path)
+        for k, v in paper_env(ex).items():
+            monkeypatch.setenv(k, v)
+        paper = PaperBook(tmp_path, ex, capsys)
+        paper.configure()
+        assert paper("rebalance").code == 0
+        clock.jump_to(datetime(2025, 12, 25, 10, 45, tzinfo=NEW_YORK))  # Christmas: the NYSE is closed
+        requests_before = len(ex.requests)
+
+        run, by_hand = paper("rebalance"), paper("rebalance", "--outside-window")
+
+        assert run.code == 0 and run.posts == 0, run.out + run.err  # the same as a run outside the window
+        assert "the market is closed (the broker's clock; it opens next Fri 2025-12-26 09:30 New York)" in run.out
+        assert "outcome: market_closed (exit 0)" in run.out
+        assert by_hand.code == 0 and "within band" in by_hand.out  # by hand it reconciles and decides (a trade
+        assert len(ex.requests) > requests_before + 1  # would meet the market-closed gate: exit 3)
+    finally:
+        ex.stop()
