@@ -142,10 +142,11 @@ class TestRiskViolations:
     def test_a_run_above_the_notional_cap_refuses(self) -> None:
         assert risk_codes(snapshot(), Limits(max_run_notional=Decimal("90000"))) == ["run_notional"]
 
-    def test_opening_shorts_need_the_three_percent_buffer_in_buying_power(self) -> None:
-        """$50,000 of IWM at the ask plus 1.03 x $49,920 of QQQ is $101,417.60, just over $101,400."""
-        assert risk_codes(snapshot(buying_power="101400")) == ["buying_power"]
-        assert risk_codes(snapshot(buying_power="101418")) == []
+    def test_opening_buys_and_shorts_need_alpacas_buffers_in_buying_power(self) -> None:
+        """1.04 x $50,000 of IWM at the ask plus 1.03 x $49,920 of QQQ is $103,417.60 (REFERENCE 10.2: a market
+        buy is priced 2.5-4% above the market for the check, a short 3% above the ask)."""
+        assert risk_codes(snapshot(buying_power="103417")) == ["buying_power"]
+        assert risk_codes(snapshot(buying_power="103418")) == []
 
     def test_reductions_free_buying_power_for_the_increases(self) -> None:
         """Shorting 20 more QQQ needs $9,888; selling 50 IWM at the bid frees $10,000 for it."""

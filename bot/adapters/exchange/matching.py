@@ -15,7 +15,8 @@ from bot.adapters.exchange.models import asset_id, num, ts
 from bot.adapters.exchange.prices import Mark, PriceBook
 from bot.adapters.exchange.state import PRICE_QUANTUM, QTY_QUANTUM, REVIEW_STATUS, ZERO, Order, Store
 
-SHORT_BUFFER = Decimal("1.03")
+SHORT_BUFFER = Decimal("1.03")  # Alpaca's buying-power check: an opening short at 3% above the ask
+BUY_BUFFER = Decimal("1.04")  # a market buy at 2.5-4% above the market (REFERENCE 10.2): the top of the range
 MARGIN_MINIMUM = Decimal(2000)
 
 
@@ -93,7 +94,7 @@ class Engine:
         if mark is None:
             return ZERO
         if order.side == "buy":
-            return (order.limit_price or mark.ask) * remaining
+            return order.limit_price * remaining if order.limit_price is not None else BUY_BUFFER * mark.ask * remaining
         return max(order.limit_price or ZERO, SHORT_BUFFER * mark.ask) * remaining
 
     def held_for_orders(self, symbol: str, side: str) -> Decimal:

@@ -20,7 +20,8 @@ SATURDAY = datetime.fromisoformat("2024-06-08T12:00:00-04:00")
 
 
 def order(client: TradingClient, symbol: str, side: str, qty: float | None = None, **kw: object) -> str:
-    req = MarketOrderRequest(symbol=symbol, side=side, qty=qty, time_in_force=kw.pop("tif", "day"), **kw)
+    kind = LimitOrderRequest if kw.pop("type", "market") == "limit" else MarketOrderRequest
+    req = kind(symbol=symbol, side=side, qty=qty, time_in_force=kw.pop("tif", "day"), **kw)
     return str(client.submit_order(req).id)
 
 
@@ -140,20 +141,24 @@ def test_reg_t_buying_power_is_twice_equity_above_2000_and_once_below(make_excha
     assert poor.get_account().multiplier == "1"
 
 
-def test_a_short_is_valued_at_103_percent_of_the_ask(make_exchange: MakeExchange) -> None:
+@pytest.mark.parametrize(("side", "buffer"), [("sell", "1.03"), ("buy", "1.04")])
+def test_a_market_short_or_buy_is_valued_above_the_ask_but_a_limit_buy_at_its_limit(
+        make_exchange: MakeExchange, side: str, buffer: str) -> None:
+    """REFERENCE 10.2: an opening short at 3% above the ask, a market buy 2.5-4% above the market (the exchange
+    takes the top), a limit buy at its limit."""
     ex = make_exchange(starting_cash=Decimal("10000"))
     client = trading_client(ex)
     quote = data_client(ex).get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="QQQ"))["QQQ"]
     ask = Decimal(str(quote.ask_price))
     qty = int(Decimal("20000") / ask)
 
-    order(client, "QQQ", "buy", qty, client_order_id="long-fits")
+    order(client, "QQQ", "buy", qty, type="limit", limit_price=float(ask), client_order_id="limit-fits")
     client.close_position("QQQ")
     client.get_account()
-    err = refusal(client, "QQQ", "sell", qty)
+    err = refusal(client, "QQQ", side, qty)
 
     assert err.message == "insufficient buying power"
-    assert Decimal(err.response.json()["cost_basis"]) == (Decimal("1.03") * ask * qty).quantize(Decimal("0.01"))
+    assert Decimal(err.response.json()["cost_basis"]) == (Decimal(buffer) * ask * qty).quantize(Decimal("0.01"))
 
 
 def test_open_orders_hold_buying_power(make_exchange: MakeExchange) -> None:
