@@ -95,7 +95,7 @@ def read_through(fills: Collection[Fill], outside: Collection[Fill], *, ours: Co
     kept = [f.filled_at for f in outside if f.symbol in ours]
     if kept:
         return min(kept) - timedelta(microseconds=1)
-    latest = [f.filled_at for f in fills] + ([read_at - FILL_OVERLAP] if read_at is not None else [])
+    latest = [f.filled_at for f in fills] + ([read_at - READ_LAG] if read_at is not None else [])
     return max(latest, default=None)
 
 
@@ -106,6 +106,7 @@ def _fills_read_through(ledger: Ledger) -> datetime | None:
 
 FILLS_READ_THROUGH = "fills_read_through"  # every fill up to this time read (the user's are never journaled)
 FILL_OVERLAP = timedelta(seconds=2)  # a fill booked a moment late is still read; ingestion is idempotent
+READ_LAG = timedelta(minutes=5)  # the broker may list a fill a while after its transaction time: read that again
 
 
 @dataclass(frozen=True, slots=True)
