@@ -67,15 +67,46 @@ def _bind_account(ledger: Ledger, account_number: str) -> bool:
     return False
 
 
-def ingest_fills(ctx: RunContext) -> tuple[int, tuple[Fill, ...]]:
+def ingest_fills(ctx: RunContext, *, read_at: datetime | None = None) -> tuple[int, tuple[Fill, ...]]:
     """Journal the fills of pairbot's orders since the watermark; returns how many were new, and the fills of
-    orders pairbot did not place (never journaled: they only explain a difference)."""
-    mark = ctx.ledger.fill_watermark()
-    after = None if mark is None else mark - timedelta(seconds=2)  # overlap; ingestion is idempotent
+    orders pairbot did not place (never journaled: they only explain a difference).
+
+    The watermark is the later of pairbot's latest fill and the time the fills were last read through (the
+    broker's clock, `read_at`, read before them): without the second, every run would read again every fill of
+    the user's own orders since pairbot's last fill."""
+    marks = [m for m in (ctx.ledger.fill_watermark(), _fills_read_through(ctx.ledger)) if m is not None]
+    after = max(marks) - FILL_OVERLAP if marks else None
     known = {o["order_id"]: o["client_order_id"] for o in ctx.ledger.orders()}
     fills = ctx.broker.fills(after=after, known=known)
     outside = tuple(f for f in fills if not f.client_order_id.startswith(OUR_PREFIX))
-    return ctx.ledger.ingest_fills(fills, run_id=ctx.run_id), outside
+    new = ctx.ledger.ingest_fills(fills, run_id=ctx.run_id)
+    through = read_through(fills, outside, ours=pairbots_symbols(ctx), read_at=read_at)
+    held = _fills_read_through(ctx.ledger)
+    if through is not None and (held is None or through > held):  # only once pairbot's fills are committed
+        ctx.ledger.set_meta(FILLS_READ_THROUGH, through.isoformat())
+    return new, outside
+
+
+def read_through(fills: Collection[Fill], outside: Collection[Fill], *, ours: Collection[Symbol],
+                 read_at: datetime | None = None) -> datetime | None:
+    """How far these fills let the next run skip: to the latest of them, or to a moment before `read_at` (every
+    fill booked by then was there to read), but not past a fill of the user's in one of pairbot's symbols (it
+    explains a difference until pairbot's own next fill passes it)."""
+    kept = [f.filled_at for f in outside if f.symbol in ours]
+    if kept:
+        return min(kept) - timedelta(microseconds=1)
+    latest = [f.filled_at for f in fills] + ([read_at - READ_LAG] if read_at is not None else [])
+    return max(latest, default=None)
+
+
+def _fills_read_through(ledger: Ledger) -> datetime | None:
+    text = ledger.meta(FILLS_READ_THROUGH)
+    return None if text is None else datetime.fromisoformat(text)
+
+
+FILLS_READ_THROUGH = "fills_read_through"  # every fill up to this time read (the user's are never journaled)
+FILL_OVERLAP = timedelta(seconds=2)  # a fill booked a moment late is still read; ingestion is idempotent
+READ_LAG = timedelta(minutes=5)  # the broker may list a fill a while after its transaction time: read that again
 
 
 @dataclass(frozen=True, slots=True)

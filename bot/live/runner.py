@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -80,7 +80,7 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     if execute and _not_trading_now(ctx, report, clock):
         return
     stop_point(ctx, "before reconciling")
-    snap, report.open_orders = reconcile(ctx, today=now.astimezone(NEW_YORK).date(), settle_open=execute)
+    snap, report.open_orders = reconcile(ctx, now=now, settle_open=execute)
     ctx.checkpoint("after_reconcile")
     stop_point(ctx, "after reconciling")
     _check_inputs(ctx, snap)
@@ -121,18 +121,20 @@ def _not_trading_now(ctx: RunContext, report: RunReport, clock: MarketClock) -> 
 
 
 def reconcile(
-    ctx: RunContext, *, today: date, settle_open: bool = True
+    ctx: RunContext, *, now: datetime, settle_open: bool = True
 ) -> tuple[AccountSnapshot, tuple[OrderState, ...]]:
     """Before anything else: adopt our orders, settle open ones, ingest fills and account events, then compare
-    the ledger with the account as it is now: the snapshot the run goes on to decide and plan from.
+    the ledger with the account as it is now: the snapshot the run goes on to decide and plan from. `now` is
+    the broker's clock at the start of the run (every fill booked before it is there to be read).
 
     A plan sends nothing (settle_open=False): pairbot's open orders are recorded, neither waited for nor
     cancelled, and returned (the plan says the next rebalance settles them first)."""
+    today = now.astimezone(NEW_YORK).date()
     learn_orders(ctx)
     mine = open_orders_or_refuse(ctx)
     if settle_open:
         settle(ctx, mine, cancel_after=True)
-    _, outside = ingest_fills(ctx)
+    _, outside = ingest_fills(ctx, read_at=now)
     ingest_events(ctx, today=today)
     snap = snapshot(ctx)
     compare_positions(ctx, snap, today=today, outside=outside_trades(outside))

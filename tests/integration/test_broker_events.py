@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.broker import mapping
-from bot.adapters.broker.alpaca import AlpacaBroker
+from bot.adapters.broker.alpaca import NON_TRADE_FILTER, AlpacaBroker
 from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from bot.adapters.exchange.entries import NOTICE_SUB_TYPE, NOTICE_TYPE
 from bot.adapters.exchange.generations import SchemaMode
@@ -118,7 +118,8 @@ def test_after_asks_from_the_day_before_and_leaves_older_dates_out(exchanges: di
     events = broker_for(ex).account_events(after=ON)
 
     (asked,) = [r for r in ex.requests if r.path == "/v2/account/activities"]
-    assert asked.params == {"direction": "asc", "page_size": "100", "after": "2024-03-05"}
+    assert asked.params == {"activity_types": NON_TRADE_FILTER, "direction": "asc", "page_size": "100",
+                            "after": "2024-03-05"}
     assert [e.activity_type for e in events] == ["SPLIT"] * 2 + ["CIL"] + ["SPLIT"] * 2 + [
         "DIV", "DIVNRA", "FEE", "JNLC"]
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from alpaca.trading.client import TradingClient
 
 from bot.adapters.exchange import Fault, LocalExchange
 from tests.e2e.conftest import KEY, SECRET
@@ -83,3 +84,33 @@ def test_a_run_killed_right_after_cancelling_a_stuck_order_converges_on_rerun(bo
     book.ex.faults.add(Fault("stuck", method="POST", path="/v2/orders", on_calls=frozenset({1}), polls=10_000))
 
     crash_then_converge(book, "after_cancel", PAIR)
+
+
+def pairbots_fill_ids(view: invariants.BrokerView) -> list[str]:
+    ours = {o["id"] for o in view.orders if o["client_order_id"].startswith("pb-")}
+    return sorted(f["id"] for f in view.fills if f["order_id"] in ours)
+
+
+@pytest.mark.parametrize("variant", ["whole fills"])
+@pytest.mark.parametrize("point", ["after_submit:1", "after_ingest:1", "after_submit:3"])
+def test_a_run_killed_after_the_users_own_fills_journals_each_of_pairbots_once(book: Book, variant: str,
+                                                                               point: str) -> None:
+    """The user fills 80 orders of SPY (not pairbot's) between runs; pairbot then switches strategy and is killed:
+    the rerun journals every fill of pairbot's, each once, and none of the user's."""
+    seed_pair_book(book)
+    client = TradingClient(KEY, SECRET, paper=True, url_override=book.ex.base_url)
+    for i in range(80):
+        client.post("/orders", {"symbol": "SPY", "qty": "1", "side": "sell" if i % 2 else "buy", "type": "market",
+                                "time_in_force": "day"})
+        book.ex.settle()
+    book.configure(strategy="replica")
+
+    crashed = book.rebalance(env={"PAIRBOT_TEST_CRASH_AT": point})
+    rerun = book.rebalance()
+
+    assert crashed.code == -9, f"{point} was never reached: {crashed.stdout}{crashed.stderr}"
+    assert rerun.code == 0, rerun.stdout + rerun.stderr
+    led = invariants.ledger_view(book.ledger)
+    broker = invariants.broker_view(book.ex, KEY, SECRET)
+    assert sorted(led.fill_ids) == pairbots_fill_ids(broker)
+    assert led.positions == {s: q for s, q in broker.positions.items() if s != "SPY"}

@@ -6,7 +6,7 @@ models are not used, so a field Alpaca drops or adds, or a new enum value, is a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
@@ -25,7 +25,7 @@ from tenacity import Retrying
 from bot.adapters.broker import mapping, reading
 from bot.adapters.broker.bars import bar_params, read_daily_bars
 from bot.adapters.broker.reading import Json
-from bot.adapters.broker.schema import SchemaRecord, SchemaSeen
+from bot.adapters.broker.schema import NON_TRADE_FILTER_TYPES, SchemaRecord, SchemaSeen
 from bot.adapters.broker.transport import (
     AlpacaSettings,
     RateLimited,
@@ -58,6 +58,8 @@ _INTENTS = {i.value: i for i in AlpacaIntent}
 _ABSENT = object()  # a 404 on a read where "not there" is an answer (an asset, an order by client id)
 ORDERS_PAGE = 500
 ACTIVITIES_PAGE = 100
+ORDER_LEAD = timedelta(days=1)  # how long before its fill an order is looked for in the listing
+NON_TRADE_FILTER = ",".join(sorted(NON_TRADE_FILTER_TYPES))
 
 
 def _segment(value: str) -> str:
@@ -205,15 +207,23 @@ class AlpacaBroker:
     def all_orders(self) -> tuple[OrderState, ...]:
         """Every order of the account, oldest first (status=all, paged by submission time, de-duplicated)."""
         seen: dict[str, OrderState] = {}
-        params = {"status": "all"}
+        for page in self._order_pages("list all orders", {"status": "all"}):
+            seen |= {o.order_id: o for o in page}
+        return tuple(seen.values())
+
+    def _order_pages(self, what: str, params: dict[str, str]) -> Iterator[list[OrderState]]:
+        """The orders `params` select, page by page, oldest first, each page only the orders not on an earlier one."""
+        seen: set[str] = set()
         while True:
-            page = self._orders("list all orders", params)
+            page = self._orders(what, params)
             fresh = [o for o in page if o.order_id not in seen]
-            seen |= {o.order_id: o for o in fresh}
+            seen |= {o.order_id for o in fresh}
+            if fresh:
+                yield fresh
             if len(page) < ORDERS_PAGE or not fresh:
-                return tuple(seen.values())
+                return
             after = fresh[-1].submitted_at - timedelta(microseconds=1)  # overlap: equal timestamps on a page edge
-            params = {"status": "all", "after": after.isoformat()}
+            params = params | {"after": after.isoformat()}
 
     def cancel(self, order_id: str) -> None:
         def call() -> None:
@@ -226,7 +236,7 @@ class AlpacaBroker:
         self._read(f"cancel order {order_id}", call)
 
     def fills(self, *, after: datetime | None = None, known: Mapping[str, str] | None = None) -> tuple[Fill, ...]:
-        """Every FILL activity after `after`, oldest first, each with our client order id."""
+        """Every FILL activity after `after`, oldest first, each with its order's client order id."""
         raw: list[Json] = []
         params: dict[str, str] = {"direction": "asc", "page_size": str(ACTIVITIES_PAGE)}
         if after is not None:
@@ -237,13 +247,43 @@ class AlpacaBroker:
             if len(batch) < ACTIVITIES_PAGE:
                 break
             params = params | {"page_token": str(reading.required(batch[-1], "id", "fill activity"))}
-        return tuple(mapping.fill_from_activity(a, self._client_id(mapping.activity_order_id(a), known or {}))
-                     for a in raw)
+        ids = self._client_ids_of(raw, known or {})
+        return tuple(mapping.fill_from_activity(a, ids[mapping.activity_order_id(a)]) for a in raw)
+
+    def _client_ids_of(self, activities: list[Json], known: Mapping[str, str]) -> dict[str, str]:
+        """Order id -> client order id for these fills. Orders not in `known` (the user's, mostly) come from one
+        listing of the orders submitted from a day before the earliest of their fills to the latest, paged only
+        as far as needed: a look-up per order would cost a request per order the user filled, every run."""
+        times: dict[str, datetime] = {}
+        for a in activities:
+            order_id = mapping.activity_order_id(a)
+            if order_id not in known and order_id not in self._client_ids:
+                at = reading.moment(a, "transaction_time", "fill activity")
+                times[order_id] = min(at, times.get(order_id, at))
+        if times:
+            self._client_ids |= self._listed_client_ids(set(times), since=min(times.values()) - ORDER_LEAD,
+                                                        through=max(times.values()))
+        for order_id in times.keys() - self._client_ids.keys():  # submitted over ORDER_LEAD before it filled
+            self._client_ids[order_id] = self.order(order_id).client_order_id
+        return {**self._client_ids, **known}
+
+    def _listed_client_ids(self, wanted: set[str], *, since: datetime, through: datetime) -> dict[str, str]:
+        """Client order ids of the orders submitted in (since, through], oldest first, until every wanted id is
+        found or the orders run out."""
+        found: dict[str, str] = {}
+        params = {"status": "all", "after": since.astimezone(UTC).isoformat(),
+                  "until": (through.astimezone(UTC) + timedelta(microseconds=1)).isoformat()}
+        for page in self._order_pages("list orders of fills", params):
+            found |= {o.order_id: o.client_order_id for o in page}
+            if wanted <= found.keys():
+                break
+        return found
 
     def account_events(self, *, after: date | None = None) -> tuple[AccountEvent, ...]:
-        """Every non-trade activity (splits, dividends, cash entries...), oldest first: one unfiltered paged
-        query, FILLs skipped. With `after`, from the day before it (one day of overlap): de-duplicate by id."""
-        params: dict[str, str] = {"direction": "asc", "page_size": str(ACTIVITIES_PAGE)}
+        """Every non-trade activity (splits, dividends, cash entries...), oldest first, asked for by type so that
+        no FILL is paged through. With `after`, from the day before it (a day of overlap: de-duplicate by id)."""
+        params: dict[str, str] = {"activity_types": NON_TRADE_FILTER, "direction": "asc",
+                                  "page_size": str(ACTIVITIES_PAGE)}
         if after is not None:
             params["after"] = (after - timedelta(days=1)).isoformat()
         out: list[AccountEvent] = []
@@ -253,13 +293,6 @@ class AlpacaBroker:
             if len(batch) < ACTIVITIES_PAGE:
                 return tuple(out)
             params = params | {"page_token": str(reading.required(batch[-1], "id", "account activity"))}
-
-    def _client_id(self, order_id: str, known: Mapping[str, str]) -> str:
-        if order_id in known:
-            return known[order_id]
-        if order_id not in self._client_ids:
-            self._client_ids[order_id] = self.order(order_id).client_order_id
-        return self._client_ids[order_id]
 
     def daily_closes(self, symbols: Collection[Symbol], start: date, end: date, *,
                      adjustment: str = "all") -> pd.DataFrame:

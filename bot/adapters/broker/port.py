@@ -69,7 +69,7 @@ class Broker(Protocol):
 
     def fills(self, *, after: datetime | None = None, known: Mapping[str, str] | None = None) -> tuple[Fill, ...]:
         """FILL activities, oldest first, strictly after `after` when given, each with its order's client
-        order id (`known`: order id -> client order id, saving a lookup)."""
+        order id (`known`: order id -> client order id; the others are found in bulk, not one request each)."""
         ...
 
     def account_events(self, *, after: date | None = None) -> tuple[AccountEvent, ...]:

@@ -78,6 +78,14 @@ ACTIVITY_TYPES = frozenset({
     "MISC", "NC", "OCT", "OPASN", "OPCSH", "OPEXC", "OPEXP", "OPTRD", "PTC", "PTR", "REORG", "ROC", "SC", "SEG",
     "SPIN", "SPLIT", "SSO", "SSP", "SUB", "SWP", "TRANS", "VOF", "WH",
 })
+# What account_events asks for (activity_types=...): the non-trade types pairbot books, each a long-documented
+# filter value, plus the filter-only groups TRANS (CSD and CSW) and MISC ("all types except those in TRANS, DIV,
+# or FILL"), which bring the rest, the split codes refused as filters (SSO, SSP) and types not known yet included.
+# One query of all of them pages through no FILL; the types in use now are in REFERENCE.md C2.
+NON_TRADE_FILTER_TYPES = frozenset({
+    "SPLIT", "SPIN", "JNLS", "DIV", "DIVNRA", "DIVROC", "DIVTW", "DIVFT", "CIL", "FEE", "INT", "INTNRA", "JNLC",
+    "JNL", "CSD", "CSW", "ACATC", "ACATS", "TRANS", "MISC",
+})
 ACTIVITY_SUB_TYPES = frozenset({"RSPLIT", "CDIV", "SDIV", "ROC", "REG", "TAF", "ICF", "EPI"})  # non-exhaustive
 
 KNOWN_VALUES: Mapping[tuple[str, str], frozenset[str]] = {

@@ -52,11 +52,25 @@ def _bound(where: list[str], args: list[object], op: str, at: datetime) -> None:
     args.extend((stamp(at), at.astimezone(UTC).date().isoformat()))
 
 
+TRANS_TYPES = ("CSD", "CSW")  # the filter-only TRANS: cash transactions
+NOT_MISC = ("FILL", "DIV", *TRANS_TYPES)  # the filter-only MISC: "all types except those in TRANS, DIV, or FILL"
+
+
+def _kinds(where: list[str], args: list[object], kinds: frozenset[str]) -> None:
+    """Any of the types asked for, the filter-only groups TRANS and MISC standing for the types they cover."""
+    named = sorted((kinds - {"TRANS", "MISC"}) | (set(TRANS_TYPES) if "TRANS" in kinds else set()))
+    either = [f"activity_type IN ({','.join('?' * len(named))})"] if named else []
+    args.extend(named)
+    if "MISC" in kinds:
+        either.append(f"activity_type NOT IN ({','.join('?' * len(NOT_MISC))})")
+        args.extend(NOT_MISC)
+    where.append(f"({' OR '.join(either)})")
+
+
 def page(db: sqlite3.Connection, q: ActivityQuery) -> list[dict[str, Any]]:
     where, args = ["1 = 1"], list[object]()
     if q.kinds is not None:
-        where.append(f"activity_type IN ({','.join('?' * len(q.kinds))})")
-        args.extend(sorted(q.kinds))
+        _kinds(where, args, q.kinds)
     if q.on is not None:
         start = datetime.combine(q.on, datetime.min.time(), UTC)
         where.append("((day IS NULL AND transaction_time >= ? AND transaction_time < ?) OR day = ?)")

@@ -1,6 +1,8 @@
 """GET /v2/account/activities[/{type}]: FILLs and the non-trade activities, filtered and paged.
 
-Every type when unfiltered; `activity_types=A,B` or the path picks types. SSO and SSP (the former
+Every type when unfiltered; `activity_types=A,B` or the path picks types, the filter-only TRANS standing for
+CSD and CSW and MISC for "all types except those in TRANS, DIV, or FILL" (Alpaca's documented groups; TRANS
+and MISC are never returned as a type). SSO and SSP (the former
 spin-off and split codes), CORR, SEG and DTCS can come back in history but are refused as filter values
 (Alpaca changelog 2026-11-06). `after`/`until`/`date` compare a FILL's transaction time and a non-trade
 activity's date (a bare date as a whole day); `direction` (default desc), `page_size` (at most 100) and

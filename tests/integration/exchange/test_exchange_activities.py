@@ -63,6 +63,18 @@ def test_types_are_picked_by_the_query_or_the_path(make_exchange: MakeExchange) 
     assert activities(client, "JNLC") == []
 
 
+def test_the_filter_only_groups_stand_for_the_types_alpaca_documents_under_them(make_exchange: MakeExchange) -> None:
+    ex = booked(make_exchange)
+    ex.book_cash("CSD", Decimal("1000"), date(2024, 3, 7))
+    ex.book_cash("JNLC", Decimal("50"), date(2024, 3, 7))
+    client = trading_client(ex)
+
+    assert kinds(activities(client, activity_types="TRANS")) == ["CSD"]
+    assert kinds(activities(client, activity_types="MISC")) == ["SPLIT", "SPLIT", "FEE", "JNLC"]
+    assert kinds(activities(client, activity_types="DIV,TRANS,MISC")) == ["SPLIT", "SPLIT", "DIV", "FEE", "CSD",
+                                                                          "JNLC"]
+
+
 def test_dates_bound_non_trade_activities_and_times_bound_fills(make_exchange: MakeExchange) -> None:
     client = trading_client(booked(make_exchange))
     fill_time = activities(client, "FILL")[0]["transaction_time"]
