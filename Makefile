@@ -32,4 +32,4 @@ bench: $(STAMP)
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .state logs/*.jsonl
+	rm -rf $(VENV) .state logs/*.jsonl reports

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from bot.core.domain import ONE, ZERO, AccountSnapshot, PositionIntent, RebalancePlan, Symbol
+from bot.core.domain import NEW_YORK, ONE, ZERO, AccountSnapshot, PositionIntent, RebalancePlan, Symbol
 from bot.core.drift import mark
 
 BPS = Decimal(10000)
@@ -58,19 +59,25 @@ def gate_violations(
 
 
 def _market_violations(snapshot: AccountSnapshot, *, gates: Gates) -> list[Violation]:
-    if not snapshot.clock.is_open:
-        return [Violation("market_closed", f"market closed at {snapshot.as_of.isoformat()}")]
-    close = snapshot.clock.next_close
-    minutes_left = (close - snapshot.as_of).total_seconds() / 60
+    clock = snapshot.clock
+    if not clock.is_open:
+        return [Violation("market_closed", f"the market is closed (now {_new_york(snapshot.as_of)}; it opens next "
+                                           f"{_new_york(clock.next_open)})")]
+    minutes_left = (clock.next_close - snapshot.as_of).total_seconds() / 60
     if minutes_left < gates.min_minutes_before_close:
         return [
             Violation(
                 "too_close_to_close",
-                f"{minutes_left:.0f} min before the {close.isoformat()} close "
+                f"{minutes_left:.0f} min before the {_new_york(clock.next_close)} close "
                 f"(need {gates.min_minutes_before_close})",
             )
         ]
     return []
+
+
+def _new_york(at: datetime) -> str:
+    """'Thu 2025-12-25 10:45 New York': what a person reads in a refusal, in the market's own time."""
+    return f"{at.astimezone(NEW_YORK):%a %Y-%m-%d %H:%M} New York"
 
 
 def _account_violations(snapshot: AccountSnapshot) -> list[Violation]:

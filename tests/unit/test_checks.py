@@ -48,6 +48,17 @@ class TestGateViolations:
     def test_a_closed_market_refuses(self) -> None:
         assert gate_codes(snapshot(market_open=False)) == ["market_closed"]
 
+    def test_the_market_gates_say_their_times_in_new_york(self) -> None:
+        closed = snapshot(market_open=False)
+        closed = replace(closed, clock=replace(closed.clock, next_open=datetime(2026, 11, 3, 14, 30, tzinfo=UTC)))
+        [shut] = gate_violations(closed, universe=PAIR, shorts_planned=QQQ_SHORT, gates=Gates())
+        late = replace(snapshot(), clock=replace(snapshot().clock, next_close=NOW + timedelta(minutes=20)))
+        [near] = gate_violations(late, universe=PAIR, shorts_planned=QQQ_SHORT, gates=Gates())
+
+        assert shut.message == ("the market is closed (now Mon 2026-11-02 10:00 New York; it opens next "
+                                "Tue 2026-11-03 09:30 New York)")
+        assert near.message == "20 min before the Mon 2026-11-02 10:20 New York close (need 30)"
+
     def test_too_close_to_the_close_refuses(self) -> None:
         """Twenty minutes is not enough time to send, fill and verify both legs."""
         assert gate_codes(snapshot(), close=NOW + timedelta(minutes=20)) == ["too_close_to_close"]
