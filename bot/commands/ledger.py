@@ -106,7 +106,8 @@ def _journal(app: App, ctx: RunContext, diff: BookDifference, *, reason: str) ->
                          strategy=app.config.strategy)
     changes = [Adjustment(symbol=s, qty=diff.broker.get(s, Decimal(0)) - diff.ledger.get(s, Decimal(0)),
                           ledger_qty=diff.ledger.get(s, Decimal(0)), broker_qty=diff.broker.get(s, Decimal(0)),
-                          reason=why, accepted_by=who, accepted_at=now) for s in diff.changed()]
+                          reason=why, accepted_by=who, accepted_at=now, price=diff.marks.get(s))
+               for s in diff.changed()]
     app.ledger.accept(changes, run_id=app.run_id)
     app.ledger.finish_run(app.run_id, finished_at=datetime.now(UTC), outcome="accepted", exit_code=0,
                           summary={"accepted": {a.symbol: str(a.qty) for a in changes}, "by": who, "why": why})

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.adapters.ledger import Adjustment
 from bot.commands.rebalance import context_for, strategy_of
 from bot.core.corporate import account_cash, leg_cash, net_transfers, split_lines
 from bot.core.costs import LiveCosts, live_costs
 from bot.core.domain import NEW_YORK, AccountEvent, AccountSnapshot, BookMeasures, DriftReport, Fill, LegDrift, Symbol
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
-from bot.live.context import snapshot
+from bot.live.context import RunContext, snapshot
+from bot.live.reconcile import book_difference
 from bot.live.runner import market_view
 from bot.live.summary import _book_line, money, next_run, others, pct
 from bot.live.wiring import App, open_app
@@ -39,6 +42,7 @@ class Status:
     schema: str = ""
     events: list[AccountEvent] = field(default_factory=list)
     live_costs: LiveCosts | None = None  # paper mode: the short dividends and borrow fee live would have booked
+    breaks: list[str] = field(default_factory=list)  # pairbot's symbols where its ledger and the broker disagree
 
     @property
     def pnl_since_inception(self) -> Decimal | None:
@@ -57,15 +61,31 @@ def inception_equity(app: App) -> Decimal | None:
     return Decimal(snaps[0]["equity"]) if snaps else None
 
 
-def pnl_by_symbol(fills: list[Fill], events: list[AccountEvent], snap: AccountSnapshot) -> dict[Symbol, Decimal]:
-    """P&L per symbol since the ledger began: -sum(signed qty x price) + qty x mark, plus the leg's cash events
-    (dividends received or paid, withholding, cash in lieu)."""
+def pnl_by_symbol(fills: list[Fill], events: list[AccountEvent], adjustments: list[Adjustment],
+                  held: Mapping[Symbol, Decimal], snap: AccountSnapshot) -> dict[Symbol, Decimal]:
+    """P&L per symbol of pairbot's own book since the ledger began: what its fills paid and received, the shares
+    accepted changes brought in (or took out) at the mark they were accepted at, the leg's cash events
+    (dividends, withholding, cash in lieu), and what the ledger holds now at the broker's price. While the broker
+    holds a different quantity (a change not accepted yet) the leg is still pairbot's own, not the broker's."""
     out: dict[Symbol, Decimal] = dict(leg_cash(events))
     for f in fills:
         out[f.symbol] = out.get(f.symbol, Decimal(0)) - f.signed_qty * f.price
-    for sym, pos in snap.positions.items():
-        out[sym] = out.get(sym, Decimal(0)) + pos.market_value
+    for a in adjustments:
+        if a.price is not None:  # accepted before pairbot kept the price: valued as the shares alone, as before
+            out[a.symbol] = out.get(a.symbol, Decimal(0)) - a.qty * a.price
+    for sym, qty in held.items():
+        price = _price(snap, sym)
+        if price is not None:
+            out[sym] = out.get(sym, Decimal(0)) + qty * price
     return out
+
+
+def _price(snap: AccountSnapshot, sym: Symbol) -> Decimal | None:
+    """The broker's price of its position, else the quote's mid, else None (nothing to value the shares at)."""
+    pos = snap.positions.get(sym)
+    if pos is not None and pos.qty:
+        return pos.market_value / pos.qty
+    return snap.price(sym) if sym in snap.quotes else None
 
 
 def gather(app: App) -> Status:
@@ -89,14 +109,29 @@ def gather(app: App) -> Status:
     runs = app.ledger.runs(limit=1)
     last = None if not runs else {"run_id": runs[0].run_id, "started_at": runs[0].started_at,
                                    "command": runs[0].command, "decision": runs[0].decision,
-                                   "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why}
+                                   "outcome": runs[0].outcome, "exit_code": runs[0].exit_code, "why": runs[0].why,
+                                   "error": runs[0].summary.get("error")}
+    breaks, stopped = book_state(ctx, snap, today)
     kill = app.config.paths.kill_switch
     events = [b.event for b in app.ledger.events()]
     live = live_costs_of(app, today) if app.config.mode == "paper" and app.config.live_costs.enabled else None
-    return Status(snap, drift, pnl_by_symbol(app.ledger.fills(), events, snap), when, last, inception_equity(app),
+    pnl = pnl_by_symbol(app.ledger.fills(), events, app.ledger.adjustments(), app.ledger.positions(as_of=today), snap)
+    return Status(snap, drift, pnl, when, last, inception_equity(app),
                   events=events, live_costs=live,
-                  kill_switch=kill if kill.exists() else None, next_run=next_run(ctx, snap),
-                  schema=app.broker.schema_seen().summary())
+                  kill_switch=kill if kill.exists() else None, next_run=next_run(ctx, snap, stopped=stopped),
+                  schema=app.broker.schema_seen().summary(), breaks=breaks)
+
+
+def book_state(ctx: RunContext, snap: AccountSnapshot, today: date) -> tuple[list[str], str | None]:
+    """Where pairbot's ledger and the broker disagree in pairbot's symbols (as the next run's reconciliation would
+    find it, before it ingests anything new), and why that run would stop; ([], None) when they agree."""
+    diff = book_difference(ctx, snap, today=today)
+    if not diff.breaks:
+        return [], None
+    found = [v.message for v in diff.breaks]
+    if set(diff.changed()) <= set(diff.waiting):
+        return found, "; ".join(diff.waiting[s] for s in diff.changed()) + " (exit 6; it goes on once booked)"
+    return found, f"the account changed outside pairbot (exit 6) until {ctx.command('ledger accept')}"
 
 
 def live_costs_of(app: App, today: date) -> LiveCosts:
@@ -169,6 +204,9 @@ def render_text(app: App, st: Status) -> str:
     lines += [_book_line("now", st.drift.current), _book_line("target", st.drift.target)]
     lines.append(f"  drift: largest leg {st.drift.max_abs_leg_drift * 100:.2f} pts "
                  f"(band {app.config.schedule.drift_band * 100:.2f} pts)")
+    if st.breaks:
+        lines.append(f"pairbot's ledger and the broker disagree: {'; '.join(st.breaks)}; the rows above are the "
+                     "broker's, the P&L pairbot's own")
     legs_total = sum(st.pnl_by_symbol.values(), Decimal(0))
     since = st.pnl_since_inception
     lines.append(f"P&L since inception: {'n/a (no snapshot yet)' if since is None else signed_money(since)}"
@@ -184,8 +222,10 @@ def render_text(app: App, st: Status) -> str:
         lines.append(f"kill switch ON ({st.kill_switch}): every rebalance exits 3 without trading until it is removed")
     if st.last_run:
         r = st.last_run
-        lines.append(f"last run: {r['started_at'][:19]} {r['command']} -> {r['decision']}, {r['outcome']} "
-                     f"(exit {r['exit_code']}): {r['why']}")
+        decided = r["decision"] or "stopped before deciding"
+        why = r["why"] or r.get("error") or "-"
+        lines.append(f"last run: {r['started_at'][:19]} {r['command']} -> {decided}, {r['outcome'] or 'unfinished'} "
+                     f"(exit {'-' if r['exit_code'] is None else r['exit_code']}): {why}")
     else:
         lines.append("last run: none yet")
     lines.append(f"broker schema: {st.schema}")
@@ -230,7 +270,7 @@ def as_json(st: Status) -> dict[str, Any]:
         "live_costs": None if st.live_costs is None else {
             "dividends": {s: str(v) for s, v in st.live_costs.dividends.items()},
             "borrow": {s: str(v) for s, v in st.live_costs.borrow.items()}, "total": str(st.live_costs.total)},
-        "next_run": st.next_run, "broker_schema": st.schema,
+        "next_run": st.next_run, "broker_schema": st.schema, "book_breaks": st.breaks,
         "not_pairbots": {s: {"qty": str(p.qty), "value": str(p.market_value)}
                          for s, p in sorted(snap.other_positions.items())},
     }

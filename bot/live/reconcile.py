@@ -118,6 +118,7 @@ class BookDifference:
     broker: dict[Symbol, Decimal]
     ours: frozenset[Symbol]
     waiting: dict[Symbol, str] = field(default_factory=dict)  # symbols a split explains, booked on one side only
+    marks: dict[Symbol, Decimal] = field(default_factory=dict)  # each symbol's price now (an accepted change's cost)
 
     @property
     def looks_like_reset(self) -> bool:
@@ -136,7 +137,7 @@ def book_difference(ctx: RunContext, snap: AccountSnapshot | None = None, *, tod
     breaks = book_breaks(ledger_positions, broker_positions, ours=ours, outside=outside, moved=_moved(ctx.ledger))
     marks = {p.symbol: abs(p.market_value / p.qty) for p in held if p.qty}
     waiting = _waiting_for_splits(ctx, ledger_positions, broker_positions, marks, today=today)
-    return BookDifference(breaks, ledger_positions, broker_positions, ours, waiting)
+    return BookDifference(breaks, ledger_positions, broker_positions, ours, waiting, ctx.ledger.last_marks() | marks)
 
 
 def _moved(ledger: Ledger) -> dict[Symbol, Decimal]:

@@ -197,11 +197,13 @@ def decision_for(ctx: RunContext, today: date, drift: DriftReport) -> tuple[Deci
     return decision, accepted
 
 
-def preview(ctx: RunContext, snap: AccountSnapshot) -> tuple[Decision, DriftReport]:
-    """What a rebalance would decide on this snapshot, for status and doctor."""
+def preview(ctx: RunContext, snap: AccountSnapshot, *, today: date | None = None) -> tuple[Decision, DriftReport]:
+    """What a rebalance would decide on this snapshot, for status and doctor: today, or on the day given (the
+    next run's, which may open a new calendar period)."""
     targets = ctx.strategy.target_weights(market_view(ctx, snap))
     drift = measure_drift(targets, snap, ctx.strategy.vehicles)
-    return decision_for(ctx, snap.as_of.astimezone(NEW_YORK).date(), drift)[0], drift
+    day = snap.as_of.astimezone(NEW_YORK).date() if today is None else today
+    return decision_for(ctx, day, drift)[0], drift
 
 
 def bands_of(config: Config) -> DriftBands:

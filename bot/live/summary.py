@@ -105,19 +105,25 @@ def render(report: RunReport, *, header: str) -> str:
     return "\n".join(lines)
 
 
-def next_run(ctx: RunContext, snap: AccountSnapshot) -> str:
-    """When the next trading run may happen (New York and host time), and what it would do now."""
-    decision, drift = preview(ctx, snap)
+def next_run(ctx: RunContext, snap: AccountSnapshot, *, stopped: str | None = None) -> str:
+    """When the next trading run may happen (New York and host time), and what it would do then: decided as of
+    that run's day (a run on the first session of a new quarter makes its calendar rebalance), or, given
+    `stopped`, why it would stop instead."""
+    start, at = _next_start(ctx, snap)
+    if stopped is not None:
+        return f"{start}; it would stop: {stopped}"
+    decision, drift = preview(ctx, snap, today=at.astimezone(NEW_YORK).date())
     would = {"calendar": f"a calendar rebalance ({decision.why})", "accepted": f"a rebalance {decision.why}",
              "drift": f"a drift rebalance ({decision.why})",
              "none": f"no trade unless drift grows (largest leg {drift.max_abs_leg_drift * 100:.2f} pts)"}
-    return f"{_next_start(ctx, snap)}; it would make {would[decision.kind]}"
+    return f"{start}; it would make {would[decision.kind]}"
 
 
-def _next_start(ctx: RunContext, snap: AccountSnapshot) -> str:
+def _next_start(ctx: RunContext, snap: AccountSnapshot) -> tuple[str, datetime]:
+    """The next run's start in words, and the moment (now when there is no window or it is inside it)."""
     window = ctx.window
     if window is None:
-        return "any time it is run while the market is open (no trading window)"
+        return "any time it is run while the market is open (no trading window)", snap.as_of
     if window.contains(snap.as_of):
         at, when = snap.as_of, "now"
     else:
@@ -125,7 +131,7 @@ def _next_start(ctx: RunContext, snap: AccountSnapshot) -> str:
         sessions = [s.day for s in ctx.broker.sessions(today, today + timedelta(days=14))]
         at, when = next_start(snap.as_of, window, sessions), "next"
     return (f"window {window.describe()}, {when} {at.astimezone(NEW_YORK):%a %Y-%m-%d %H:%M} New York "
-            f"({_on_this_host(at):%H:%M %Z} on this host)")
+            f"({_on_this_host(at):%a %H:%M %Z} on this host)"), at
 
 
 def _on_this_host(at: datetime) -> datetime:

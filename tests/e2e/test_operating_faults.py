@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -216,9 +217,11 @@ def test_no_internal_name_or_none_reaches_what_a_user_reads(paper: PaperBook) ->
         assert not INTERNAL_WORDS.search(run.out + run.err), run.out + run.err
 
 
-def test_a_run_inside_the_window_on_a_market_holiday_sends_nothing_and_exits_0_even_with_a_book_built(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = TradingHours(datetime(2025, 12, 1, 10, 45, tzinfo=NEW_YORK))  # a Monday session, in the window
+@contextlib.contextmanager
+def nyse_paper(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+               start: datetime) -> Iterator[tuple[PaperBook, TradingHours]]:
+    """Paper mode against a standalone local exchange on the NYSE calendar, its clock from `start` (New York)."""
+    clock = TradingHours(start)
     ex = LocalExchange(ExchangeSettings(state_path=None, api_key=KEY, secret_key=SECRET, now=clock, clock="nyse",
                                         starting_cash=Decimal("100000"), partial_fill_probability=0.0))
     ex.start()
@@ -228,9 +231,17 @@ def test_a_run_inside_the_window_on_a_market_holiday_sends_nothing_and_exits_0_e
             monkeypatch.setenv(k, v)
         paper = PaperBook(tmp_path, ex, capsys)
         paper.configure()
+        yield paper, clock
+    finally:
+        ex.stop()
+
+
+def test_a_run_inside_the_window_on_a_market_holiday_sends_nothing_and_exits_0_even_with_a_book_built(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with nyse_paper(tmp_path, capsys, monkeypatch, datetime(2025, 12, 1, 10, 45, tzinfo=NEW_YORK)) as (paper, clock):
         assert paper("rebalance").code == 0
         clock.jump_to(datetime(2025, 12, 25, 10, 45, tzinfo=NEW_YORK))  # Christmas: the NYSE is closed
-        requests_before = len(ex.requests)
+        requests_before = len(paper.ex.requests)
 
         run, by_hand = paper("rebalance"), paper("rebalance", "--outside-window")
 
@@ -238,6 +249,17 @@ def test_a_run_inside_the_window_on_a_market_holiday_sends_nothing_and_exits_0_e
         assert "the market is closed (the broker's clock; it opens next Fri 2025-12-26 09:30 New York)" in run.out
         assert "outcome: market_closed (exit 0)" in run.out
         assert by_hand.code == 0 and "within band" in by_hand.out  # by hand it reconciles and decides (a trade
-        assert len(ex.requests) > requests_before + 1  # would meet the market-closed gate: exit 3)
-    finally:
-        ex.stop()
+        assert len(paper.ex.requests) > requests_before + 1  # would meet the market-closed gate: exit 3)
+
+
+def test_status_after_the_window_on_a_quarters_last_day_says_the_next_run_makes_the_new_quarters_rebalance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with nyse_paper(tmp_path, capsys, monkeypatch, datetime(2026, 12, 31, 10, 45, tzinfo=NEW_YORK)) as (paper, clock):
+        assert paper("rebalance").code == 0  # 2026Q4 done
+        clock.jump_to(datetime(2026, 12, 31, 15, 0, tzinfo=NEW_YORK))
+
+        status = paper("status")
+
+        assert status.code == 0, status.err
+        assert "next Mon 2027-01-04 10:30 New York" in status.out  # 1 January is a holiday
+        assert "it would make a calendar rebalance (quarterly rebalance for 2027Q1 not done yet)" in status.out

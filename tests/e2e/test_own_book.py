@@ -3,6 +3,7 @@ own symbols stops the run with one line and a way out (`pairbot ledger accept`).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import date
 from decimal import Decimal
@@ -80,6 +81,38 @@ def test_shares_journaled_in_or_out_by_the_user_stop_the_run_until_accepted(pape
     assert accepted.code == 0, accepted.err
     assert topped.code == 0 and "decision: accepted" in topped.out, topped.out + topped.err
     assert quiet.code == 0 and quiet.posts == 0 and "within band" in quiet.out
+
+
+def pnl_lines(status: str) -> tuple[Decimal, Decimal]:
+    """(P&L since inception, of which the legs) from `status`."""
+    found = re.search(r"P&L since inception: (-?)\$([\d,.]+).*of which the legs (-?)\$([\d,.]+)", status)
+    assert found is not None, status
+    total, legs = (Decimal(f"{sign}{amount.replace(',', '')}") for sign, amount in (found.group(1, 2),
+                                                                                    found.group(3, 4)))
+    return total, legs
+
+
+def test_status_while_the_account_changed_says_so_and_the_legs_pnl_stays_pairbots(paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+    short = positions(paper)["QQQ"]
+    paper.hand_order("QQQ", 10, "buy")
+    assert paper("rebalance").code == 6
+
+    broken = paper("status")
+    accepted = paper("ledger", "accept", "--yes")
+    topped, after = paper("rebalance"), paper("status")
+
+    assert broken.code == 0, broken.err
+    assert f"pairbot's ledger and the broker disagree: QQQ: ledger {short}, broker {short + 10}" in broken.out
+    assert "it would stop: the account changed outside pairbot (exit 6) until pairbot ledger accept" in broken.out
+    assert "None" not in broken.out and "-> stopped before deciding, ledger_break (exit 6): the account changed" \
+        in broken.out
+    total, legs = pnl_lines(broken.out)
+    assert abs(total - legs) < 20  # before: the hand-bought shares counted as the legs' gain (~ $4,500)
+    assert accepted.code == 0 and topped.code == 0, accepted.err + topped.err
+    total, legs = pnl_lines(after.out)
+    assert abs(total - legs) < 20  # the accepted shares entered pairbot's book at their mark, not for nothing
+    assert "disagree" not in after.out
 
 
 def test_a_paper_account_reset_stops_the_run_until_accepted_then_the_book_is_rebuilt_to_target(

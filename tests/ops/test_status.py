@@ -17,7 +17,7 @@ from tests.e2e.conftest import KEY, SECRET, paper_env, trading_hours
 from tests.ops.conftest import Pairbot
 
 NEXT_RUN = re.compile(r"next run:? +window [\d:-]+ New York, (?:now|next) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d) New York "
-                      r"\((\d\d:\d\d) (\S+) on this host\)")
+                      r"\(\w{3} (\d\d:\d\d) (\S+) on this host\)")
 
 
 def test_status_shows_account_positions_book_pnl_next_rebalance_and_last_run(traded: Pairbot) -> None:

@@ -41,6 +41,7 @@ class Adjustment:
     accepted_at: datetime
     id: int = 0
     rebalanced_by: str | None = None  # the run that traded the book back to target afterwards
+    price: Decimal | None = None  # the broker's mark when it was accepted (None: accepted before pairbot kept it)
 
 
 @dataclass(frozen=True, slots=True)

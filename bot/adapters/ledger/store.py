@@ -363,9 +363,9 @@ class Ledger:
             for a in changes:
                 db.execute(
                     "INSERT INTO adjustments (symbol, qty, ledger_qty, broker_qty, reason, accepted_by, accepted_at,"
-                    " run_id) VALUES (?,?,?,?,?,?,?,?)",
+                    " run_id, price) VALUES (?,?,?,?,?,?,?,?,?)",
                     (a.symbol, str(a.qty), str(a.ledger_qty), str(a.broker_qty), a.reason, a.accepted_by,
-                     a.accepted_at.isoformat(), run_id),
+                     a.accepted_at.isoformat(), run_id, None if a.price is None else str(a.price)),
                 )
 
     def adjustments(self) -> list[Adjustment]:
@@ -375,7 +375,7 @@ class Ledger:
             Adjustment(symbol=Symbol(r["symbol"]), qty=Decimal(r["qty"]), ledger_qty=Decimal(r["ledger_qty"]),
                        broker_qty=Decimal(r["broker_qty"]), reason=r["reason"], accepted_by=r["accepted_by"],
                        accepted_at=datetime.fromisoformat(r["accepted_at"]), id=r["id"],
-                       rebalanced_by=r["rebalanced_by"])
+                       rebalanced_by=r["rebalanced_by"], price=_decimal_or_none(r.get("price")))
             for r in self._rows("SELECT * FROM adjustments ORDER BY id")
         ]
 
@@ -426,6 +426,10 @@ class Ledger:
 
 
 _OURS = f"substr(client_order_id, 1, {len(OUR_PREFIX)}) = '{OUR_PREFIX}'"
+
+
+def _decimal_or_none(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def _event_order(e: AccountEvent) -> tuple[object, ...]:

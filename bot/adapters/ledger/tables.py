@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MEMORY = Path(":memory:")  # Ledger(MEMORY): an empty ledger that lives and dies with the process
 
 SCHEMA = """
@@ -60,4 +60,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS events_symbol ON events (symbol, effective);
     """,
+    """
+    ALTER TABLE adjustments ADD COLUMN price TEXT;
+    """,  # the broker's mark when a change was accepted: the cost the shares entered pairbot's book at
 )
