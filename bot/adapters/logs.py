@@ -57,7 +57,11 @@ class Redactor:
         return {k: self._value(k, v) for k, v in event.items()}
 
 
-def _open_private(path: Path) -> TextIO:
+LOG_NAME = "pairbot.jsonl"
+
+
+def open_private(path: Path) -> TextIO:
+    """The log file for appending, made (0600, its directory 0700) if absent."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     if os.path.isfile(path):
@@ -100,11 +104,11 @@ def log_failure() -> str | None:
     return None
 
 
-def configure_logging(log_dir: Path, *, redactor: Redactor, filename: str = "pairbot.jsonl") -> Path:
+def configure_logging(log_dir: Path, *, redactor: Redactor, filename: str = LOG_NAME) -> Path:
     """JSON lines to log_dir/filename (0600); nothing to the terminal (the CLI prints a summary)."""
     path = log_dir / filename
     try:
-        stream = _open_private(path)
+        stream = open_private(path)
         stream.write("")
         stream.flush()
     except OSError as err:

@@ -13,16 +13,17 @@ from pathlib import Path
 
 from bot.adapters.broker.port import Broker
 from bot.adapters.ledger import MEMORY, SCHEMA_VERSION, Ledger
-from bot.adapters.logs import configure_silent, mask_key
+from bot.adapters.logs import LOG_NAME, configure_silent, mask_key, open_private
 from bot.adapters.tradelog import open_readonly
 from bot.commands.rebalance import trading_window
 from bot.config import Config, load_config
 from bot.core.book import book_breaks, our_symbols
 from bot.core.corporate import event_effects
 from bot.core.domain import NEW_YORK, AccountSnapshot, Symbol, is_ours
-from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak
-from bot.live.context import RunContext, snapshot
+from bot.errors import BotError, BrokerUnavailable, ConfigError, ReconciliationBreak, RunLocked
+from bot.live.context import RunContext, pairbots_symbols, snapshot
 from bot.live.lock import exclusive_lock
+from bot.live.reconcile import foreign_open_orders
 from bot.live.runner import market_view
 from bot.live.summary import next_run, others
 from bot.live.wiring import Endpoint, broker_for, endpoint_for, remote_endpoint
@@ -140,6 +141,42 @@ def check_ledger(path: Path) -> Check:
     return passed("ledger", f"{path}: integrity ok, schema {SCHEMA_VERSION}, {runs} run(s), {fills} fill(s)")
 
 
+def check_writable(config: Config) -> Check:
+    """What a rebalance writes, tried as it would open it (the log appended to, the ledger opened for writing, or
+    its directory made), so a path it would refuse fails here too. It writes nothing into either."""
+    log, ledger = config.paths.logs / LOG_NAME, config.ledger_path()
+    try:
+        open_private(log).close()
+    except OSError as err:
+        return failed("paths", f"log {log}: cannot write it ({err.strerror}; check paths.logs)", 2)
+    try:
+        if ledger.exists():
+            with ledger.open("r+b"):
+                pass
+        else:
+            ledger.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(ledger.parent, os.W_OK | os.X_OK):  # SQLite writes its journal beside the ledger
+            raise PermissionError(13, "Permission denied")
+    except OSError as err:
+        return failed("paths", f"ledger {ledger}: cannot write it ({err.strerror}; check paths.ledger); a rebalance "
+                               "would refuse to trade", 6)
+    return passed("paths", f"log {log} and ledger {ledger} writable")
+
+
+def check_open_orders(ctx: RunContext) -> Check:
+    """Open orders in pairbot's symbols that pairbot did not place refuse a rebalance (exit 3); its own are
+    settled by the next one."""
+    ours = pairbots_symbols(ctx)
+    open_orders = [o for o in ctx.broker.open_orders() if o.symbol in ours]
+    foreign = foreign_open_orders(ctx, open_orders)
+    if foreign:
+        return failed("open orders", f"open orders not placed by pairbot in {', '.join(foreign)}: a rebalance "
+                                     "refuses until they are filled or cancelled", 3)
+    mine = [o for o in open_orders if is_ours(o.client_order_id)]
+    return passed("open orders", f"{len(mine)} of pairbot's own, settled by the next rebalance" if mine
+                  else "none in pairbot's symbols")
+
+
 def check_reconciliation(path: Path, broker: Broker, strategy: Strategy) -> Check:
     """pairbot's ledger (read-only) plus its fills and account events the ledger has not ingested yet, against
     the broker's positions of pairbot's symbols today; the user's own positions are not compared."""
@@ -218,7 +255,8 @@ def broker_checks(config: Config, config_path: Path, endpoint: Endpoint) -> list
         checks += [attempt("clock", lambda: check_clock(broker, snap, always_open=demo)),
                    check_account(snap, short_set)]
         checks.append(check_shorts(snap, short_set) if shorts.ok else shorts)
-        checks += [check_book(snap), attempt("next run", lambda: check_next_run(ctx, snap))]
+        checks += [check_book(snap), attempt("open orders", lambda: check_open_orders(ctx)),
+                   attempt("next run", lambda: check_next_run(ctx, snap))]
     checks.append(attempt("reconcile", lambda: check_reconciliation(config.ledger_path(), broker, strategy)))
     return [*checks, passed("schema", broker.schema_seen().summary())]
 
@@ -242,8 +280,11 @@ def diagnose(config_path: Path) -> list[Check]:
     with ExitStack() as stack:
         try:
             stack.enter_context(exclusive_lock(config.paths.state_dir / "pairbot.lock"))
+        except RunLocked as err:
+            return [*checks, failed("lock", f"{err} (try again when it is done)", RunLocked.exit_code), ledger]
         except BotError as err:
-            return [*checks, failed("lock", f"{err} (try again when it is done)", 3), ledger]
+            return [*checks, failed("lock", str(err).removesuffix("; nothing was sent"), err.exit_code), ledger]
+        checks.append(attempt("paths", lambda: check_writable(config)))
         if config.mode != "local":
             keys = attempt("keys", lambda: check_keys(config, None))
             checks.append(keys)
@@ -266,7 +307,7 @@ def diagnose(config_path: Path) -> list[Check]:
 
 def exit_code(checks: list[Check]) -> int:
     codes = [c.exit_code or 3 for c in checks if not c.ok]
-    for code in (2, 4, 6):
+    for code in (2, RunLocked.exit_code, 4, 6):
         if code in codes:
             return code
     return 3 if codes else 0

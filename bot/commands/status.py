@@ -19,7 +19,7 @@ from bot.core.domain import NEW_YORK, AccountEvent, AccountSnapshot, BookMeasure
 from bot.core.drift import measure_drift
 from bot.core.schedule import next_calendar_rebalance, period_key
 from bot.live.context import RunContext, snapshot
-from bot.live.reconcile import book_difference
+from bot.live.reconcile import book_difference, foreign_open_orders
 from bot.live.runner import market_view
 from bot.live.summary import _book_line, money, next_run, others, pct
 from bot.live.wiring import App, open_app
@@ -126,12 +126,16 @@ def book_state(ctx: RunContext, snap: AccountSnapshot, today: date) -> tuple[lis
     """Where pairbot's ledger and the broker disagree in pairbot's symbols (as the next run's reconciliation would
     find it, before it ingests anything new), and why that run would stop; ([], None) when they agree."""
     diff = book_difference(ctx, snap, today=today)
-    if not diff.breaks:
-        return [], None
-    found = [v.message for v in diff.breaks]
-    if set(diff.changed()) <= set(diff.waiting):
+    foreign = foreign_open_orders(ctx)
+    orders = [f"open orders not placed by pairbot in {', '.join(foreign)}"] if foreign else []
+    found = [v.message for v in diff.breaks] + orders
+    if diff.breaks and set(diff.changed()) <= set(diff.waiting):
         return found, "; ".join(diff.waiting[s] for s in diff.changed()) + " (exit 6; it goes on once booked)"
-    return found, f"the account changed outside pairbot (exit 6) until {ctx.command('ledger accept')}"
+    if diff.breaks:
+        return found, f"the account changed outside pairbot (exit 6) until {ctx.command('ledger accept')}"
+    if orders:
+        return found, f"{orders[0]} (exit 3) until they are filled or cancelled"
+    return [], None
 
 
 def live_costs_of(app: App, today: date) -> LiveCosts:
@@ -204,9 +208,12 @@ def render_text(app: App, st: Status) -> str:
     lines += [_book_line("now", st.drift.current), _book_line("target", st.drift.target)]
     lines.append(f"  drift: largest leg {st.drift.max_abs_leg_drift * 100:.2f} pts "
                  f"(band {app.config.schedule.drift_band * 100:.2f} pts)")
-    if st.breaks:
-        lines.append(f"pairbot's ledger and the broker disagree: {'; '.join(st.breaks)}; the rows above are the "
+    disagree = [b for b in st.breaks if not b.startswith("open orders")]
+    if disagree:
+        lines.append(f"pairbot's ledger and the broker disagree: {'; '.join(disagree)}; the rows above are the "
                      "broker's, the P&L pairbot's own")
+    lines += [f"{b}: the next rebalance refuses (exit 3) until they are filled or cancelled" for b in st.breaks
+              if b.startswith("open orders")]
     legs_total = sum(st.pnl_by_symbol.values(), Decimal(0))
     since = st.pnl_since_inception
     lines.append(f"P&L since inception: {'n/a (no snapshot yet)' if since is None else signed_money(since)}"

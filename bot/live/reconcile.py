@@ -35,15 +35,21 @@ def learn_orders(ctx: RunContext) -> None:
 def open_orders_or_refuse(ctx: RunContext) -> list[OrderState]:
     """pairbot's open orders (recorded); an open order someone else placed in pairbot's symbols refuses (exit 3)."""
     open_orders = ctx.broker.open_orders()
-    ours = pairbots_symbols(ctx)
-    foreign = [o for o in open_orders if not o.client_order_id.startswith(OUR_PREFIX) and o.symbol in ours]
+    foreign = foreign_open_orders(ctx, open_orders)
     if foreign:
-        raise GateRefused(f"open orders not placed by pairbot in {', '.join(sorted({o.symbol for o in foreign}))}; "
+        raise GateRefused(f"open orders not placed by pairbot in {', '.join(foreign)}; "
                           "cancel them or wait for them to finish")
     mine = [o for o in open_orders if o.client_order_id.startswith(OUR_PREFIX)]
     for o in mine:
         ctx.ledger.record_order(o, observed_at=ctx.now())
     return mine
+
+
+def foreign_open_orders(ctx: RunContext, open_orders: Collection[OrderState] | None = None) -> list[Symbol]:
+    """pairbot's symbols with an open order someone else placed (a rebalance refuses until they finish)."""
+    ours = pairbots_symbols(ctx)
+    found = ctx.broker.open_orders() if open_orders is None else open_orders
+    return sorted({o.symbol for o in found if not o.client_order_id.startswith(OUR_PREFIX) and o.symbol in ours})
 
 
 def adopt_orders(ctx: RunContext) -> int:

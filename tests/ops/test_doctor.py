@@ -6,14 +6,15 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from alpaca.trading.client import TradingClient
 
 from bot.adapters.exchange import ExchangeSettings, LocalExchange
 from tests.e2e.conftest import trading_hours
 from tests.ops.conftest import Pairbot
 
 KEY, SECRET = "PK" + "DOCTOR0000000000AB", "doctor-secret-not-real"  # built: no key-shaped literal in git
-CHECKS = ("config", "keys", "broker", "clock", "account", "short assets", "book", "next run", "ledger", "reconcile",
-          "schema", "kill switch")
+CHECKS = ("config", "paths", "keys", "broker", "clock", "account", "short assets", "book", "open orders", "next run",
+          "ledger", "reconcile", "schema", "kill switch")
 
 
 def lines(out: str) -> dict[str, str]:
@@ -91,3 +92,49 @@ def test_doctor_exits_6_on_a_corrupt_ledger(pairbot: Pairbot) -> None:
 
     assert done.returncode == 6, done.stdout + done.stderr
     assert lines(done.stdout)["ledger"] == "FAIL" and "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("section", "code"), [("logs", 2), ("ledger", 6)])
+def test_doctor_fails_a_log_or_ledger_path_a_rebalance_could_not_write_with_the_rebalances_exit(
+        pairbot: Pairbot, section: str, code: int) -> None:
+    blocker = pairbot.workdir / "a-file"
+    blocker.write_text("")
+    where = {"logs": str(blocker / "logs")} if section == "logs" else {"ledger": str(blocker / "ledger.sqlite")}
+    pairbot.write_config(paths=where)
+
+    done, run = pairbot.run("doctor"), pairbot.run("rebalance")
+
+    assert run.returncode == code, run.stdout + run.stderr
+    assert done.returncode == code, done.stdout + done.stderr
+    assert lines(done.stdout)["paths"] == "FAIL" and f"{blocker}" in done.stdout
+
+
+def test_doctor_fails_an_open_order_someone_else_placed_in_pairbots_symbol(pairbot: Pairbot,
+                                                                          exchange: LocalExchange) -> None:
+    pairbot.write_config(mode="paper")
+    env = {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": exchange.base_url,
+           "ALPACA_DATA_URL": exchange.base_url}
+    assert pairbot.run("rebalance", env=env).returncode == 0
+    TradingClient(KEY, SECRET, paper=True, url_override=exchange.base_url).post("/orders", {
+        "symbol": "IWM", "qty": "1", "side": "buy", "type": "limit", "limit_price": "1.00", "time_in_force": "day",
+        "client_order_id": "by-hand-1"})
+
+    done, status = pairbot.run("doctor", env=env), pairbot.run("status", env=env)
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert lines(done.stdout)["open orders"] == "FAIL" and "not placed by pairbot in IWM" in done.stdout
+    assert "open orders not placed by pairbot in IWM" in status.stdout
+
+
+def test_doctor_exits_75_while_another_run_holds_the_lock(pairbot: Pairbot) -> None:
+    import fcntl
+
+    lock = pairbot.workdir / ".state" / "pairbot.lock"
+    lock.parent.mkdir(parents=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        done = pairbot.run("doctor")
+
+    assert done.returncode == 75, done.stdout + done.stderr
+    assert lines(done.stdout)["lock"] == "FAIL" and "try again when it is done" in done.stdout
