@@ -241,3 +241,21 @@ def test_a_run_inside_the_window_on_a_market_holiday_sends_nothing_and_exits_0_e
         assert len(ex.requests) > requests_before + 1  # would meet the market-closed gate: exit 3)
     finally:
         ex.stop()
+
+
+@pytest.mark.parametrize("then", ["pair", "replica"], ids=["then nothing to do", "then a trade"])
+def test_a_rebalance_tells_the_fills_of_an_order_an_earlier_run_left_open_that_it_settled(paper: PaperBook,
+                                                                                         then: str) -> None:
+    assert paper("rebalance").code == 0
+    coid = "pb-2026Q4-aaaaaa-IWM-bto-1"  # what an interrupted rebalance leaves behind: an open order of its own
+    paper.ex.faults.add(Fault("stuck", method="POST", path="/v2/orders", on_calls=frozenset({1}), polls=20))
+    paper.client().post("/orders", {"symbol": "IWM", "qty": "1", "side": "buy", "type": "market",
+                                    "time_in_force": "day", "client_order_id": coid})
+    paper.configure(strategy=then)
+
+    run = paper("rebalance")
+
+    assert run.code == 0, run.out + run.err
+    assert ("within band" in run.out) == (then == "pair")
+    assert f"{coid}: buy 1 IWM -> filled (1/1 filled)" in run.out
+    assert f"[{coid}]" in run.out.partition("\nfills:\n")[2]
