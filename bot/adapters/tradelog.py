@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.ledger import Ledger
-from bot.core.domain import AccountEvent
+from bot.core.domain import AccountEvent, PositionIntent
+from bot.core.orderkey import OrderKey
 from bot.errors import ConfigError, ReconciliationBreak
 
 BPS = Decimal(10_000)
@@ -127,7 +128,10 @@ def _runs(db: sqlite3.Connection, flt: TradeFilter) -> list[RunRow]:
 
 
 def _orders(db: sqlite3.Connection) -> list[OrderRow]:
-    """Every order we journaled, plus broker orders the ledger knows without an intent (adopted)."""
+    """Every order we journaled, plus broker orders the ledger knows without an intent (adopted, or rebuilt by
+    `ledger rebuild`): those go with the run of their decision, by the run key in their client order id."""
+    by_key = {r["run_key"]: r["run_id"] for r in db.execute(
+        "SELECT run_id, run_key FROM runs WHERE run_key IS NOT NULL ORDER BY started_at DESC")}  # the first run wins
     rows: dict[str, OrderRow] = {}
     for r in db.execute("SELECT * FROM intents ORDER BY created_at"):
         rows[r["client_order_id"]] = OrderRow(
@@ -137,8 +141,10 @@ def _orders(db: sqlite3.Connection) -> list[OrderRow]:
     for r in db.execute("SELECT * FROM orders ORDER BY submitted_at"):
         row = rows.get(r["client_order_id"])
         if row is None:
+            key = OrderKey.parse(r["client_order_id"])
             row = rows[r["client_order_id"]] = OrderRow(
-                client_order_id=r["client_order_id"], run_id="", symbol=r["symbol"], side=r["side"], intent="",
+                client_order_id=r["client_order_id"], run_id=by_key.get(key.run_key, "") if key else "",
+                symbol=r["symbol"], side=r["side"], intent=_intent_of(key),
                 qty=Decimal(r["qty"]), reference_price=None, intent_state="adopted")
         row.order_id, row.status = r["order_id"], r["status"]
         row.history = [(e["status"], e["filled_qty"], e["observed_at"]) for e in db.execute(
@@ -150,6 +156,11 @@ def _orders(db: sqlite3.Connection) -> list[OrderRow]:
             row.fills.append(FillRow(activity_id=r["activity_id"], symbol=r["symbol"], side=r["side"],
                                      qty=Decimal(r["qty"]), price=Decimal(r["price"]), filled_at=r["filled_at"]))
     return list(rows.values())
+
+
+def _intent_of(key: OrderKey | None) -> str:
+    """What an order without a journaled intent meant to do, from the code in its client order id."""
+    return next((i.value for i in PositionIntent if key is not None and i.short_code == key.intent_code), "")
 
 
 def read_trade_log(path: Path, flt: TradeFilter = TradeFilter()) -> list[RunRow]:

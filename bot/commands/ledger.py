@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import socket
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from bot.core.book import outside_trades
 from bot.core.domain import OrderState, is_ours
 from bot.core.orderkey import OrderKey
 from bot.errors import ConfigError, ReconciliationBreak
-from bot.live.context import RunContext
+from bot.live.context import RunContext, snapshot
 from bot.live.reconcile import (
     BookDifference,
     book_difference,
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept: journal the broker's quantities of pairbot's symbols as pairbot's own "
                              "(after a hand trade, a transfer or a paper account reset); rebuild: move the ledger "
                              "aside (<name>.broken-<timestamp>) and rebuild it from the broker's orders and fills")
-    parser.add_argument("--yes", action="store_true", help="accept without asking (for scripts)")
+    parser.add_argument("--yes", action="store_true", help="accept, or rebuild, without asking (for scripts)")
     parser.add_argument("--reason", default="", help="why, recorded with each adjustment (accept)")
 
 
@@ -129,25 +130,60 @@ def move_aside(path: Path, stamp: str) -> Path | None:
     return moved
 
 
-def _record_done_periods(ledger: Ledger, orders: list[OrderState], *, run_id: str) -> list[str]:
-    """Calendar periods whose every leg's latest order filled in full: a rebuilt ledger knows they were
-    rebalanced, so the next run does not rebalance the same period again (an incomplete one it does)."""
-    latest: dict[str, dict[str, tuple[int, OrderState]]] = {}
+def _record_decisions(ledger: Ledger, orders: list[OrderState], *, run_id: str) -> list[str]:
+    """One run per decision the broker has pairbot's orders for (the run key in their client order ids), dated by
+    its first order, so the trade log shows each rebuilt order under the decision that sent it. A calendar
+    decision whose every leg's latest order filled in full is done: the next run does not rebalance that period
+    again (an incomplete one it does). Returns the calendar periods found done."""
+    by_key: dict[str, list[tuple[OrderKey, OrderState]]] = {}
     for o in orders:
         key = OrderKey.parse(o.client_order_id)
-        if key is not None and key.calendar_period is not None:
-            legs = latest.setdefault(key.calendar_period, {})
-            if key.leg not in legs or key.attempt > legs[key.leg][0]:
-                legs[key.leg] = (key.attempt, o)
-    done = sorted(p for p, legs in latest.items() if all(o.status == "filled" for _, o in legs.values()))
-    now = datetime.now(UTC)
-    for period in done:
-        rid = f"{run_id}-{period}"
-        ledger.start_run(run_id=rid, started_at=now, mode="rebuilt", command="ledger rebuild", strategy="")
-        ledger.record_decision(rid, decision="calendar", period=period, run_key=None,
-                               why=f"rebuilt: the broker has pairbot's orders for {period}")
-        ledger.finish_run(rid, finished_at=now, outcome="done", exit_code=0, summary={"rebuilt": True})
-    return done
+        if key is not None:
+            by_key.setdefault(key.run_key, []).append((key, o))
+    now, done = datetime.now(UTC), set[str]()
+    for run_key, keyed in sorted(by_key.items(), key=lambda kv: min(o.submitted_at for _, o in kv[1])):
+        latest: dict[str, tuple[int, OrderState]] = {}
+        for key, o in keyed:
+            if key.leg not in latest or key.attempt > latest[key.leg][0]:
+                latest[key.leg] = (key.attempt, o)
+        filled = all(o.status == "filled" for _, o in latest.values())
+        first, rid = keyed[0][0], f"{run_id}-{run_key}"
+        ledger.start_run(run_id=rid, started_at=min(o.submitted_at for _, o in keyed), mode="rebuilt",
+                         command="ledger rebuild", strategy="")
+        ledger.record_decision(rid, decision=first.decision_kind, period=first.calendar_period, run_key=run_key,
+                               why=f"rebuilt from the broker's orders for {run_key} (the runs that sent them were "
+                                   "in the old ledger)")
+        ledger.finish_run(rid, finished_at=now, outcome="done" if filled else "incomplete", exit_code=None,
+                          summary={"rebuilt": True, "orders": len(keyed)})
+        if filled and first.calendar_period is not None:
+            done.add(first.calendar_period)
+    return sorted(done)
+
+
+def _old_ledger(path: Path) -> str:
+    """What the ledger about to be moved aside holds, as far as it can be read."""
+    try:
+        with Ledger(path, readonly=True) as old:
+            return f"{len(old.runs())} runs, {len(old.adjustments())} accepted adjustment(s)"
+    except (ReconciliationBreak, sqlite3.DatabaseError):
+        return "unreadable"
+
+
+def _rebuild_confirmed(args: argparse.Namespace, path: Path, aside: Path, orders: int) -> bool:
+    """Moving a ledger aside drops its run history and accepted adjustments from view: asked, as accept asks.
+    With no ledger there is nothing to drop, and nothing to ask."""
+    if not path.exists():
+        return True
+    print(f"  moves {path} ({_old_ledger(path)}) aside to {aside}")
+    print(f"  and rebuilds it from the broker's {orders} pairbot orders, their fills and the account events;")
+    print("  adjustments accepted with `pairbot ledger accept` and the run history stay only in the old ledger")
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("ledger rebuild: pass --yes to move the ledger aside and rebuild it without a prompt "
+                          "(stdin is not a terminal)")
+    answer = input("  move it aside and rebuild? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def rebuild(args: argparse.Namespace) -> int:
@@ -155,27 +191,31 @@ def rebuild(args: argparse.Namespace) -> int:
         broker, config = app.broker, app.config
         account = broker.account_number()  # reach the broker before touching the file
         orders = broker.all_orders()
+        ours = [o for o in orders if is_ours(o.client_order_id)]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        print(f"pairbot ledger rebuild | mode {config.mode} | account {account}")
+        if not _rebuild_confirmed(args, app.ledger.path, Path(f"{app.ledger.path}.broken-{stamp}"), len(ours)):
+            print("  nothing was changed")
+            return 0
         moved = move_aside(app.ledger.path, stamp)
         ledger: Ledger = app.ledger.open()
         ctx = context_for(app, strategy_of(app), config_path=args.config)
         ledger.start_run(run_id=app.run_id, started_at=datetime.now(UTC), mode=config.mode,
                          command="ledger rebuild", strategy=config.strategy)
-        ours = [o for o in orders if is_ours(o.client_order_id)]
         for o in ours:
             ledger.record_order(o, observed_at=datetime.now(UTC))
-        periods = _record_done_periods(ledger, ours, run_id=app.run_id)
+        periods = _record_decisions(ledger, ours, run_id=app.run_id)
         ledger.set_meta("account_number", account)
         fills, _ = ingest_fills(ctx)
         today = broker_today(ctx)
         events = ingest_events(ctx, today=today)
         diff = book_difference(ctx, today=today)
+        ledger.record_snapshot(app.run_id, "rebuilt", snapshot(ctx))  # the account now: what `report` starts from
         ledger.finish_run(app.run_id, finished_at=datetime.now(UTC),
                           outcome="rebuilt_with_breaks" if diff.breaks else "rebuilt",
                           exit_code=6 if diff.breaks else 0,
                           summary={"orders": len(ours), "fills": fills, "events": events,
                                    "moved_aside": str(moved) if moved else None})
-        print(f"pairbot ledger rebuild | mode {config.mode} | account {account}")
         print(f"  {'moved the old ledger to ' + str(moved) if moved else 'no old ledger to move aside'}")
         if periods:
             print(f"  calendar rebalances found at the broker: {', '.join(periods)}")

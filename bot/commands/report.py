@@ -137,7 +137,8 @@ def from_ledger(config_path: Path, config: Config, *, offline: bool) -> ReportDa
     snaps = read_snapshots(ledger_path)
     runs = read_trade_log(ledger_path)
     if not snaps:
-        raise ConfigError(f"ledger {ledger_path} has no snapshots yet: run `pairbot rebalance` first")
+        raise ConfigError(f"ledger {ledger_path} has no account snapshot yet (the report charts equity from them): "
+                          "run `pairbot plan` (sends nothing) or `pairbot rebalance` first")
     equity, values, mids = snapshot_frames(snaps)
     prices_note = "SYNTHETIC prices" if config.mode == "local" and config.local.prices == "synthetic" else ""
     d = ReportData(title=f"pairbot report: {config.strategy}", equity=equity,

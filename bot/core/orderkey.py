@@ -10,6 +10,8 @@ from bot.core.domain import OUR_PREFIX, Symbol
 
 _KEY = re.compile(rf"^{re.escape(OUR_PREFIX)}(?P<run>.+)-(?P<symbol>[A-Z0-9.]+)-(?P<intent>[bs]t[oc])-(?P<n>\d+)$")
 _PERIOD = re.compile(r"^\d{4}(Q[1-4]|-\d{2})?$")  # calendar decisions: 2026Q4, 2026-11, 2026
+_DRIFT = re.compile(r"^d\d{8}$")  # d20261202
+_ACCEPTED = re.compile(r"^a\d+$")  # a7: back to target after accepted adjustment 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,15 @@ class OrderKey:
     def calendar_period(self) -> str | None:
         """The calendar period this order rebalanced for ("2026Q4"), or None for drift and accepted decisions."""
         return self.decision_key if _PERIOD.match(self.decision_key) else None
+
+    @property
+    def decision_kind(self) -> str:
+        """The kind of decision the key names, as the run recorded it: calendar, drift or accepted."""
+        if self.calendar_period is not None:
+            return "calendar"
+        if _DRIFT.match(self.decision_key):
+            return "drift"
+        return "accepted" if _ACCEPTED.match(self.decision_key) else "unknown"
 
     @classmethod
     def parse(cls, client_order_id: str) -> OrderKey | None:

@@ -71,7 +71,7 @@ class RunReport:
     after: AccountSnapshot | None = None
     residual: DriftReport | None = None
     outcomes: list[OrderOutcome] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)  # of the orders this run sent or settled, never an earlier run's
     violations: tuple[Violation, ...] = ()
     executed: bool = False
     outcome: str = "done"
@@ -79,6 +79,7 @@ class RunReport:
     kill_switch: Path | None = None  # the kill switch file, when it was present (a plan still runs)
     adjustments: tuple[int, ...] = ()  # accepted changes this run trades back to target
     open_orders: tuple[OrderState, ...] = ()  # pairbot's orders a plan found open (a rebalance settles them first)
+    settled: tuple[OrderState, ...] = ()  # pairbot's orders an earlier run left open, settled by this rebalance
     error: BotError | None = None  # why the run stopped, when it did
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from bot.core.checks import risk_violations
-from bot.core.domain import NEW_YORK, OUR_PREFIX, OrderIntent, OrderState, RebalancePlan
+from bot.core.domain import NEW_YORK, Fill, OrderIntent, OrderState, RebalancePlan
 from bot.core.drift import measure_drift
 from bot.core.orderkey import OrderKey
 from bot.errors import GateRefused, OrderRejected
@@ -133,13 +133,22 @@ def _poll(ctx: RunContext, orders: Sequence[OrderState], bound: float) -> dict[s
     return final
 
 
+def fills_to_tell(ctx: RunContext, report: RunReport) -> list[Fill]:
+    """The fills a run's summary tells: of the orders it sent, and of those an earlier run left open that it
+    settled (an earlier run tells only orders it saw final, so no fill is told twice). Not every order of the
+    run key: an earlier attempt of the same decision was another run's, and told by it."""
+    mine = {o.intent.client_order_id for o in report.outcomes if o.state is not None}
+    mine |= {o.client_order_id for o in report.settled}
+    return [f for f in ctx.ledger.fills() if f.client_order_id in mine]
+
+
 def verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
     snap = snapshot(ctx)
     compare_positions(ctx, snap, today=snap.as_of.astimezone(NEW_YORK).date())
     ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
     report.after = snap
     report.residual = measure_drift(targets, snap, ctx.strategy.vehicles)
-    report.fills = [f for f in ctx.ledger.fills() if f.client_order_id.startswith(f"{OUR_PREFIX}{report.run_key}-")]
+    report.fills = fills_to_tell(ctx, report)
     unfilled = unfilled_orders(report.outcomes)
     if unfilled:
         report.outcome, report.exit_code = "incomplete", OrderRejected.exit_code

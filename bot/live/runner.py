@@ -31,7 +31,7 @@ from bot.core.schedule import Decision, decide, run_key
 from bot.core.window import closed_today, refusal
 from bot.errors import BotError, ConfigError, GateRefused
 from bot.live.context import RunContext, RunReport, snapshot, stop_point, summary_fields
-from bot.live.execute import execute_plan, settle, verify
+from bot.live.execute import execute_plan, fills_to_tell, settle, verify
 from bot.live.reconcile import compare_positions, ingest_events, ingest_fills, learn_orders, open_orders_or_refuse
 from strategies.base import MarketView, Strategy
 
@@ -80,7 +80,12 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     if execute and _not_trading_now(ctx, report, clock):
         return
     stop_point(ctx, "before reconciling")
-    snap, report.open_orders = reconcile(ctx, now=now, settle_open=execute)
+    snap, found_open = reconcile(ctx, now=now, settle_open=execute)
+    if execute:
+        report.settled = found_open
+        report.fills = fills_to_tell(ctx, report)  # told even if the run then has nothing to do
+    else:
+        report.open_orders = found_open
     ctx.checkpoint("after_reconcile")
     stop_point(ctx, "after reconciling")
     _check_inputs(ctx, snap)
@@ -127,18 +132,19 @@ def reconcile(
     the ledger with the account as it is now: the snapshot the run goes on to decide and plan from. `now` is
     the broker's clock at the start of the run (every fill booked before it is there to be read).
 
-    A plan sends nothing (settle_open=False): pairbot's open orders are recorded, neither waited for nor
-    cancelled, and returned (the plan says the next rebalance settles them first)."""
+    Returns pairbot's orders an earlier run left open: as settled (a rebalance reports their fills), or, for a
+    plan, which sends nothing (settle_open=False), as found: recorded, neither waited for nor cancelled (the plan
+    says the next rebalance settles them first)."""
     today = now.astimezone(NEW_YORK).date()
     learn_orders(ctx)
     mine = open_orders_or_refuse(ctx)
     if settle_open:
-        settle(ctx, mine, cancel_after=True)
+        mine = list(settle(ctx, mine, cancel_after=True).values())
     _, outside = ingest_fills(ctx, read_at=now)
     ingest_events(ctx, today=today)
     snap = snapshot(ctx)
     compare_positions(ctx, snap, today=today, outside=outside_trades(outside))
-    return snap, () if settle_open else tuple(mine)
+    return snap, tuple(mine)
 
 
 def _check_inputs(ctx: RunContext, snap: AccountSnapshot) -> None:

@@ -82,6 +82,10 @@ def render(report: RunReport, *, header: str) -> str:
                      "what has filled; the next rebalance settles them before it plans")
         lines += [f"  {o.client_order_id}: {o.side.value} {o.qty} {o.symbol} ({o.status}, {o.filled_qty} filled)"
                   for o in report.open_orders]
+    if report.settled:
+        lines.append(f"orders an earlier run left open ({len(report.settled)}), settled before planning:")
+        lines += [f"  {o.client_order_id}: {o.side.value} {o.qty} {o.symbol} -> {o.status}"
+                  f" ({o.filled_qty}/{o.qty} filled)" for o in report.settled]
     if report.plan is not None:
         lines += ["plan:", *_plan_table(report)]
         if report.plan.is_noop:

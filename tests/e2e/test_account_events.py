@@ -141,7 +141,7 @@ def test_a_rebuilt_ledger_replays_the_splits_and_matches_the_broker(paper: Paper
     paper.next_day()
     assert paper("rebalance").code == 0
 
-    rebuilt = paper("ledger", "rebuild")
+    rebuilt = paper("ledger", "rebuild", "--yes")
     after = paper("rebalance")
 
     assert rebuilt.code == 0 and "account events" in rebuilt.out, rebuilt.out + rebuilt.err

@@ -263,3 +263,21 @@ def test_status_after_the_window_on_a_quarters_last_day_says_the_next_run_makes_
         assert status.code == 0, status.err
         assert "next Mon 2027-01-04 10:30 New York" in status.out  # 1 January is a holiday
         assert "it would make a calendar rebalance (quarterly rebalance for 2027Q1 not done yet)" in status.out
+
+
+@pytest.mark.parametrize("then", ["pair", "replica"], ids=["then nothing to do", "then a trade"])
+def test_a_rebalance_tells_the_fills_of_an_order_an_earlier_run_left_open_that_it_settled(paper: PaperBook,
+                                                                                         then: str) -> None:
+    assert paper("rebalance").code == 0
+    coid = "pb-2026Q4-aaaaaa-IWM-bto-1"  # what an interrupted rebalance leaves behind: an open order of its own
+    paper.ex.faults.add(Fault("stuck", method="POST", path="/v2/orders", on_calls=frozenset({1}), polls=20))
+    paper.client().post("/orders", {"symbol": "IWM", "qty": "1", "side": "buy", "type": "market",
+                                    "time_in_force": "day", "client_order_id": coid})
+    paper.configure(strategy=then)
+
+    run = paper("rebalance")
+
+    assert run.code == 0, run.out + run.err
+    assert ("within band" in run.out) == (then == "pair")
+    assert f"{coid}: buy 1 IWM -> filled (1/1 filled)" in run.out
+    assert f"[{coid}]" in run.out.partition("\nfills:\n")[2]

@@ -180,7 +180,7 @@ def test_the_ledger_after_rebuild_holds_only_pairbots_orders_and_fills(paper: Pa
     paper.hand_order("SPY", 4, "buy")
     assert paper("rebalance").code == 0
 
-    rebuilt = paper("ledger", "rebuild")
+    rebuilt = paper("ledger", "rebuild", "--yes")
 
     assert rebuilt.code == 0, rebuilt.err
     assert ledger_fill_symbols(paper) == {"IWM", "QQQ"}

@@ -88,3 +88,27 @@ def test_a_failing_webhook_never_fails_the_run(pairbot: Pairbot, receiver: Recei
     assert len(receiver.received) == 1
     log = pairbot.log_text()
     assert '"notification_failed"' in log and '"status": 500' in log and TOKEN not in log
+
+
+def fills_told(summary: str) -> set[str]:
+    """The client order ids in the `fills:` section of a run's printed summary."""
+    section = summary.partition("\nfills:\n")[2].partition("\nbook after:")[0]
+    return {line.rpartition("[")[2].rstrip("]") for line in section.splitlines()}
+
+
+def test_back_on_a_strategy_traded_earlier_today_a_run_tells_only_its_own_fills(pairbot: Pairbot,
+                                                                                receiver: Receiver) -> None:
+    """The same drift decision again (same day, same config): a new attempt; the earlier one's fills were told."""
+    done = []
+    for strategy in ("pair", "replica", "pair", "replica"):
+        pairbot.write_config(strategy=strategy, notifications={"webhook_url": receiver.url})
+        done.append(pairbot.run("rebalance"))
+        assert done[-1].returncode == 0, done[-1].stdout + done[-1].stderr
+
+    last = receiver.received[-1]
+    sent = {o["client_order_id"] for o in last["orders"]}
+    assert sent and {c.rpartition("-")[2] for c in sent} == {"2"}, sent
+    assert {f["client_order_id"] for f in last["fills"]} == sent
+    assert fills_told(done[-1].stdout) == sent
+    told = [(f["client_order_id"], f["filled_at"], f["qty"]) for n in receiver.received for f in n["fills"]]
+    assert len(told) == len(set(told))

@@ -101,3 +101,19 @@ def test_an_unwritable_out_path_is_one_line_and_exit_2_without_talk_of_orders(tr
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and f"{blocker}: File exists" in done.stderr
     assert "sent" not in done.stderr and "Traceback" not in done.stderr  # a report sends nothing, so says nothing of it
+
+
+def test_a_ledger_without_an_account_snapshot_says_what_the_report_needs_and_how_to_get_it(pairbot: Pairbot) -> None:
+    (pairbot.workdir / ".state").mkdir()
+    (pairbot.workdir / ".state" / "KILL").touch()
+    assert pairbot.run("rebalance").returncode == 3  # a run journaled before any snapshot was taken
+
+    done = pairbot.run("report", "--offline")
+    (pairbot.workdir / ".state" / "KILL").unlink()
+    assert pairbot.run("plan").returncode == 0
+    after_plan = pairbot.run("report", "--offline")
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "no account snapshot yet" in done.stderr
+    assert "`pairbot plan` (sends nothing)" in done.stderr
+    assert after_plan.returncode == 0, after_plan.stderr

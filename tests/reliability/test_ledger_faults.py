@@ -88,7 +88,7 @@ def test_a_damaged_ledger_refuses_to_trade_with_one_line_then_rebuild_restores_i
     assert "refusing to trade" in line and says in line
     assert refused.requests == 0
 
-    rebuilt = book.command("ledger", "rebuild")
+    rebuilt = book.command("ledger", "rebuild", "--yes")
 
     assert rebuilt.code == 0, rebuilt.stderr
     assert rebuilt.posts == 0
@@ -121,7 +121,7 @@ def test_ledger_rebuild_from_a_book_with_partial_fills_and_cancels_reconciles_an
                        Fault("stuck", method="POST", path="/v2/orders", on_calls=frozenset({2}), polls=10_000))
     assert book.rebalance().code == 5
 
-    rebuilt = book.command("ledger", "rebuild")
+    rebuilt = book.command("ledger", "rebuild", "--yes")
 
     assert rebuilt.code == 0, rebuilt.stderr
     assert "2 pairbot orders" in rebuilt.stdout

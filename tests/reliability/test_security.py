@@ -52,7 +52,7 @@ def test_canary_keys_appear_in_no_output_and_no_file_even_when_the_broker_echoes
     wrong = canary.rebalance(env={"ALPACA_SECRET_KEY": CANARY_SECRET[:-4] + "XXXX"})
     outputs += [wrong.stdout, wrong.stderr]
     assert wrong.code == 2 and "refused the API keys" in wrong.one_line()
-    for cmd in (("status",), ("trades",), ("doctor",), ("ledger", "rebuild")):
+    for cmd in (("status",), ("trades",), ("doctor",), ("ledger", "rebuild", "--yes")):
         run = canary.command(*cmd)
         outputs += [run.stdout, run.stderr]
 

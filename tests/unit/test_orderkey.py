@@ -28,6 +28,12 @@ def test_only_calendar_decisions_have_a_period() -> None:
     assert OrderKey.parse("pb-d20261202-abcdef-IWM-bto-1").calendar_period is None  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(("decision", "kind"), [("2026Q4", "calendar"), ("2027", "calendar"), ("d20261202", "drift"),
+                                              ("a12", "accepted")])
+def test_a_key_knows_the_kind_of_decision_it_names(decision: str, kind: str) -> None:
+    assert OrderKey(f"{decision}-abcdef", Symbol("IWM"), "bto").decision_kind == kind
+
+
 @pytest.mark.parametrize("coid", ["manual-1", "pb-", "pb-2026Q4-abcdef-IWM-xyz-1", "PB-2026Q4-abcdef-IWM-bto-1"])
 def test_an_id_pairbot_did_not_make_parses_to_none(coid: str) -> None:
     assert OrderKey.parse(coid) is None

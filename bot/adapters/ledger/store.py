@@ -181,8 +181,9 @@ class Ledger:
                 (decision, period, run_key, why, run_id),
             )
 
-    def finish_run(self, run_id: str, *, finished_at: datetime, outcome: str, exit_code: int,
+    def finish_run(self, run_id: str, *, finished_at: datetime, outcome: str, exit_code: int | None,
                    summary: dict[str, Any]) -> None:
+        """exit_code None: not known (a run a rebuilt ledger recovered from the broker's orders)."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, summary = ? WHERE run_id = ?",
