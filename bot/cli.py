@@ -6,6 +6,7 @@ import argparse
 import gc
 import importlib
 import importlib.util
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from bot.adapters.logs import log_failure
+from bot.adapters.logs import configure_silent, log_failure
 from bot.errors import BotError
 
 # name -> (module, help). Modules load lazily so `pairbot --help` stays fast.
@@ -65,6 +66,8 @@ def _module(name: str) -> object:
 def main(argv: Sequence[str] | None = None, *, imported: Callable[[], None] | None = None) -> int:
     """`imported` is called once the command's modules are imported and its arguments parsed."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _line_buffered_stdout()
+    configure_silent()  # until a command opens its log: an event (an internal error's traceback) never reaches stdout
     try:
         args = build_parser(argv).parse_args(argv)
         if imported is not None:
@@ -109,6 +112,13 @@ def _after_os_error(args: argparse.Namespace) -> str:
     if args._name == "rebalance" and not getattr(args, "dry_run", False):
         return "; a rerun reconciles with the broker before it trades, so nothing is doubled"
     return ""
+
+
+def _line_buffered_stdout() -> None:
+    """Each line reaches a file as it is printed (cron's `>> logs/cron.log`), so a run killed by SIGKILL or the
+    OOM killer leaves what it had said, not an empty file; a terminal is line-buffered already."""
+    if not sys.stdout.isatty() and isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
 
 
 def _say(line: str) -> None:

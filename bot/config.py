@@ -249,7 +249,7 @@ class Local(Section):
     starting_cash: Decimal = Field(Decimal("100000"), gt=0)
     clock: Literal["always-open", "nyse"] = "always-open"
     prices: str = "synthetic"  # "synthetic" or a directory of <SYMBOL>.csv files
-    seed: int = 7
+    seed: int = Field(7, ge=0)  # numpy's generators take no negative seed
     half_spread_bps: Decimal = Field(Decimal("1"), ge=0, le=500)
     partial_fill_probability: float = Field(0.1, ge=0, le=1)
 
@@ -353,6 +353,39 @@ def _describe(err: ValidationError, *, where_empty: str = "<root>") -> str:
     return f"{where}: {msg}{shown}{more}"
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _duplicate_key(node: yaml.Node, path: str = "", seen: set[int] | None = None) -> str | None:
+    """'<key path>: written twice (lines A and B)' for the first key a mapping repeats (YAML lets the last one
+    win, silently), or None."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias of a node already walked
+        return None
+    seen.add(id(node))
+    children: list[tuple[str, yaml.Node]] = []
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else f"<{key.tag}>"
+            here = f"{path}.{name}" if path else name
+            if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in lines:
+                    where = f"line {line}" if lines[key.tag, key.value] == line else \
+                        f"lines {lines[key.tag, key.value]} and {line}"
+                    return f"{here}: written twice ({where})"
+                lines[key.tag, key.value] = line
+            children.append((here, value))
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(f"{path}[{i}]", item) for i, item in enumerate(node.value)]
+    for here, child in children:
+        found = _duplicate_key(child, here, seen)
+        if found is not None:
+            return found
+    return None
+
+
 def parse_config(raw: object, *, source: str = "config.yaml") -> Config:
     if raw is None:
         raise ConfigError(f"{source}: the file is empty; it needs at least `mode:` (see the shipped config.yaml); "
@@ -376,10 +409,21 @@ def load_config(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+                          "save it as UTF-8") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     try:
-        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when built in)
+        loader = _LOADER(text)  # a safe loader (libyaml's when built in)
+        try:
+            node = loader.get_single_node()
+            twice = _duplicate_key(node) if node is not None else None
+            if twice is not None:
+                raise ConfigError(f"{path}: {twice}; keep one (pairbot does not guess which one you meant)")
+            raw = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -136,7 +136,9 @@ def configure_logging(log_dir: Path, *, redactor: Redactor, filename: str = LOG_
 
 
 def configure_silent() -> None:
-    """For commands that must not write logs (and for library use): drop every event."""
+    """For commands that must not write logs (and for library use), and every command until it opens its log:
+    drop every event. structlog's own default prints them to stdout, tracebacks and all."""
+    _current.clear()
     structlog.configure(
         processors=[structlog.processors.JSONRenderer()],
         logger_factory=structlog.ReturnLoggerFactory(),

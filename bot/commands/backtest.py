@@ -20,7 +20,8 @@ from bot.adapters.history.frame import (
     synthetic_history,
 )
 from bot.adapters.history.splits import splits_beside
-from bot.commands.argtypes import iso_date
+from bot.adapters.net import key_problem
+from bot.commands.argtypes import iso_date, non_negative_int, out_dir
 from bot.commands.outputs import (
     NOT_AS_TRADED,
     RunRecord,
@@ -52,8 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--to", dest="end", type=iso_date, metavar="DATE", help="last session (YYYY-MM-DD)")
     add("--prices", help="a directory of <SYMBOL>.csv, 'alpaca' or 'synthetic' (default: config local.prices)")
     add("--feed", default=None, help="Alpaca data feed for --prices alpaca (default: config broker.feed)")
-    add("--seed", type=int, default=None, help="seed of the synthetic market (default: config local.seed)")
-    add("--out", type=Path, metavar="DIR", help="write equity.csv, trades.csv, metrics.json and backtest.png here")
+    add("--seed", type=non_negative_int, default=None, help="seed of the synthetic market (default: config local.seed)")
+    add("--out", type=out_dir, metavar="DIR", help="write equity.csv, trades.csv, metrics.json and backtest.png here")
     add("--fill", choices=("close", "next_open"), help="fill at the decision close or the next open")
     add("--cost-bps", type=float, help="commission, bps of notional")
     add("--slippage-bps", type=float, help="slippage, bps of price, against each fill")
@@ -91,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="block-bootstrap resamples behind the intervals (default 1000; 0: no intervals)")
     add("--block-days", type=int, default=DEFAULT_BLOCK_SESSIONS,
         help=f"mean block length of the bootstrap, sessions (default {DEFAULT_BLOCK_SESSIONS})")
-    add("--bootstrap-seed", type=int, default=DEFAULT_SEED, help="seed of the bootstrap")
+    add("--bootstrap-seed", type=non_negative_int, default=DEFAULT_SEED, help="seed of the bootstrap")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,6 +199,9 @@ def load_prices(
         key, secret = os.environ.get("ALPACA_API_KEY"), os.environ.get("ALPACA_SECRET_KEY")
         if not key or not secret:
             raise ConfigError("--prices alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY in the environment")
+        problem = key_problem("ALPACA_API_KEY", key) or key_problem("ALPACA_SECRET_KEY", secret)
+        if problem is not None:
+            raise ConfigError(problem)
         feed = args.feed or (config.broker.feed if config is not None else "iex")
         data_url = os.environ.get("ALPACA_DATA_URL") or (config.broker.data_url if config is not None else None)
         state = config.paths.state_dir if config is not None else Path(".state")

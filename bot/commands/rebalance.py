@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             notify_run(app.config, app.run_id, report, report.error)
         if report.decided:
             print(render(report, header=header(app, execute=execute)))
+        ctx.checkpoint("after_summary")
         if report.error is not None:
             raise report.error
         print(f"ledger {app.ledger.path} | log {app.log_path} | {app.broker.request_count} broker requests")

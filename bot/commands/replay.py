@@ -7,7 +7,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from bot.commands.argtypes import iso_date
+from bot.commands.argtypes import iso_date, non_negative_int, out_dir
 
 
 def _bps(text: str) -> Decimal:
@@ -28,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", default=None, help="pair, overlay or replica (default: config strategy)")
     parser.add_argument("--slippage-bps", type=_bps, default=Decimal(0),
                         help="half-spread on the exchange and slippage in the backtest (default 0)")
-    parser.add_argument("--out", type=Path, default=None, help="keep the replay ledger and log in this directory")
-    parser.add_argument("--seed", type=int, default=None, help="synthetic prices seed (default: config local.seed)")
+    parser.add_argument("--out", type=out_dir, default=None, help="keep the replay ledger and log in this directory")
+    parser.add_argument("--seed", type=non_negative_int, default=None,
+                        help="synthetic prices seed (default: config local.seed)")
 
 
 def run(args: argparse.Namespace) -> int:

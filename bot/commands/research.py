@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 from bot.adapters.history.frame import price_warnings
-from bot.commands.argtypes import iso_date
+from bot.commands.argtypes import iso_date, non_negative_int, out_dir
 from bot.commands.backtest import _config, load_prices, price_source, price_splits, settings_from
 from bot.config import Config
 from bot.errors import ConfigError
@@ -26,16 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--prices", required=True, help="a directory of <SYMBOL>.csv (IWM and QQQ needed; SPY, BIL, TNA, UPRO, "
         "SQQQ, NDX, RUT used when present), 'alpaca' or 'synthetic'")
-    add("--out", type=Path, required=True, metavar="DIR", help="write research.html here")
+    add("--out", type=out_dir, required=True, metavar="DIR", help="write research.html here")
     add("--feed", default=None, help="Alpaca data feed for --prices alpaca")
-    add("--seed", type=int, default=None, help="seed of the synthetic market")
+    add("--seed", type=non_negative_int, default=None, help="seed of the synthetic market")
     add("--from", dest="start", type=iso_date, metavar="DATE", help="first session studied (default: the data's)")
     add("--to", dest="end", type=iso_date, metavar="DATE", help="last session studied (default: the data's)")
     add("--train-to", type=iso_date, default=TRAIN_TO, metavar="DATE",
         help=f"the gates' walk-forward: choose on sessions up to DATE, test after it (default {TRAIN_TO})")
     add("--resamples", type=int, default=1000, help="bootstrap resamples behind each interval (default 1000)")
     add("--block-days", type=int, default=DEFAULT_BLOCK_SESSIONS, help="mean bootstrap block, sessions")
-    add("--bootstrap-seed", type=int, default=DEFAULT_SEED, help="seed of the bootstrap")
+    add("--bootstrap-seed", type=non_negative_int, default=DEFAULT_SEED, help="seed of the bootstrap")
     add("--cost-bps", type=float, help="commission, bps of notional (default: config's backtest section)")
     add("--slippage-bps", type=float, help="slippage, bps of price")
     add("--borrow-bps", type=float, help="borrow fee on short market value, annual bps")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
 from bot.adapters.history.frame import price_warnings
-from bot.commands.argtypes import iso_date
+from bot.commands.argtypes import iso_date, non_negative_int, out_dir, positive_int
 from bot.commands.backtest import _config, load_prices
 from bot.errors import ConfigError
 from bot.research.market_signals import DECLUSTER_SESSIONS, Signals, compute_signals, ratio_history, signals_document
@@ -22,15 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--prices", help="a directory of <SYMBOL>.csv, 'alpaca' or 'synthetic' (default: config local.prices)")
     add("--feed", default=None, help="Alpaca data feed for --prices alpaca")
-    add("--seed", type=int, default=None, help="seed of the synthetic market")
+    add("--seed", type=non_negative_int, default=None, help="seed of the synthetic market")
     add("--long", default="IWM", help="the long leg (default IWM)")
     add("--short", default="QQQ", help="the short leg (default QQQ)")
     add("--threshold", type=float, default=0.04, help="rotation day: long - short daily return >= this (0.04)")
     add("--days", type=int, default=252, help="trailing window of the spread, sessions (252)")
     add("--as-of", type=iso_date, metavar="DATE", help="what was known at this day's close (YYYY-MM-DD)")
     add("--json", action="store_true", help="print one JSON document instead of tables")
-    add("--events", type=int, default=30, help="most recent events to print (tables only; default 30)")
-    add("--out", type=Path, metavar="DIR", help="also write spread.csv, events.csv and ratio.csv here")
+    add("--events", type=positive_int, default=30, help="most recent events to print (tables only; default 30)")
+    add("--out", type=out_dir, metavar="DIR", help="also write spread.csv, events.csv and ratio.csv here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,19 +85,23 @@ def render(sig: Signals, label: str, *, recent: int, warnings: tuple[str, ...] =
         f"by year: {_by_year(sig.events)}",
         _pct_table(sig.summary),
         "",
-        "overlap-robust statistics of the forward excess return (long minus short):",
+        "overlap-robust statistics of the forward excess return (long minus short; - where too few events "
+        "to compute):",
         _study_table(sig),
         *(f"  {st.verdict}" for st in sig.studies),
         "",
-        f"most recent {min(recent, len(sig.events))} events (forward total returns; * = first in its cluster):",
         _event_table(sig, recent),
     ]
     return "\n".join(lines)
 
 
 def _pts(value: float) -> str:
-    """A spread of two returns, in percentage points."""
-    return f"{value * 100:+.1f} pts"
+    """A spread of two returns, in percentage points; '-' when there is none to show (NaN)."""
+    return "-" if math.isnan(value) else f"{value * 100:+.1f} pts"
+
+
+def _num(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
 
 
 def _month_ends(spread: pd.Series) -> str:
@@ -130,10 +133,11 @@ def _study_table(sig: Signals) -> str:
     rows = {}
     for st in sig.studies:
         rows[f"{st.horizon} sessions"] = {
-            "events": f"{st.events}", "mean": _pts(st.mean_excess), "plain t": f"{st.naive_t:.2f}",
+            "events": f"{st.events}", "mean": _pts(st.mean_excess), "plain t": _num(st.naive_t, ".2f"),
             "independent": f"{st.independent}", "indep. mean": _pts(st.independent_mean),
-            "indep. t": f"{st.independent_t:.2f}", "HAC t": f"{st.hac_t:.2f}", "HAC p": f"{st.hac_p:.3f}",
-            "placebo mean": _pts(st.placebo_mean), "placebo p": f"{st.placebo_p:.3f}",
+            "indep. t": _num(st.independent_t, ".2f"), "HAC t": _num(st.hac_t, ".2f"),
+            "HAC p": _num(st.hac_p, ".3f"), "placebo mean": _pts(st.placebo_mean),
+            "placebo p": _num(st.placebo_p, ".3f"),
             "every session": _pts(st.baseline_mean),
         }
     return str(pd.DataFrame(rows).T.to_string())
@@ -153,11 +157,14 @@ def _pct_table(summary: pd.DataFrame) -> str:
 
 def _event_table(sig: Signals, recent: int) -> str:
     if sig.events.empty:
-        return "  (none)"
+        return (f"no rotation days on these prices: no session's {sig.long}-{sig.short} daily return reached "
+                f"{sig.threshold * 100:.0f} points")
+    heading = (f"most recent {min(recent, len(sig.events))} events (forward total returns; * = first in its "
+               "cluster):")
     cols = ["spread"] + [f"fwd_{h}_{sym}" for h in ("3m", "12m", "63d", "252d") for sym in (sig.long, sig.short)]
     table = sig.events.tail(recent)
     shown = pd.DataFrame(index=[f"{d.date()}{'*' if first else ''}" for d, first in
                                 zip(table.index, table["first_in_cluster"], strict=True)])
     for col in cols:
         shown[col.removeprefix("fwd_")] = [("-" if math.isnan(v) else f"{v:+.1%}") for v in table[col]]
-    return str(shown.to_string())
+    return f"{heading}\n{shown.to_string()}"

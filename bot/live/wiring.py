@@ -18,7 +18,7 @@ from bot.adapters.broker.alpaca import AlpacaBroker, AlpacaSettings
 from bot.adapters.broker.port import Broker
 from bot.adapters.ledger import Ledger
 from bot.adapters.logs import Redactor, configure_logging
-from bot.adapters.net import is_loopback_host
+from bot.adapters.net import is_loopback_host, key_problem
 from bot.config import Config, load_config
 from bot.errors import ConfigError
 from bot.live.lock import exclusive_lock
@@ -60,6 +60,10 @@ def remote_endpoint(config: Config, env: Mapping[str, str]) -> Endpoint:
     key, secret = env.get("ALPACA_API_KEY", ""), env.get("ALPACA_SECRET_KEY", "")
     if not key or not secret:
         raise ConfigError(f"mode {config.mode} needs ALPACA_API_KEY and ALPACA_SECRET_KEY in the environment")
+    for name, value in (("ALPACA_API_KEY", key), ("ALPACA_SECRET_KEY", secret)):
+        problem = key_problem(name, value)
+        if problem is not None:
+            raise ConfigError(problem)
     expected = None
     if config.mode == "live":
         expected = env.get(LIVE_ARMING_VARIABLE, "")

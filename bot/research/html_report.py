@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -312,18 +312,40 @@ def from_backtest_dir(directory: Path) -> ReportData:
         raise ConfigError(f"{equity_csv}: cannot read ({err})") from None
     if "equity" not in curve.columns or curve.empty:
         raise ConfigError(f"{equity_csv}: needs a non-empty 'equity' column")
-    curve.index = naive_utc(curve.index)
+    try:
+        curve.index = naive_utc(curve.index)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{equity_csv}: the first column must hold dates (YYYY-MM-DD), got "
+                          f"{_first_bad(curve.index, pd.Timestamp)!r}") from None
+    used = ["equity", *(c for c in curve.columns if c.endswith("_buy_hold")),
+            *(["gross", "net"] if {"gross", "net"} <= set(curve.columns) else [])]
+    for col in used:
+        try:
+            curve[col] = curve[col].astype(float)
+        except ValueError:
+            raise ConfigError(f"{equity_csv}: column {col!r} must hold numbers, got "
+                              f"{_first_bad(curve[col], float)!r}") from None
     d = ReportData(title="pairbot backtest report", source=f"backtest results in {directory.resolve()}",
-                   equity=curve["equity"].astype(float), table_title="Trades")
+                   equity=curve["equity"], table_title="Trades")
     for col in curve.columns:
         if col.endswith("_buy_hold"):
-            d.benchmarks[col.removesuffix("_buy_hold")] = curve[col].astype(float)
+            d.benchmarks[col.removesuffix("_buy_hold")] = curve[col]
     if {"gross", "net"} <= set(curve.columns):
-        d.exposure = curve[["gross", "net"]].astype(float)
+        d.exposure = curve[["gross", "net"]]
     _backtest_spread(d)
     _backtest_metrics(d, directory / "metrics.json")
     _backtest_trades(d, directory / "trades.csv")
     return d
+
+
+def _first_bad(values: Iterable[Any], parse: Callable[[Any], object]) -> object:
+    """The first value `parse` refuses (for a message that shows what is wrong, not pandas' internals)."""
+    for v in values:
+        try:
+            parse(v)
+        except (ValueError, TypeError):
+            return v
+    return None
 
 
 def _backtest_spread(d: ReportData) -> None:
@@ -404,7 +426,10 @@ def _backtest_trades(d: ReportData, path: Path) -> None:
     d.table_columns = [str(c) for c in trades.columns]
     d.table_rows = [[_cell(v) for v in row] for row in trades.itertuples(index=False)]
     if "date" in trades.columns and len(trades):
-        d.rebalances = list(naive_utc(sorted(set(trades["date"]))))
+        try:
+            d.rebalances = list(naive_utc(sorted(set(trades["date"].astype(str)))))
+        except ValueError:
+            d.notes.append("trades.csv has a date that is not a date: no rebalance markers.")
 
 
 def _cell(v: object) -> str:

@@ -186,3 +186,89 @@ class TestRealData:
         assert doc["trailing_spread"]["history_start"] == "2001-05-29"
         first = doc["rotation_days"]["events"][0]
         assert first["date"] == "2000-09-21" and first["spread"] >= 0.04
+
+
+def cli(argv: list[str], tmp_path: Path) -> int:
+    """pairbot in process through its entry point; argparse's refusals become their exit code."""
+    from bot.cli import main
+
+    try:
+        code = main([*argv, "--config", str(tmp_path / "absent.yaml")])
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    return code
+
+
+class TestBadInputThroughTheCli:
+    @pytest.mark.parametrize("command", ["backtest", "signals", "research", "replay"])
+    def test_a_negative_seed_is_a_usage_error(self, command, tmp_path, capsys):
+        code = cli([command, "--seed", "-1"], tmp_path)
+
+        assert code == 2
+        assert "argument --seed: expected a whole number from 0, got '-1'" in capsys.readouterr().err
+
+    def test_a_negative_seed_in_the_config_is_refused_as_bad_config(self, tmp_path, capsys):
+        from bot.cli import main
+
+        (tmp_path / "config.yaml").write_text("mode: local\nlocal: {seed: -1}\n")
+
+        code = main(["backtest", "--config", str(tmp_path / "config.yaml")])
+
+        assert code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pairbot: ") and "local.seed: Input should be greater than or equal to 0" in err
+
+    @pytest.mark.parametrize("events", ["0", "-3", "x"])
+    def test_events_must_be_a_positive_whole_number(self, events, tmp_path, capsys):
+        code = cli(["signals", "--prices", "synthetic", "--events", events], tmp_path)
+
+        assert code == 2
+        assert f"argument --events: expected a whole number from 1, got '{events}'" in capsys.readouterr().err
+
+    def test_signals_without_rotation_days_say_so_and_show_no_nan(self, tmp_path, capsys):
+        code = cli(["signals", "--prices", "synthetic"], tmp_path)
+
+        out = capsys.readouterr().out
+        assert code == 0
+        assert "no rotation days on these prices: no session's IWM-QQQ daily return reached 4 points" in out
+        assert "nan" not in out.lower() and "Empty DataFrame" not in out
+        assert "- where too few events to compute" in out
+
+    def test_a_range_past_the_prices_names_where_they_end(self, tmp_path, capsys):
+        prices = TestSplitsBesideThePrices.prices(tmp_path, splits=False)
+
+        code = cli(["backtest", "--strategy", "overlay", "--prices", str(prices), "--from", "2030-01-01"],
+                         tmp_path)
+
+        assert code == 2
+        assert capsys.readouterr().err == (
+            "pairbot: fewer than 2 common sessions for SPY, SQQQ, TNA, UPRO from 2030-01-01 on; the prices' "
+            "common sessions run 2015-01-02 to 2020-12-31\n")
+
+    def test_a_price_file_given_for_the_directory_is_named_a_file(self, tmp_path, capsys):
+        prices = TestSplitsBesideThePrices.prices(tmp_path, splits=False)
+
+        code = cli(["backtest", "--prices", str(prices / "IWM.csv")], tmp_path)
+
+        assert code == 2
+        assert f"{prices / 'IWM.csv'}: a file, not a directory" in capsys.readouterr().err
+
+    def test_a_split_ratio_that_is_not_a_number_is_quoted(self, tmp_path, capsys):
+        prices = TestSplitsBesideThePrices.prices(tmp_path, splits=False)
+        (prices / "splits.csv").write_text("symbol,date,ratio\nSQQQ,2016-06-03,1:5\n")
+
+        code = cli(["backtest", "--strategy", "overlay", "--prices", str(prices)], tmp_path)
+
+        assert code == 2
+        assert capsys.readouterr().err.startswith(
+            f"pairbot: {prices / 'splits.csv'}: line 2: ratio '1:5' is not a number")
+
+    def test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run(self, tmp_path, capsys, monkeypatch):
+        blocker = tmp_path / "a-file"
+        blocker.write_text("")
+        monkeypatch.setattr(backtest, "run_backtest", lambda *a: pytest.fail("the backtest ran"))
+
+        code = cli(["backtest", "--prices", "synthetic", "--out", str(blocker / "x")], tmp_path)
+
+        assert code == 2
+        assert f"argument --out: {blocker} is a file, not a directory" in capsys.readouterr().err

@@ -21,6 +21,9 @@ BAD_CONFIGS = {
     "secret inside": f"mode: paper\nbroker: {{api_key: {FAKE_KEY}}}\n",
     "key-like value": f"mode: paper\nbroker: {{base_url: {FAKE_KEY}}}\n",
     "not a mapping": "- just\n- a list\n",
+    "negative seed": "mode: paper\nlocal: {seed: -1}\n",
+    "a key written twice": "mode: local\nmode: paper\n",
+    "a nested key written twice": "mode: paper\nlimits:\n  max_gross: 1\n  max_gross: 2\n",
 }
 
 
@@ -35,6 +38,26 @@ def test_a_bad_config_is_one_line_exit_2_and_no_request(cli: Cli, exchange: Loca
     assert result.stderr.startswith("pairbot: ") and "Traceback" not in result.stderr
     assert "config.yaml" in result.stderr
     assert len(exchange.requests) == 0
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_file_and_nothing_on_stdout(cli: Cli) -> None:
+    (cli.workdir / "c.yaml").write_bytes(b"\xff\xfe mode: local\n")
+
+    result = cli.run("rebalance", "--config", "c.yaml")
+
+    assert result.returncode == 2
+    assert result.stderr == "pairbot: c.yaml: not UTF-8 text (byte 0xff at offset 0); save it as UTF-8\n"
+    assert result.stdout == ""
+
+
+def test_a_key_written_twice_is_refused_with_its_path_and_both_lines(cli: Cli) -> None:
+    (cli.workdir / "config.yaml").write_text("mode: local\nlimits:\n  max_gross: 1\n  max_net: 0\n  max_gross: 2\n")
+
+    result = cli.run("plan")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("pairbot: config.yaml: limits.max_gross: written twice (lines 3 and 5); keep one")
+    assert result.stdout == ""
 
 
 def test_a_missing_config_file_is_exit_2(cli: Cli) -> None:
@@ -65,6 +88,23 @@ def test_wrong_keys_are_exit_2_with_one_line(cli: Cli, exchange: LocalExchange) 
     assert "refused the API keys" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "wrong-secret" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("key", "secret"), [("PK TEST", "secret"), ("PKTEST", "sec\nret"), ("PKTEST\n", "secret")],
+                         ids=["space in the key", "newline in the secret", "newline after the key"])
+def test_a_key_or_secret_with_whitespace_is_refused_before_any_request(cli: Cli, exchange: LocalExchange,
+                                                                        key: str, secret: str) -> None:
+    cli.write_config(mode="paper")
+    name = "ALPACA_API_KEY" if key != "PKTEST" else "ALPACA_SECRET_KEY"
+
+    result = cli.run("rebalance", env={**paper_env(exchange), "ALPACA_API_KEY": key, "ALPACA_SECRET_KEY": secret})
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"pairbot: {name} contains whitespace, a control character or a non-ASCII")
+    for part in (*secret.split(), key.strip()):
+        assert part not in result.stderr + result.stdout  # never the secret, nor the key unmasked
+    assert len(exchange.requests) == 0
 
 
 def test_paper_mode_refuses_a_host_that_is_not_alpaca_or_loopback(cli: Cli, exchange: LocalExchange) -> None:

@@ -64,3 +64,17 @@ def test_a_reader_that_goes_away_gets_a_quiet_exit(cli: Cli, reader: str) -> Non
                           shell=True, cwd=cli.workdir, env=cli.env, capture_output=True, text=True, timeout=120)
 
     assert done.stderr == "", done.stderr
+
+
+def test_a_run_killed_after_its_summary_leaves_the_summary_in_its_output_file(cli: Cli) -> None:
+    cli.write_config()
+    log = cli.workdir / "cron.log"
+    env = {k: v for k, v in cli.env.items() if k != "PYTHONUNBUFFERED"}  # as cron runs it
+
+    with log.open("w") as out:  # cron's `>> logs/cron.log 2>&1`: stdout is a file, not a terminal
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "rebalance"], cwd=cli.workdir, stdout=out,
+                              stderr=subprocess.STDOUT, env={**env, "PAIRBOT_TEST_CRASH_AT": "after_summary"},
+                              timeout=120)
+
+    assert done.returncode == -signal.SIGKILL
+    assert "outcome: done (exit 0)" in log.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import structlog
 
 from bot.adapters.logs import Redactor, configure_logging, mask_key
@@ -27,3 +28,23 @@ def test_secrets_and_key_ids_are_scrubbed_from_every_field(tmp_path: Path) -> No
     assert event["api_key"] == mask_key(KEY) == "PKCA…90AB"
     assert event["headers"]["APCA-API-SECRET-KEY"] == "<redacted>"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_internal_error_before_the_log_is_open_is_one_line_on_stderr_and_nothing_on_stdout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import main
+    from bot.commands import backtest
+
+    def bug(_args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(backtest, "run", bug)
+    monkeypatch.delenv("PAIRBOT_DEBUG", raising=False)
+    structlog.reset_defaults()  # as in a fresh process: structlog's own default prints every event to stdout
+
+    code = main(["backtest", "--config", str(tmp_path / "absent.yaml")])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err == "pairbot: internal error: RuntimeError: a bug (set PAIRBOT_DEBUG=1 for a traceback)\n"
+    assert captured.out == ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.ops.conftest import Browser, Pairbot
 
 ERROR_TEXT = re.compile(r"Traceback|Exception|internal error|\berror\b", re.IGNORECASE)
@@ -117,3 +119,20 @@ def test_a_ledger_without_an_account_snapshot_says_what_the_report_needs_and_how
     assert done.stderr.count("\n") == 1 and "no account snapshot yet" in done.stderr
     assert "`pairbot plan` (sends nothing)" in done.stderr
     assert after_plan.returncode == 0, after_plan.stderr
+
+
+@pytest.mark.parametrize(("csv", "says"), [
+    ("date,equity\nxx,yy\n", "the first column must hold dates (YYYY-MM-DD), got 'xx'"),
+    ("date,equity\n2024-01-02,yy\n", "column 'equity' must hold numbers, got 'yy'"),
+])
+def test_a_backtest_equity_curve_that_is_not_dates_and_numbers_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], csv: str, says: str) -> None:
+    from bot.cli import main
+
+    (tmp_path / "bt").mkdir()
+    (tmp_path / "bt" / "equity.csv").write_text(csv)
+
+    code = main(["report", "--backtest", str(tmp_path / "bt"), "--out", str(tmp_path / "r.html")])
+
+    assert code == 2
+    assert capsys.readouterr().err == f"pairbot: {tmp_path / 'bt' / 'equity.csv'}: {says}\n"

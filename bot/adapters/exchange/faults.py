@@ -5,10 +5,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bot.errors import ConfigError
 
 # Answered instead of the request (nothing applied): status, reject, rate_limit, drop_before.
 # Around the request: delay (sleep, then apply and answer), drop_after_apply, and status with
@@ -83,16 +84,28 @@ class FaultPlan:
             self._armed.clear()
 
     def load(self, path: Path) -> None:
-        """A JSON or YAML list of faults (or ``{"faults": [...]}``)."""
-        text = Path(path).read_text()
-        if Path(path).suffix.lower() in (".yaml", ".yml"):
-            import yaml
+        """A JSON or YAML list of faults (or ``{"faults": [...]}``); a bad file is one ConfigError naming it."""
+        import yaml
 
-            raw = yaml.safe_load(text)
-        else:
-            raw = json.loads(text)
-        items: Iterable[dict[str, Any]] = raw.get("faults", []) if isinstance(raw, dict) else raw
-        self.add(*(Fault.from_dict(item) for item in items))
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            raw = yaml.safe_load(text) if Path(path).suffix.lower() in (".yaml", ".yml") else json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+            why = err.strerror if isinstance(err, OSError) else str(err).splitlines()[0]
+            raise ConfigError(f"faults file {path}: cannot read it: {why}") from None
+        items: object = raw.get("faults", []) if isinstance(raw, dict) else raw
+        if not isinstance(items, list):
+            raise ConfigError(f"faults file {path}: expected a list of faults, got {type(items).__name__}")
+        faults = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise ConfigError(f"faults file {path}: fault #{i + 1} must be a mapping such as "
+                                  f'{{"kind": "status", "path": "/v2/orders"}}, got {item!r}')
+            try:
+                faults.append(Fault.from_dict(item))
+            except ValueError as err:
+                raise ConfigError(f"faults file {path}: fault #{i + 1}: {err}") from None
+        self.add(*faults)
 
     def __len__(self) -> int:
         with self._lock:

@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pairbot exchange serve",
                                 description="Serve the local Alpaca-compatible paper exchange.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=_port, default=8765, help="TCP port (0: any free one)")
     p.add_argument("--state", type=Path, default=None, help="SQLite state file (default: in memory)")
     p.add_argument("--prices", default="synthetic", help="'synthetic' or a directory of <SYMBOL>.csv")
     p.add_argument("--clock", choices=CLOCK_MODES, default="always-open")
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", type=Path, default=None, help="JSON or YAML fault script")
     p.add_argument("--cash", default="100000", help="starting cash of a fresh account")
     p.add_argument("--reset", action="store_true", help="wipe the state file to a fresh account")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=_seed, default=7)
     p.add_argument("--split-remainder", choices=REMAINDERS, default="fractional",
                    help="a split's fractional share: kept (fractional, Alpaca since 2021) or paid as cash in lieu")
     p.add_argument("--no-dividends", action="store_true",
@@ -41,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--withholding", default="0", help="share of a long's dividend withheld (DIVNRA), e.g. 0.15")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     return p
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0, got {text!r}")
+    return int(text)
 
 
 def settings_from_args(args: argparse.Namespace) -> ExchangeSettings:
@@ -84,12 +96,18 @@ def serve_main(argv: list[str] | None = None, *, stop: threading.Event | None = 
     try:
         settings = settings_from_args(args)
         exchange = LocalExchange(settings)
-        exchange.start()
     except BotError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"pairbot: {err}", file=sys.stderr)
         return err.exit_code
     except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"pairbot: {err}", file=sys.stderr)
+        return ConfigError.exit_code
+    try:
+        exchange.start()
+    except OSError as err:  # the port is taken, or not ours to bind
+        exchange.close()
+        print(f"pairbot: cannot listen on {settings.host}:{settings.port}: {err.strerror or err} (another server "
+              "there? choose another --port)", file=sys.stderr)
         return ConfigError.exit_code
     try:
         label = ("SYNTHETIC prices (seeded random walks, not market data)" if exchange.prices_label == "synthetic"

@@ -64,6 +64,9 @@ RESERVED_FILES = frozenset({"splits.csv"})  # beside the prices, not a price fil
 def load_csv_dir(directory: Path, symbols: Collection[str] | None = None) -> dict[str, pd.DataFrame]:
     """Load ``<SYMBOL>.csv`` files; every problem raises DataError naming file, row and date."""
     directory = Path(directory)
+    if directory.is_file():
+        raise DataError(f"{directory}: a file, not a directory: name the directory of <SYMBOL>.csv files "
+                        f"({directory.parent})")
     if not directory.is_dir():
         raise DataError(f"{directory}: price directory does not exist")
     files = {p.stem.upper(): p for p in sorted(directory.glob("*.csv")) if p.name not in RESERVED_FILES}

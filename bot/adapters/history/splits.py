@@ -50,10 +50,14 @@ def _split(path: Path, line: int, row: dict[str, str]) -> Split:
     symbol = (row.get("symbol") or "").strip().upper()
     if not symbol:
         raise DataError(f"{where}: no symbol")
+    text = (row.get("ratio") or "").strip()
     try:
-        ratio = Decimal((row.get("ratio") or "").strip())
+        ratio = Decimal(text)
+    except InvalidOperation:
+        raise DataError(f"{where}: ratio {text!r} is not a number (e.g. 2 for a 2-for-1, 0.2 for a 1-for-5)") from None
+    try:
         split = Split(Symbol(symbol), _day(row.get("date") or ""), ratio)
-    except (InvalidOperation, ValueError) as err:
+    except ValueError as err:
         raise DataError(f"{where}: {err}") from None
     kind = (row.get("kind") or "").strip().lower()
     if kind and (kind not in KINDS or KINDS[kind] == split.is_reverse):

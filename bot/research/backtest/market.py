@@ -55,6 +55,7 @@ def common_sessions(
             index = index.intersection(frames[sym].index)
         index = pd.DatetimeIndex(index, name="date", freq=None)  # sessions carry no freq, whichever the path
     notes: list[str] = []
+    held = f"; the prices' common sessions run {index[0].date()} to {index[-1].date()}" if len(index) else ""
     tz = getattr(index, "tz", None)  # session dates may be tz-aware (midnight in New York)
     if start is not None:
         first = pd.Timestamp(start, tz=tz)
@@ -65,7 +66,9 @@ def common_sessions(
     if end is not None:
         index = index[index <= pd.Timestamp(end, tz=tz)]
     if len(index) < 2:
-        raise DataError(f"fewer than 2 common sessions for {', '.join(symbols)} between {start} and {end}")
+        span = (f" between {start} and {end}" if start and end else f" from {start} on" if start
+                else f" up to {end}" if end else "")
+        raise DataError(f"fewer than 2 common sessions for {', '.join(symbols)}{span}{held}")
     return index, tuple(notes)
 
 

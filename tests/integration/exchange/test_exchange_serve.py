@@ -98,3 +98,48 @@ def test_serve_takes_the_corporate_action_rules_from_the_command_line() -> None:
     assert (settings.split_remainder, settings.simulate_dividends, settings.dividend_withholding) == (
         "cash", False, Decimal("0.15"))
     assert serve_main(["--withholding", "1.5"]) == 2
+
+
+def test_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["exchange", "serve", "--port", "99999"])
+
+    assert stop.value.code == 2
+    assert "argument --port: expected a TCP port from 0 to 65535, got '99999'" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        code = main(["exchange", "serve", "--port", str(port)])
+
+    assert code == 2
+    assert capsys.readouterr().err == (f"pairbot: cannot listen on 127.0.0.1:{port}: Address already in use "
+                                       "(another server there? choose another --port)\n")
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('["a", "b"]', 'fault #1 must be a mapping such as {"kind": "status", "path": "/v2/orders"}, got \'a\''),
+    ('{"faults": 3}', "expected a list of faults, got int"),
+    ('[{"kind": "nope"}]', "fault #1: unknown fault kind 'nope'"),
+    ("[", "cannot read it: Expecting value"),
+])
+def test_a_bad_faults_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                                 says: str) -> None:
+    from bot.cli import main
+
+    script = tmp_path / "faults.json"
+    script.write_text(text)
+
+    code = main(["exchange", "serve", "--port", "0", "--faults", str(script)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"pairbot: faults file {script}: {says}") and err.count("\n") == 1, err
