@@ -309,6 +309,17 @@ class Config(Section):
         """The configured strategy, from the section validated when the file was read (no second parse)."""
         return self.strategy_section().build()
 
+    def vehicles(self, strategy: Strategy) -> dict[Symbol, Vehicle]:
+        """What each symbol is, for measuring a book: every configured strategy's vehicles, `strategy`'s first
+        (legs an earlier strategy left, SQQQ after a switch from the overlay, still count as QQQ x -3)."""
+        known: dict[Symbol, Vehicle] = {}
+        for name in SECTIONS:
+            try:
+                known |= self.strategy_section(name).build().vehicles
+            except ValueError:  # a section the user never meant to run may not build; it names nothing then
+                continue
+        return known | dict(strategy.vehicles)
+
     def ledger_path(self) -> Path:
         return Path(str(self.paths.ledger).replace("{mode}", self.mode))
 

@@ -94,7 +94,7 @@ def gather(app: App) -> Status:
     snap = snapshot(ctx)
     today = snap.as_of.astimezone(NEW_YORK).date()
     targets = strategy.target_weights(market_view(ctx, snap))
-    drift = measure_drift(targets, snap, strategy.vehicles)
+    drift = measure_drift(targets, snap, ctx.vehicles)
     freq = app.config.schedule.frequency
     done = app.ledger.done_periods()
     sessions = [s.day for s in app.broker.sessions(today, today + timedelta(days=190))]

@@ -15,7 +15,16 @@ from bot.adapters.ledger import Ledger
 from bot.config import Config
 from bot.core.book import our_symbols, own_book
 from bot.core.checks import Violation
-from bot.core.domain import AccountSnapshot, DriftReport, Fill, OrderIntent, OrderState, RebalancePlan, Symbol
+from bot.core.domain import (
+    AccountSnapshot,
+    DriftReport,
+    Fill,
+    OrderIntent,
+    OrderState,
+    RebalancePlan,
+    Symbol,
+    Vehicle,
+)
 from bot.core.window import TradingWindow
 from bot.errors import BotError, Interrupted
 from strategies.base import Strategy
@@ -49,6 +58,11 @@ class RunContext:
     def command(self, name: str) -> str:
         where = "" if self.config_path == Path("config.yaml") else f" --config {self.config_path}"
         return f"pairbot {name}{where}"
+
+    @property
+    def vehicles(self) -> dict[Symbol, Vehicle]:
+        """Every symbol's vehicle for measuring the book: the strategy's, and those of legs an earlier one left."""
+        return self.config.vehicles(self.strategy)
 
 
 @dataclass

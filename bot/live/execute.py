@@ -147,7 +147,7 @@ def verify(ctx: RunContext, report: RunReport, targets: Any) -> None:
     compare_positions(ctx, snap, today=snap.as_of.astimezone(NEW_YORK).date())
     ctx.ledger.record_snapshot(ctx.run_id, "after", snap)
     report.after = snap
-    report.residual = measure_drift(targets, snap, ctx.strategy.vehicles)
+    report.residual = measure_drift(targets, snap, ctx.vehicles)
     report.fills = fills_to_tell(ctx, report)
     unfilled = unfilled_orders(report.outcomes)
     if unfilled:

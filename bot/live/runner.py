@@ -94,7 +94,7 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     today = snap.as_of.astimezone(NEW_YORK).date()
     targets = ctx.strategy.target_weights(market_view(ctx, snap))
     report.targets = dict(targets.weights)
-    drift = measure_drift(targets, snap, ctx.strategy.vehicles)
+    drift = measure_drift(targets, snap, ctx.vehicles)
     if not _decide(ctx, report, today, drift):
         report.outcome = "nothing_to_do"
         return
@@ -207,7 +207,7 @@ def preview(ctx: RunContext, snap: AccountSnapshot, *, today: date | None = None
     """What a rebalance would decide on this snapshot, for status and doctor: today, or on the day given (the
     next run's, which may open a new calendar period)."""
     targets = ctx.strategy.target_weights(market_view(ctx, snap))
-    drift = measure_drift(targets, snap, ctx.strategy.vehicles)
+    drift = measure_drift(targets, snap, ctx.vehicles)
     day = snap.as_of.astimezone(NEW_YORK).date() if today is None else today
     return decision_for(ctx, day, drift)[0], drift
 
@@ -235,7 +235,7 @@ def _attempts(ledger: Ledger, key: str) -> dict[str, int]:
 
 
 def _plan(ctx: RunContext, key: str, targets: Any, snap: AccountSnapshot) -> RebalancePlan:
-    return plan_rebalance(targets, snap, ctx.config.limits.policy(), vehicles=ctx.strategy.vehicles, run_key=key,
+    return plan_rebalance(targets, snap, ctx.config.limits.policy(), vehicles=ctx.vehicles, run_key=key,
                           attempts=_attempts(ctx.ledger, key))
 
 

@@ -165,6 +165,21 @@ def test_after_a_strategy_switch_the_old_legs_are_still_pairbots_to_close(paper:
     assert "IWM" not in held and "QQQ" not in held and held["TNA"] > 0
 
 
+def test_legs_an_earlier_strategy_left_are_measured_as_what_they_are(paper: PaperBook) -> None:
+    """After the overlay, SQQQ still counts as QQQ x -3 and UPRO as SPY x 3 in the book the plan shows."""
+    paper.configure(strategy="overlay")
+    assert paper("rebalance").code == 0
+    paper.configure(strategy="pair")
+
+    plan = paper("plan")
+
+    assert plan.code == 0, plan.err
+    now = next(line for line in plan.out.splitlines() if line.strip().startswith("now "))
+    effective = dict(re.findall(r"(\w+) ([+-][\d.]+)%", now.partition("effective ")[2]))
+    assert set(effective) == {"IWM", "QQQ", "SPY"}, now  # not SQQQ, TNA, UPRO as funds of their own
+    assert Decimal(effective["SPY"]) > 95 and Decimal(effective["IWM"]) > 25 and Decimal(effective["QQQ"]) < -25
+
+
 def test_switching_onto_a_symbol_the_user_holds_stops_until_the_user_says_it_is_pairbots(paper: PaperBook) -> None:
     paper.hand_order("TNA", 3, "buy")
     assert paper("rebalance").code == 0
