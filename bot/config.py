@@ -320,6 +320,24 @@ class Config(Section):
                 continue
         return known | dict(strategy.vehicles)
 
+    def anchored(self, base: Path) -> Config:
+        """The relative paths (state, ledger, logs, kill switch, the local exchange's state and prices) as relative
+        to `base`, the config file's directory, not to wherever pairbot is run from: a run by hand from another
+        directory then shares cron's ledger, state and lock."""
+        if base == Path("."):
+            return self
+
+        def at(path: Path) -> Path:
+            return path if path.is_absolute() else base / path
+
+        names = ("state_dir", "ledger", "logs", "kill_switch")
+        paths = self.paths.model_copy(update={name: at(getattr(self.paths, name)) for name in names})
+        prices = self.local.prices
+        if prices not in ("synthetic", "alpaca"):
+            prices = str(at(Path(prices)))
+        local = self.local.model_copy(update={"state": at(self.local.state), "prices": prices})
+        return self.model_copy(update={"paths": paths, "local": local})
+
     def ledger_path(self) -> Path:
         return Path(str(self.paths.ledger).replace("{mode}", self.mode))
 
@@ -440,4 +458,4 @@ def load_config(path: Path) -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{path}: {where}YAML syntax error: {problem}") from None
-    return parse_config(raw, source=str(path))
+    return parse_config(raw, source=str(path)).anchored(path.parent)

@@ -67,4 +67,15 @@ def test_the_trend_gate_is_a_pair_parameter_in_config(tmp_path: Path) -> None:
 
 
 def test_the_ledger_path_is_per_mode(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, "mode: paper")).ledger_path() == Path(".state/ledger-paper.sqlite")
+    assert load_config(write(tmp_path, "mode: paper")).ledger_path() == tmp_path / ".state/ledger-paper.sqlite"
+
+
+def test_relative_paths_are_the_config_files_directorys_and_absolute_ones_stay(tmp_path: Path) -> None:
+    text = "mode: local\npaths: {logs: /var/tmp/pairbot-logs}\nlocal: {prices: data/prices}\n"
+
+    config = load_config(write(tmp_path, text))
+
+    assert config.paths.state_dir == tmp_path / ".state" and config.paths.kill_switch == tmp_path / ".state/KILL"
+    assert config.local.state == tmp_path / ".state/exchange.sqlite"
+    assert config.local.prices == str(tmp_path / "data/prices")
+    assert config.paths.logs == Path("/var/tmp/pairbot-logs")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -75,3 +76,15 @@ def test_the_next_runs_host_time_is_in_the_zone_pairbot_cron_writes_for_not_the_
     assert found is not None, done.stdout
     at = datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("America/New_York"))
     assert (found[2], found[3]) == (f"{at.astimezone(cron_zone):%H:%M}", at.astimezone(cron_zone).tzname())
+
+
+def test_a_run_from_another_directory_reads_the_same_book_as_the_config_files_own(traded: Pairbot,
+                                                                                  tmp_path: Path) -> None:
+    elsewhere = Pairbot(workdir=tmp_path, env=traded.env)
+
+    here, there = traded.run("status"), elsewhere.run("status", "--config", str(traded.config))
+
+    assert there.returncode == 0, there.stderr
+    held = [line for line in here.stdout.splitlines() if line.strip().startswith(("IWM", "QQQ"))]
+    assert held and all(line in there.stdout for line in held)  # the same positions, not a fresh local account
+    assert not (tmp_path / ".state").exists() and not (tmp_path / "logs").exists()
