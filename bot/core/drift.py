@@ -103,15 +103,21 @@ def _breach(label: str, current: Decimal, target: Decimal, band: Decimal) -> str
     drift = current - target
     if abs(drift) <= band:
         return None
-    return f"{label} {_fmt(current)} vs target {_fmt(target)} (drift {_fmt(drift)} > band {band})"
+    return f"{label} {_pct(current)} vs target {_pct(target)} (drift {_pts(drift)} > band {_pts(band).lstrip('+')})"
 
 
-def _fmt(value: Decimal) -> str:
-    return f"{value:.4f}"
+def _pct(value: Decimal) -> str:
+    """A fraction of equity as the plan's table shows it: 0.4312 -> '43.12%'."""
+    return f"{value * 100:.2f}%"
+
+
+def _pts(value: Decimal) -> str:
+    """A difference of fractions in percentage points: -0.0688 -> '-6.88 pts'."""
+    return f"{value * 100:+.2f} pts"
 
 
 def drift_breaches(report: DriftReport, bands: DriftBands) -> tuple[str, ...]:
-    """One human reason per measure outside its band, e.g. "IWM weight 0.4312 vs target 0.5000 (...)"."""
+    """One human reason per measure outside its band, e.g. "IWM weight 43.12% vs target 50.00% (...)"."""
     found = [_breach(f"{leg.symbol} weight", leg.current, leg.target, bands.leg) for leg in report.legs]
     now, want = report.current, report.target
     if bands.gross is not None:

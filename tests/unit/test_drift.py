@@ -73,7 +73,7 @@ class TestDriftBreaches:
 
         reasons = drift_breaches(report, DriftBands(leg=Decimal("0.05")))
 
-        assert reasons == ("IWM weight 0.4312 vs target 0.5000 (drift -0.0688 > band 0.05)",)
+        assert reasons == ("IWM weight 43.12% vs target 50.00% (drift -6.88 pts > band 5.00 pts)",)
 
     def test_drift_inside_every_band_is_no_breach(self) -> None:
         snap = snapshot(positions={"IWM": 250, "QQQ": -104})
@@ -90,7 +90,7 @@ class TestDriftBreaches:
 
         reasons = drift_breaches(report, DriftBands(leg=Decimal("0.05"), gross=Decimal("0.05")))
 
-        assert reasons == ("gross 0.9200 vs target 1.0000 (drift -0.0800 > band 0.05)",)
+        assert reasons == ("gross 92.00% vs target 100.00% (drift -8.00 pts > band 5.00 pts)",)
 
     def test_effective_band_sees_an_overlay_fund_drifting(self) -> None:
         """SQQQ at 12% instead of 10% moves QQQ exposure by 6 points."""
@@ -99,7 +99,7 @@ class TestDriftBreaches:
 
         reasons = drift_breaches(report, DriftBands(leg=Decimal("0.05"), effective=Decimal("0.05")))
 
-        assert reasons == ("effective QQQ -0.3600 vs target -0.3000 (drift -0.0600 > band 0.05)",)
+        assert reasons == ("effective QQQ -36.00% vs target -30.00% (drift -6.00 pts > band 5.00 pts)",)
 
     def test_net_band(self) -> None:
         snap = snapshot(positions={"IWM": 250})
@@ -107,7 +107,7 @@ class TestDriftBreaches:
 
         reasons = drift_breaches(report, DriftBands(leg=Decimal("1"), net=Decimal("0.1")))
 
-        assert reasons == ("net 0.5000 vs target 0.0000 (drift 0.5000 > band 0.1)",)
+        assert reasons == ("net 50.00% vs target 0.00% (drift +50.00 pts > band 10.00 pts)",)
 
     def test_a_negative_band_is_refused(self) -> None:
         with pytest.raises(ValueError, match="leg"):
