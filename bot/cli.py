@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -49,6 +50,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     chosen = next((a for a in argv if a in COMMANDS), None)
     parser = argparse.ArgumentParser(prog="pairbot", description="Paper-trade a relative-value ETF book on Alpaca.",
                                      epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version, help="print pairbot's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in _available().items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -57,6 +59,23 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         if name == chosen:
             _module(module).add_arguments(p)  # type: ignore[attr-defined]
     return parser
+
+
+class _Version(argparse.Action):
+    """--version: the installed distribution's version, looked up only when asked (start-up stays fast)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("pairbot")
+        except PackageNotFoundError:
+            found = "unknown (not installed; run from a checkout)"
+        print(f"pairbot {found}")
+        parser.exit(0)
 
 
 def _module(name: str) -> object:

@@ -48,3 +48,15 @@ def test_an_internal_error_before_the_log_is_open_is_one_line_on_stderr_and_noth
     assert code == 1
     assert captured.err == "pairbot: internal error: RuntimeError: a bug (set PAIRBOT_DEBUG=1 for a traceback)\n"
     assert captured.out == ""
+
+
+def test_version_prints_the_installed_version_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"pairbot {version('pairbot')}\n"
