@@ -173,11 +173,16 @@ def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: Ba
 
 
 def pts(value: float) -> str:
-    return "n/a" if value != value else f"{value * 100:+.1f} pts"
+    return "n/a" if value != value else f"{_unsigned_zero(value * 100, 1):+.1f} pts"
+
+
+def _unsigned_zero(x: float, digits: int) -> float:
+    """x rounded to `digits`, a -0.0 it rounds to made +0.0 (no '-0.0 pts' for a gap of -0.004)."""
+    return round(x, digits) + 0.0
 
 
 def pct(value: float) -> str:
-    return "n/a" if value != value else f"{value * 100:+.1f} %"
+    return "n/a" if value != value else f"{_unsigned_zero(value * 100, 1):+.1f} %"
 
 
 def interval_words(iv: Interval, *, what: str, unit: str = "pts") -> str:

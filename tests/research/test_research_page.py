@@ -72,3 +72,12 @@ def test_every_figure_on_the_page_is_in_points_or_percent_never_scientific(page)
     text = re.sub(r"data:image/png;base64,[^\"]+", "", page.read_text())
 
     assert not re.search(r"\d[eE][+-]\d", text)
+
+
+@pytest.mark.parametrize(("value", "points", "percent"), [(-0.00004, "+0.0 pts", "+0.0 %"),
+                                                           (-0.0006, "-0.1 pts", "-0.1 %"),
+                                                           (0.0123, "+1.2 pts", "+1.2 %")])
+def test_figures_that_round_to_zero_are_never_minus_zero(value: float, points: str, percent: str) -> None:
+    from bot.research.findings import pct, pts
+
+    assert (pts(value), pct(value)) == (points, percent)
