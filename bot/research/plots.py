@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from bot.research.backtest import BacktestResult
@@ -145,6 +146,11 @@ def backtest_png(result: BacktestResult, path: Path, *, label: str | None = None
     mid.grid(True, alpha=0.3)
     low.plot(result.exposure.index, result.exposure["gross"].to_numpy(), label="gross", color="C0")
     low.plot(result.exposure.index, result.exposure["net"].to_numpy(), label="net", color="C3")
+    effective = result.effective
+    if len(effective.columns) and not np.allclose(effective.sum(axis=1).to_numpy(), result.exposure["net"].to_numpy(),
+                                                  atol=1e-9, equal_nan=True):
+        # a book of leveraged or inverse funds: its net by underlying is what it is exposed to (PSQ long is short QQQ)
+        low.plot(effective.index, effective.sum(axis=1).to_numpy(), label="net by underlying", color="C2", lw=1)
     low.axhline(0.0, color="black", linewidth=0.5)
     low.set_ylabel("exposure (x equity)")
     low.legend(loc="best", fontsize=8)  # a gated book spends time flat: no corner is always free

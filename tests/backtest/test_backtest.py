@@ -102,6 +102,16 @@ class TestBacktest:
         assert (result.positions["PSQ"] > 0).all() and (result.positions["IWM"] > 0).all()
         assert result.metrics["borrow_usd"] == 0
 
+    def test_the_effective_exposure_counts_each_fund_as_its_underlying_times_its_multiple(self, synthetic):
+        """PSQ held long is QQQ x -1: the inverse pair's net is about 1, its net by underlying about 0."""
+        inverse = run_backtest(strategy_from("pair", {"hedge": "inverse"}), synthetic, BASE)
+        plain = run_backtest(strategy_from("pair", {}), synthetic, BASE)
+
+        assert list(inverse.effective.columns) == ["IWM", "QQQ"]
+        assert (inverse.exposure["net"] > 0.9).all() and (inverse.effective.sum(axis=1).abs() < 0.1).all()
+        assert (inverse.effective["QQQ"] < -0.4).all()
+        np.testing.assert_allclose(plain.effective.sum(axis=1), plain.exposure["net"], atol=1e-12)
+
     def test_gated_pair_moves_its_start_until_it_has_a_year_of_history(self, synthetic):
         """max_trailing_spread reads 253 closes; the backtest starts once they exist, and says so."""
         gated = strategy_from("pair", {"max_trailing_spread": "-0.05"})

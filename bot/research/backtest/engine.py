@@ -86,6 +86,9 @@ class RunArrays:
     commission_bps: float
     benchmarks: dict[str, FloatArray]  # buy-and-hold equity of each benchmark present in the data
     cash_return: FloatArray | None = None  # (T,) cash's return into each session (the first is 0)
+    close: FloatArray | None = None  # (T, N) the prices the shares were held at (the market's, not copied)
+    multiples: FloatArray | None = None  # (N, U) each symbol's multiple of each underlying
+    underlyings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,17 @@ class BacktestResult:
     def exposure(self) -> pd.DataFrame:
         """Gross and net at each close, fractions of equity."""
         return pd.DataFrame({"gross": self.arrays.gross, "net": self.arrays.net}, index=self.arrays.dates)
+
+    @cached_property
+    def effective(self) -> pd.DataFrame:
+        """Exposure to each underlying at each close, fractions of equity: PSQ held long counts as QQQ x -1, TNA
+        as IWM x 3 (empty when the run kept no prices)."""
+        run = self.arrays
+        if run.close is None or run.multiples is None:
+            return pd.DataFrame(index=run.dates)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weights = run.shares * run.close / run.equity[:, None]
+        return pd.DataFrame(weights @ run.multiples, index=run.dates, columns=list(run.underlyings))
 
     @cached_property
     def trades(self) -> pd.DataFrame:
@@ -433,7 +447,8 @@ def _result(
     checks = share_checks(priced, checked, shares, cash_reserve=settings.cash_reserve, leg_band=settings.leg_band,
                           fractional_longs=settings.fractional_longs)
     arrays = RunArrays(dates, symbols, curve, shares, gross, net, tuple(out.trades), lag, settings.commission_bps,
-                       bench, priced.market.cash_return)
+                       bench, priced.market.cash_return, priced.market.close, priced.market.multiples,
+                       tuple(priced.underlyings))
     dropped = dropped_benchmarks(frames, priced, settings.benchmarks, bench)
     return BacktestResult(name, settings, facts | checks.facts(), notes + dropped + checks.notes, arrays,
                           checks.warnings)
