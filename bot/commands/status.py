@@ -83,7 +83,7 @@ def pnl_by_symbol(fills: list[Fill], events: list[AccountEvent], adjustments: li
 def _price(snap: AccountSnapshot, sym: Symbol) -> Decimal | None:
     """The broker's price of its position, else the quote's mid, else None (nothing to value the shares at)."""
     pos = snap.positions.get(sym)
-    if pos is not None and pos.qty:
+    if pos is not None and pos.qty and pos.market_value:  # a market_value of 0: the broker did not send one
         return pos.market_value / pos.qty
     return snap.price(sym) if sym in snap.quotes else None
 

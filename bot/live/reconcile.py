@@ -141,7 +141,7 @@ def book_difference(ctx: RunContext, snap: AccountSnapshot | None = None, *, tod
     ledger_positions = ctx.ledger.positions(as_of=today)
     ours = our_symbols(ctx.strategy.universe, ledger_positions)
     breaks = book_breaks(ledger_positions, broker_positions, ours=ours, outside=outside, moved=_moved(ctx.ledger))
-    marks = {p.symbol: abs(p.market_value / p.qty) for p in held if p.qty}
+    marks = {p.symbol: abs(p.market_value / p.qty) for p in held if p.qty and p.market_value}  # 0: not sent
     waiting = _waiting_for_splits(ctx, ledger_positions, broker_positions, marks, today=today)
     return BookDifference(breaks, ledger_positions, broker_positions, ours, waiting, ctx.ledger.last_marks() | marks)
 

@@ -117,12 +117,25 @@ def _not_trading_now(ctx: RunContext, report: RunReport, clock: MarketClock) -> 
         return False
     why, outcome = refusal(clock.as_of, ctx.window), "outside_window"
     if why is None and not clock.is_open:
+        _refuse_after_an_early_close(ctx, clock)
         why, outcome = closed_today(clock), "market_closed"
     if why is None:
         return False
     report.decision, report.why, report.outcome = "none", why, outcome
     ctx.ledger.record_decision(ctx.run_id, decision="none", period=None, run_key=None, why=why)
     return True
+
+
+def _refuse_after_an_early_close(ctx: RunContext, clock: MarketClock) -> None:
+    """Today is a session that has closed already (13:00 on an early-close day) inside the window: the window
+    cannot trade on such days, which the user should hear of (exit 3), unlike a holiday."""
+    today = clock.as_of.astimezone(NEW_YORK).date()
+    session = next((s for s in ctx.broker.sessions(today, today) if s.day == today), None)
+    if session is not None and session.close <= clock.as_of and ctx.window is not None:
+        raise GateRefused(f"too_close_to_close: the market closed early today, at "
+                          f"{session.close.astimezone(NEW_YORK):%H:%M} New York, before the window "
+                          f"{ctx.window.describe()}; nothing was sent (on early-close days a window must start "
+                          "by 12:30)")
 
 
 def reconcile(

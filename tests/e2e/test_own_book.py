@@ -3,6 +3,7 @@ own symbols stops the run with one line and a way out (`pairbot ledger accept`).
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import date
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, Fault, LocalExchange
 from bot.adapters.history.frame import synthetic_history
 from bot.research.parity import write_csv_dir
 from tests.e2e.conftest import KEY, SECRET, PaperBook, paper_env, trading_hours
@@ -222,3 +223,21 @@ def test_ten_aapl_bought_by_hand_before_the_first_run_are_never_traded(
         assert first.code == 0 and second.code == 0 and second.posts == 0, first.err + second.err
         assert paper.positions()["AAPL"] == 10 and "AAPL" not in ledger_fill_symbols(paper)
         assert "not pairbot's (never traded): AAPL +10" in status.out
+
+
+def test_a_position_without_its_optional_market_value_does_not_price_an_accepted_change_at_zero(
+        paper: PaperBook) -> None:
+    assert paper("rebalance").code == 0
+    paper.hand_order("QQQ", 10, "buy")
+    held = paper.client().get("/positions")
+    minimal = [{k: v for k, v in p.items() if k != "market_value"} for p in held]  # REFERENCE 6: optional
+    paper.ex.faults.add(Fault("status", method="GET", path="/v2/positions", status=200, body=json.dumps(minimal)))
+
+    accepted = paper("ledger", "accept", "--yes", "--reason", "hand trade")
+
+    assert accepted.code == 0, accepted.out + accepted.err
+    assert "accepted QQQ" in accepted.out, accepted.out
+    with sqlite3.connect(paper.workdir / ".state" / "ledger-paper.sqlite") as db:
+        price = db.execute("SELECT price FROM adjustments WHERE symbol = 'QQQ'").fetchone()[0]
+    # README: "the shares enter pairbot's P&L at that price [the broker's price then], not for nothing"
+    assert Decimal(price) > 0, f"accepted QQQ +10 at ${price}"

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
-from bot.adapters.exchange import ExchangeSettings, LocalExchange
+from bot.adapters.exchange import ExchangeSettings, Fault, LocalExchange
 from tests.e2e.conftest import KEY, SECRET, PaperBook, trading_hours
 
 SCHEMAS = ("today", "legacy", "drift")
@@ -55,3 +56,20 @@ def test_status_and_doctor_say_which_schema_they_read_and_when_the_next_run_is(p
         assert "on this host" in out and "not pairbot's (never traded): SPY +2" in out
     if exchange.settings.schema == "drift":
         assert "unknown fields" in doctor.out and "unknown values" in doctor.out
+
+
+USERS_ORDER = {  # the user's open order in a symbol that is not pairbot's, with a side value 0.44 does not know
+    "id": "72249bb6-6c89-4ea7-b8cf-73f1a140812b", "client_order_id": "my-own-order-1",
+    "created_at": "2026-12-02T15:00:00.123456789Z", "updated_at": "2026-12-02T15:00:00.123456789Z",
+    "submitted_at": "2026-12-02T15:00:00.123456789Z", "symbol": "AAPL", "asset_class": "us_equity",
+    "qty": "1", "filled_qty": "0", "type": "limit", "limit_price": "1.00", "side": "sell_short_exempt",
+    "time_in_force": "gtc", "status": "new", "extended_hours": False, "order_class": "",
+}
+
+
+def test_an_unknown_order_side_on_the_users_open_order_does_not_stop_the_run(paper: PaperBook) -> None:
+    paper.ex.faults.add(Fault("status", method="GET", path="/v2/orders", status=200, body=json.dumps([USERS_ORDER])))
+
+    run = paper("rebalance")
+
+    assert run.code == 0, run.err

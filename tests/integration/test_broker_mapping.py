@@ -61,7 +61,7 @@ class TestOrders:
         assert (state.qty, state.filled_qty, state.filled_avg_price) == (10, Decimal("2.5"), Decimal("200.01"))
 
     def test_an_unknown_side_is_refused_rather_than_guessed(self) -> None:
-        with pytest.raises(BrokerUnavailable, match="side 'sell_plus', neither buy nor sell"):
+        with pytest.raises(BrokerUnavailable, match="side .sell_plus., neither buy nor sell"):
             mapping.to_order_state(ORDER | {"side": "sell_plus"})
 
 
@@ -88,7 +88,24 @@ class TestPositionsQuotesFills:
                                            "qty": "5", "price": "400.1", "transaction_time": "2024-01-02T15:00:00Z"},
                                           "pb-x")
 
-        assert fill.side.value == "sell" and fill.signed_qty == Decimal(-5)
+        assert fill is not None and fill.side.value == "sell" and fill.signed_qty == Decimal(-5)
+
+    def test_a_side_no_client_knows_is_refused_for_pairbots_fill_and_left_out_for_the_users(self) -> None:
+        body = {"id": "20240102::a", "order_id": "o1", "symbol": "QQQ", "side": "cross", "qty": "5",
+                "price": "400.1", "transaction_time": "2024-01-02T15:00:00Z"}
+        assert mapping.fill_from_activity(body, "by-hand-1") is None
+        with pytest.raises(BrokerUnavailable, match="side .cross., neither buy nor sell"):
+            mapping.fill_from_activity(body, "pb-x")
+
+    def test_an_order_of_the_users_with_a_side_no_client_knows_is_still_read(self) -> None:
+        body = {"id": "o2", "client_order_id": "by-hand-2", "symbol": "AAPL", "side": "cross", "qty": "1",
+                "filled_qty": "0", "status": "new", "submitted_at": "2024-01-02T15:00:00Z"}
+
+        order = mapping.to_order_state(body)
+
+        assert order.symbol == "AAPL" and order.client_order_id == "by-hand-2"
+        with pytest.raises(BrokerUnavailable):
+            mapping.to_order_state(body | {"client_order_id": "pb-2026Q4-aaaaaa-IWM-bto-1"})
 
 
 class TestTheSchemaRecord:

@@ -240,5 +240,18 @@ def test_the_trading_window_is_checked_against_the_brokers_clock(cli: Cli, now: 
 
         assert run.code == code, run.stdout + run.stderr
         assert says in (run.stdout if code == 0 else run.one_line())
-        if "outside" in says or "closed" in says:
-            assert run.requests == 1 and run.posts == 0  # the clock, nothing else
+        if "outside" in says or "closed" in says:  # the clock, nothing else (closed: and today's calendar)
+            assert run.requests == (1 if "outside" in says else 2) and run.posts == 0
+
+
+def test_a_window_that_opens_after_an_early_close_is_the_close_gates_refusal_not_a_holiday(cli: Cli) -> None:
+    fired = et("2025-11-28T13:00")  # window 12:45-13:45 fires at 13:00; the day after Thanksgiving closed at 13:00
+    with make_exchange(clock="nyse", now=lambda: fired) as ex:
+        book = Book(cli, ex)
+        book.configure(schedule={"window": "12:45-13:45"})
+
+        run = book.rebalance()
+
+        assert run.code == 3, run.stdout + run.stderr
+        assert "the market closed early today, at 13:00 New York, before the window 12:45-13:45" in run.one_line()
+        assert run.posts == 0

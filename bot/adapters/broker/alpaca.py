@@ -202,7 +202,12 @@ class AlpacaBroker:
         return [mapping.to_order_state(o) for o in self._seen_all("order", raw)]
 
     def open_orders(self) -> tuple[OrderState, ...]:
-        return tuple(self._orders("list open orders", {"status": "open"}))
+        """Every open order, oldest first, paged as all_orders is (a page holds at most 500: an account with more
+        open orders of the user's must not hide pairbot's own)."""
+        found: list[OrderState] = []
+        for page in self._order_pages("list open orders", {"status": "open"}):
+            found += page
+        return tuple(found)
 
     def all_orders(self) -> tuple[OrderState, ...]:
         """Every order of the account, oldest first (status=all, paged by submission time, de-duplicated)."""
@@ -248,7 +253,8 @@ class AlpacaBroker:
                 break
             params = params | {"page_token": str(reading.required(batch[-1], "id", "fill activity"))}
         ids = self._client_ids_of(raw, known or {})
-        return tuple(mapping.fill_from_activity(a, ids[mapping.activity_order_id(a)]) for a in raw)
+        fills = (mapping.fill_from_activity(a, ids[mapping.activity_order_id(a)]) for a in raw)
+        return tuple(f for f in fills if f is not None)
 
     def _client_ids_of(self, activities: list[Json], known: Mapping[str, str]) -> dict[str, str]:
         """Order id -> client order id for these fills. Orders not in `known` (the user's, mostly) come from one

@@ -24,6 +24,7 @@ from bot.core.domain import (
     Session,
     Side,
     Symbol,
+    is_ours,
 )
 
 
@@ -104,13 +105,17 @@ def _ny(day: date, t: time) -> datetime:
     return datetime.combine(day, t, tzinfo=NEW_YORK).astimezone(UTC)
 
 
-def _side(obj: Json, kind: str, *, need: bool = False) -> Side:
-    """buy or sell (a short sale is a sell); an order with no side (a multi-leg order) reads as buy."""
+def _side(obj: Json, kind: str, *, need: bool = False, ours: bool = True) -> Side | None:
+    """buy or sell (a short sale is a sell); an order with no side (a multi-leg order) reads as buy. A side no
+    client knows yet is never guessed: refused for pairbot's own orders and fills (their shares are journaled),
+    None for the user's (pairbot only looks at their symbol, or leaves them out)."""
     value = required(obj, "side", kind) if need else obj.get("side")
     if value in (None, ""):
         return Side.BUY
     if value in ("buy", "sell", "sell_short"):
         return Side.SELL if value != "buy" else Side.BUY
+    if not ours:
+        return None
     raise unexpected(f"{kind} {obj.get('id', '')} with side {value!r}, neither buy nor sell")
 
 
@@ -120,11 +125,12 @@ def to_order_state(raw: object) -> OrderState:
     order_id = str(required(obj, "id", "order"))
     submitted = "submitted_at" if obj.get("submitted_at") else "created_at"
     price = obj.get("filled_avg_price")
+    client_order_id = str(obj.get("client_order_id") or "")
     return OrderState(
         order_id=order_id,
-        client_order_id=str(obj.get("client_order_id") or ""),
+        client_order_id=client_order_id,
         symbol=Symbol(str(obj.get("symbol") or "")),
-        side=_side(obj, "order"),
+        side=_side(obj, "order", ours=is_ours(client_order_id)) or Side.BUY,  # the user's: only its symbol counts
         qty=number(obj, "qty", "order"),
         filled_qty=number(obj, "filled_qty", "order"),
         filled_avg_price=None if price in (None, "") else number(obj, "filled_avg_price", "order"),
@@ -146,18 +152,22 @@ def activity_order_id(obj: Json) -> str:
     return str(required(obj, "order_id", "fill activity"))
 
 
-def fill_from_activity(raw: object, client_order_id: str) -> Fill:
-    """One FILL activity (GET /v2/account/activities) as a domain Fill."""
+def fill_from_activity(raw: object, client_order_id: str) -> Fill | None:
+    """One FILL activity (GET /v2/account/activities) as a domain Fill; None for a fill of the user's whose side
+    no client knows yet (it could only explain a difference, and a guessed side could explain it wrongly)."""
     obj = as_object(raw, "fill activity")
     qty = number(obj, "qty", "fill activity", need=True)
     if qty <= 0:
         raise unexpected(f"fill activity {obj.get('id')} with qty {qty}")
+    side = _side(obj, "fill activity", need=True, ours=is_ours(client_order_id))
+    if side is None:
+        return None
     return Fill(
         activity_id=str(required(obj, "id", "fill activity")),
         order_id=activity_order_id(obj),
         client_order_id=client_order_id,
         symbol=Symbol(str(required(obj, "symbol", "fill activity"))),
-        side=_side(obj, "fill activity", need=True),
+        side=side,
         qty=qty,
         price=number(obj, "price", "fill activity", need=True),
         filled_at=moment(obj, "transaction_time", "fill activity"),
