@@ -136,7 +136,10 @@ def _after_os_error(args: argparse.Namespace) -> str:
 def _line_buffered_stdout() -> None:
     """Each line reaches a file as it is printed (cron's `>> logs/cron.log`), so a run killed by SIGKILL or the
     OOM killer leaves what it had said, not an empty file; a terminal is line-buffered already."""
-    if not sys.stdout.isatty() and isinstance(sys.stdout, io.TextIOWrapper):
+    for stream in (sys.stdout, sys.stderr):  # None when closed (`>&-`): print() then writes nothing, harmlessly
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")  # a terminal in ASCII gets '?' for '…', not a UnicodeEncodeError
+    if isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.isatty():
         sys.stdout.reconfigure(line_buffering=True)
 
 

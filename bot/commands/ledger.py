@@ -93,7 +93,7 @@ def _difference_table(diff: BookDifference) -> str:
 def _confirmed(args: argparse.Namespace, diff: BookDifference) -> bool:
     if args.yes:
         return True
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():  # None: stdin closed (`<&-`)
         raise ConfigError("ledger accept: pass --yes to accept without a prompt (stdin is not a terminal)")
     answer = input(f"  take the broker's quantities of {', '.join(diff.changed())} as pairbot's? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
@@ -179,7 +179,7 @@ def _rebuild_confirmed(args: argparse.Namespace, path: Path, aside: Path, orders
     print("  adjustments accepted with `pairbot ledger accept` and the run history stay only in the old ledger")
     if args.yes:
         return True
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():  # None: stdin closed (`<&-`)
         raise ConfigError("ledger rebuild: pass --yes to move the ledger aside and rebuild it without a prompt "
                           "(stdin is not a terminal)")
     answer = input("  move it aside and rebuild? [y/N] ")
