@@ -136,7 +136,14 @@ def _after_os_error(args: argparse.Namespace) -> str:
 def _line_buffered_stdout() -> None:
     """Each line reaches a file as it is printed (cron's `>> logs/cron.log`), so a run killed by SIGKILL or the
     OOM killer leaves what it had said, not an empty file; a terminal is line-buffered already."""
-    for stream in (sys.stdout, sys.stderr):  # None when closed (`>&-`): print() then writes nothing, harmlessly
+    # A stream the shell closed (`>&-`, `<&-`) is None: it reads as empty and writes go nowhere, as the user chose
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115  # for the life of the process
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")  # a terminal in ASCII gets '?' for '…', not a UnicodeEncodeError
     if isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.isatty():
