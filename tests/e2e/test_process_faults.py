@@ -78,3 +78,20 @@ def test_a_run_killed_after_its_summary_leaves_the_summary_in_its_output_file(cl
 
     assert done.returncode == -signal.SIGKILL
     assert "outcome: done (exit 0)" in log.read_text()
+
+
+def test_closed_standard_streams_and_an_ascii_terminal_are_no_traceback(cli: Cli) -> None:
+    cli.write_config()
+    pairbot = f"{sys.executable} -m bot.cli"
+    script = (f"{pairbot} rebalance >&-; echo closed-out $?; {pairbot} status >&- 2>&-; echo closed-both $?; "
+              f"{pairbot} ledger rebuild <&- 2>&1 | tail -1; "
+              f"PYTHONIOENCODING=ascii {pairbot} doctor > doctor.txt; echo ascii $?")
+
+    done = subprocess.run(script, shell=True, cwd=cli.workdir, env=cli.env, capture_output=True, text=True,
+                          timeout=180)
+
+    out = done.stdout
+    assert "closed-out 0" in out and "closed-both 0" in out and "ascii 0" in out, out + done.stderr
+    assert "pass --yes to move the ledger aside" in out  # stdin closed: not a terminal, so no prompt
+    assert "Traceback" not in out + done.stderr and "internal error" not in out + done.stderr
+    assert "?" in (cli.workdir / "doctor.txt").read_text()  # the masked key's ellipsis, replaced
