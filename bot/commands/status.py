@@ -101,8 +101,10 @@ def gather(app: App) -> Status:
     nxt = next_calendar_rebalance(today, sessions, freq, done)
     if nxt is None:
         when = "not within the next 190 days"
-    elif nxt == today or period_key(today, freq) not in done:
+    elif nxt == today:
         when = f"due now ({period_key(today, freq)} not rebalanced yet)"
+    elif period_key(today, freq) not in done:  # today is no session (a holiday, a weekend): the next one
+        when = f"due at the next session, {nxt} ({period_key(today, freq)} not rebalanced yet)"
     else:
         band = app.config.schedule.drift_band * 100
         when = f"{nxt} ({period_key(nxt, freq)}), or sooner on drift beyond {band:.1f} pts"

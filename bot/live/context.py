@@ -93,6 +93,7 @@ class RunReport:
     kill_switch: Path | None = None  # the kill switch file, when it was present (a plan still runs)
     adjustments: tuple[int, ...] = ()  # accepted changes this run trades back to target
     open_orders: tuple[OrderState, ...] = ()  # pairbot's orders a plan found open (a rebalance settles them first)
+    not_now: str | None = None  # a plan's: why a rebalance run now would not trade (outside the window, closed)
     settled: tuple[OrderState, ...] = ()  # pairbot's orders an earlier run left open, settled by this rebalance
     error: BotError | None = None  # why the run stopped, when it did
 

@@ -79,6 +79,8 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     now = clock.as_of
     if execute and _not_trading_now(ctx, report, clock):
         return
+    if not execute and ctx.window is not None:  # a plan shows what would be traded, and says when it would not be
+        report.not_now = refusal(now, ctx.window) or (None if clock.is_open else closed_today(clock))
     stop_point(ctx, "before reconciling")
     snap, found_open = reconcile(ctx, now=now, settle_open=execute)
     if execute:

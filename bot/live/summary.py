@@ -77,6 +77,8 @@ def render(report: RunReport, *, header: str) -> str:
     lines = [header, f"decision: {report.decision} - {why}"]
     if report.kill_switch is not None:
         lines.append(f"kill switch ON ({report.kill_switch}): `pairbot rebalance` refuses to trade until it is removed")
+    if report.not_now is not None:
+        lines.append(f"now a rebalance would not trade: {report.not_now}; this is what it would do inside its window")
     if report.open_orders:
         lines.append(f"open orders of pairbot's ({len(report.open_orders)}), left as they are: the plan counts only "
                      "what has filled; the next rebalance settles them before it plans")
@@ -128,7 +130,7 @@ def _next_start(ctx: RunContext, snap: AccountSnapshot) -> tuple[str, datetime]:
     window = ctx.window
     if window is None:
         return "any time it is run while the market is open (no trading window)", snap.as_of
-    if window.contains(snap.as_of):
+    if window.contains(snap.as_of) and snap.clock.is_open:  # a holiday inside the window is not "now"
         at, when = snap.as_of, "now"
     else:
         today = snap.as_of.astimezone(NEW_YORK).date()

@@ -281,3 +281,17 @@ def test_a_rebalance_tells_the_fills_of_an_order_an_earlier_run_left_open_that_i
     assert ("within band" in run.out) == (then == "pair")
     assert f"{coid}: buy 1 IWM -> filled (1/1 filled)" in run.out
     assert f"[{coid}]" in run.out.partition("\nfills:\n")[2]
+
+
+def test_plan_outside_the_window_and_status_on_a_holiday_say_a_run_would_not_trade_now(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with nyse_paper(tmp_path, capsys, monkeypatch, datetime(2026, 12, 3, 14, 0, tzinfo=NEW_YORK)) as (paper, clock):
+        plan = paper("plan")  # 14:00: outside 10:30-11:30
+        clock.jump_to(datetime(2027, 1, 1, 10, 45, tzinfo=NEW_YORK))  # New Year's Day, inside the window
+        status = paper("status")
+
+        assert plan.code == 0 and "now a rebalance would not trade: outside the trading window 10:30-11:30" in plan.out
+        assert "buy" in plan.out  # and still what it would do inside the window
+        assert status.code == 0, status.err
+        assert "next Mon 2027-01-04 10:30 New York" in status.out and "now Fri" not in status.out
+        assert "next calendar rebalance: due at the next session, 2027-01-04 (2027Q1 not rebalanced yet)" in status.out
