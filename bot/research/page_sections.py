@@ -11,6 +11,7 @@ from bot.commands.outputs import settings_doc
 from bot.research import findings as fd
 from bot.research import page_html as rh
 from bot.research.intervals import BootstrapSpec, Interval
+from bot.research.words import shown
 
 SEED_RATIO_DAY = "2024-07-09"  # the notes' NDX/RUT figure (10.08)
 
@@ -56,8 +57,8 @@ def _ci(iv: Interval | None, *, unit: str = "pts") -> str:
     if iv is None:
         return "-"
     if unit == "sharpe":
-        return f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
-    return f"{iv.estimate * 100:+.1f} [{iv.low * 100:+.1f}, {iv.high * 100:+.1f}]"
+        return f"{shown(iv.estimate, '+.2f')} [{shown(iv.low, '+.2f')}, {shown(iv.high, '+.2f')}]"
+    return f"{shown(iv.estimate * 100, '+.1f')} [{shown(iv.low * 100, '+.1f')}, {shown(iv.high * 100, '+.1f')}]"
 
 
 def _run_rows(runs: list[fd.Run], benchmark: str) -> list[list[str]]:
@@ -128,7 +129,7 @@ def _gate_section(study: fd.GateStudy, title: str, axis: str, spread: pd.Series 
     parts.append(_run_table([study.seed_run], "SPY", f"seed-{study.name}"))
     gate = study.gate
     if len(gate.episodes) <= 8:
-        episodes = [[e.start, e.end, f"{e.sessions}", f"{e.strategy_return * 100:+.2f}"] for e in gate.episodes]
+        episodes = [[e.start, e.end, f"{e.sessions}", shown(e.strategy_return * 100, "+.2f")] for e in gate.episodes]
         parts.append(rh.table(["episode start", "end", "sessions", "return %"], episodes, f"episodes-{study.name}"))
     else:
         parts.append(rh.img(rh.episodes_chart(gate, f"{fd.episodes_words(gate)} at {study.name} = "

@@ -81,3 +81,11 @@ def test_figures_that_round_to_zero_are_never_minus_zero(value: float, points: s
     from bot.research.findings import pct, pts
 
     assert (pts(value), pct(value)) == (points, percent)
+
+
+@pytest.mark.parametrize(("value", "spec", "text"), [(-0.00004, "+.1f", "+0.0"), (-0.0004, ".1%", "0.0%"),
+                                                     (-0.0006, "+.1%", "-0.1%"), (0.0, "+.2f", "+0.00")])
+def test_a_figure_shown_is_never_minus_zero(value: float, spec: str, text: str) -> None:
+    from bot.research.words import shown
+
+    assert shown(value, spec) == text
