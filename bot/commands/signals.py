@@ -13,7 +13,7 @@ from bot.commands.argtypes import iso_date, non_negative_int, out_dir, positive_
 from bot.commands.backtest import _config, load_prices
 from bot.errors import ConfigError
 from bot.research.market_signals import DECLUSTER_SESSIONS, Signals, compute_signals, ratio_history, signals_document
-from bot.research.words import shown
+from bot.research.words import shown as figure
 
 INDEXES = ["NDX", "RUT"]
 
@@ -74,7 +74,7 @@ def render(sig: Signals, label: str, *, recent: int, warnings: tuple[str, ...] =
         f"  lowest in each of the last 3 years: {_yearly_lows(sig.spread)}",
         "",
         f"{r.numerator}/{r.denominator} on {r.as_of}: {r.value:.2f}; record {r.record:.2f} on {r.record_date} "
-        f"({shown(r.from_record, '+.1%')} from it)",
+        f"({figure(r.from_record, '+.1%')} from it)",
         _ratio_table(sig.ratio),
         "",
         f"{sig.long} trend on {t.as_of}: {t.state} ({t.score} of 3 up) | close {t.close:.2f} vs 50-week average "
@@ -98,7 +98,7 @@ def render(sig: Signals, label: str, *, recent: int, warnings: tuple[str, ...] =
 
 def _pts(value: float) -> str:
     """A spread of two returns, in percentage points; '-' when there is none to show (NaN)."""
-    return "-" if math.isnan(value) else f"{shown(value * 100, '+.1f')} pts"
+    return "-" if math.isnan(value) else f"{figure(value * 100, '+.1f')} pts"
 
 
 def _num(value: float, spec: str) -> str:
@@ -148,7 +148,7 @@ def _pct_table(summary: pd.DataFrame) -> str:
     def cell(col: str, v: float) -> str:
         if isinstance(v, float) and math.isnan(v):
             return "-"
-        return f"{v:.0f}" if col == "events" else shown(v, "+.1%") if ">" not in col else shown(v, ".0%")
+        return f"{v:.0f}" if col == "events" else figure(v, "+.1%") if ">" not in col else figure(v, ".0%")
 
     shown = summary.copy()
     for col in shown.columns:
@@ -167,5 +167,5 @@ def _event_table(sig: Signals, recent: int) -> str:
     shown = pd.DataFrame(index=[f"{d.date()}{'*' if first else ''}" for d, first in
                                 zip(table.index, table["first_in_cluster"], strict=True)])
     for col in cols:
-        shown[col.removeprefix("fwd_")] = [("-" if math.isnan(v) else shown(v, "+.1%")) for v in table[col]]
+        shown[col.removeprefix("fwd_")] = [("-" if math.isnan(v) else figure(v, "+.1%")) for v in table[col]]
     return f"{heading}\n{shown.to_string()}"
