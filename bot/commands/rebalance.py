@@ -14,10 +14,10 @@ from types import FrameType
 from bot.config import Config
 from bot.core.window import TradingWindow
 from bot.errors import ConfigError
-from bot.live.context import RunContext, StopRequest
+from bot.live.context import RunContext, RunReport, StopRequest
 from bot.live.notify import notify_run
 from bot.live.runner import run_protocol
-from bot.live.summary import render
+from bot.live.summary import render, render_head, render_tail
 from bot.live.wiring import App, crash_checkpoint, open_app
 from strategies.base import Strategy
 
@@ -86,11 +86,18 @@ def run(args: argparse.Namespace) -> int:
         ctx = context_for(app, strategy_of(app), config_path=args.config, stop_requested=stop)
         if getattr(args, "outside_window", False):
             ctx.window = None
+        told: list[bool] = []
+
+        def planned(report: RunReport) -> None:  # the plan as soon as it is made: before the orders, not after
+            print(render_head(report, header=header(app, execute=execute)), flush=True)
+            told.append(True)
+
+        ctx.planned = planned
         report = run_protocol(ctx, execute=execute)
         if execute:
             notify_run(app.config, app.run_id, report, report.error)
         if report.decided:
-            print(render(report, header=header(app, execute=execute)))
+            print(render_tail(report) if told else render(report, header=header(app, execute=execute)))
         ctx.checkpoint("after_summary")
         if report.error is not None:
             raise report.error

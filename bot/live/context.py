@@ -54,6 +54,7 @@ class RunContext:
     stop_requested: StopRequest = _never  # polled at the safe points
     window: TradingWindow | None = None  # New York hours a rebalance may trade in; None: whenever the market is open
     config_path: Path = Path("config.yaml")  # named in the commands a refusal tells the user to run
+    planned: Callable[[RunReport], None] | None = None  # told once the plan is made, before any order is sent
 
     def command(self, name: str) -> str:
         where = "" if self.config_path == Path("config.yaml") else f" --config {self.config_path}"

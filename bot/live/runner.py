@@ -103,6 +103,8 @@ def _protocol(ctx: RunContext, report: RunReport, *, execute: bool) -> None:
     assert report.run_key is not None
     plan = _plan(ctx, report.run_key, targets, snap)
     report.plan = plan
+    if ctx.planned is not None:
+        ctx.planned(report)
     _check(ctx, report, plan, snap)
     if not execute:
         report.outcome = "planned"

@@ -72,6 +72,12 @@ def others(snap: AccountSnapshot) -> str:
 
 
 def render(report: RunReport, *, header: str) -> str:
+    return f"{render_head(report, header=header)}\n{render_tail(report)}"
+
+
+def render_head(report: RunReport, *, header: str) -> str:
+    """What a run knows once it has planned: the header, the decision and the plan (printed then, before any
+    order is sent: a run that hangs or is killed has said what it meant to do)."""
     reasons = report.why.split("; ")
     why = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
     lines = [header, f"decision: {report.decision} - {why}"]
@@ -92,6 +98,12 @@ def render(report: RunReport, *, header: str) -> str:
         lines += ["plan:", *_plan_table(report)]
         if report.plan.is_noop:
             lines.append("  no order needed")
+    return "\n".join(lines)
+
+
+def render_tail(report: RunReport) -> str:
+    """What the run did: its orders, fills, the book after, and the outcome."""
+    lines: list[str] = []
     if report.outcomes:
         lines.append("orders:")
         for o in report.outcomes:

@@ -66,18 +66,20 @@ def test_a_reader_that_goes_away_gets_a_quiet_exit(cli: Cli, reader: str) -> Non
     assert done.stderr == "", done.stderr
 
 
-def test_a_run_killed_after_its_summary_leaves_the_summary_in_its_output_file(cli: Cli) -> None:
+@pytest.mark.parametrize(("killed", "said"), [("after_submit", "plan:"), ("after_summary", "outcome: done (exit 0)")])
+def test_a_run_killed_mid_way_leaves_what_it_had_said_in_its_output_file(cli: Cli, killed: str, said: str) -> None:
     cli.write_config()
     log = cli.workdir / "cron.log"
     env = {k: v for k, v in cli.env.items() if k != "PYTHONUNBUFFERED"}  # as cron runs it
 
     with log.open("w") as out:  # cron's `>> logs/cron.log 2>&1`: stdout is a file, not a terminal
         done = subprocess.run([sys.executable, "-m", "bot.cli", "rebalance"], cwd=cli.workdir, stdout=out,
-                              stderr=subprocess.STDOUT, env={**env, "PAIRBOT_TEST_CRASH_AT": "after_summary"},
+                              stderr=subprocess.STDOUT, env={**env, "PAIRBOT_TEST_CRASH_AT": killed},
                               timeout=120)
 
     assert done.returncode == -signal.SIGKILL
-    assert "outcome: done (exit 0)" in log.read_text()
+    text = log.read_text()
+    assert said in text and "decision: calendar" in text, text  # the plan is printed before the first order
 
 
 def test_closed_standard_streams_and_an_ascii_terminal_are_no_traceback(cli: Cli) -> None:
