@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 from datetime import date
@@ -58,23 +57,3 @@ def dask_address(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a Dask scheduler address such as tcp://host:8786, got {text!r}")
     return text
 
-
-def _number(text: str, *, positive: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        what = "a finite number above 0" if positive else "a finite number from 0"
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
-
-
-def positive_number(text: str) -> float:
-    """A finite number above 0 (no NaN, no Infinity)."""
-    return _number(text, positive=True)
-
-
-def non_negative_number(text: str) -> float:
-    """A finite number from 0 (no NaN, no Infinity)."""
-    return _number(text, positive=False)
