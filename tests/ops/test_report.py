@@ -86,6 +86,27 @@ def test_a_backtest_report_says_its_metrics_in_words_not_json(pairbot: Pairbot, 
     assert not any(v.startswith(("{", "[")) or v == "None" for v in rows.values())
 
 
+def test_an_overlay_backtest_report_writes_its_parameters_and_settings_plainly(pairbot: Pairbot,
+                                                                                tmp_path: Path) -> None:
+    """Its weights were `{'SPY': Decimal('0.7'), ...}` and unset settings `end=None`."""
+    results, out = tmp_path / "bt", tmp_path / "bt.html"
+    ran = pairbot.run("backtest", "--strategy", "overlay", "--out", str(results))
+    assert ran.returncode == 0, ran.stderr
+
+    done = pairbot.run("report", "--backtest", str(results), "--out", str(out))
+
+    assert done.returncode == 0, done.stderr
+    facts = re.search(r'<table id="facts">.*?</table>', out.read_text(), re.DOTALL)
+    assert facts is not None
+    rows = dict(re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", facts.group(0), re.DOTALL))
+    params, settings = rows["strategy_params"], rows["settings"]
+    assert re.search(r"weights=SPY \d[\d.]*, [A-Z]+ \d", params), params
+    assert "vehicle_specs=none" in params
+    assert "end=-" in settings and "cash_symbol=-" in settings
+    for text in (params, settings):
+        assert "Decimal(" not in text and "None" not in text and "{" not in text and "&#x27;" not in text, text
+
+
 def test_a_missing_backtest_directory_is_one_line_and_exit_2(pairbot: Pairbot) -> None:
     done = pairbot.run("report", "--backtest", "no-such-dir")
 
