@@ -157,3 +157,33 @@ def test_a_backtest_equity_curve_that_is_not_dates_and_numbers_is_one_line_and_e
 
     assert code == 2
     assert capsys.readouterr().err == f"pairbot: {tmp_path / 'bt' / 'equity.csv'}: {says}\n"
+
+
+def test_the_ledger_reports_benchmarks_start_at_the_first_snapshot_and_only_move_forward(traded: Pairbot) -> None:
+    """The first day's close, indexed at midnight, came after the start point at 15:45: the line ran backwards
+    and began left of pairbot's first point."""
+    from bot.commands.report import from_ledger
+    from bot.config import load_config
+
+    data = from_ledger(traded.config, load_config(traded.config), offline=False)
+
+    assert data.benchmarks
+    for sym, series in data.benchmarks.items():
+        assert series.index[0] == data.equity.index[0], sym
+        assert series.index.is_monotonic_increasing and (series.index >= data.equity.index[0]).all(), sym
+        assert series.iloc[0] == pytest.approx(float(data.equity.iloc[0])), sym
+
+
+def test_a_close_dated_the_first_snapshots_day_is_drawn_after_it() -> None:
+    import pandas as pd
+
+    from bot.commands.report import rebased
+
+    equity = pd.Series([99_000.0, 99_500.0], index=pd.DatetimeIndex(["2026-03-02 15:45", "2026-03-03 15:45"]))
+    closes = pd.Series([100.0, 101.0, 102.0],
+                       index=pd.DatetimeIndex(["2026-02-27", "2026-03-02", "2026-03-03"]))
+
+    line = rebased(closes, equity)
+
+    assert list(line.index) == list(pd.DatetimeIndex(["2026-03-02 15:45", "2026-03-02 20:00", "2026-03-03"]))
+    assert list(line) == pytest.approx([99_000.0, 99_990.0, 100_980.0])
