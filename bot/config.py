@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -25,9 +26,11 @@ from pydantic_core import PydanticCustomError
 from bot.core import checks
 from bot.core.domain import Symbol, Vehicle
 from bot.core.plan import PlanPolicy
-from bot.core.window import FORMAT, TradingWindow
+from bot.core.window import CLOSE, FORMAT, TradingWindow
 from bot.errors import ConfigError
 from strategies import STRATEGIES, Hedge, OverlayStrategy, PairStrategy, ReplicaStrategy, Strategy
+
+_UNSHOWN = "unshown"  # an error type whose input is not echoed (a webhook URL may carry a token or a password)
 
 
 class Section(BaseModel):
@@ -260,6 +263,14 @@ class Paths(Section):
     logs: Path = Path("logs")
     kill_switch: Path = Path(".state/KILL")
 
+    @field_validator("kill_switch", mode="before")
+    @classmethod
+    def _kill_switch_file(cls, v: object) -> object:
+        if isinstance(v, str) and not v.strip():  # "" is the current directory, which always exists: killed forever
+            raise PydanticCustomError("kill_switch",
+                                      "empty: name the file whose presence stops runs (e.g. .state/KILL)")
+        return v
+
 
 class Backtest(Section):
     starting_cash: Decimal = Field(Decimal("100000"), gt=0)
@@ -279,6 +290,24 @@ class LiveCosts(Section):
 
 class Notifications(Section):
     webhook_url: str | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            url = urlsplit(v)
+            has_host = bool(url.hostname)
+            url.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise PydanticCustomError(_UNSHOWN, "not a URL pairbot can post to") from None
+        if url.scheme not in ("http", "https") or not has_host:
+            raise PydanticCustomError(_UNSHOWN, "expected an http:// or https:// URL with a host")
+        if url.username is not None or url.password is not None:
+            raise PydanticCustomError(_UNSHOWN, "carries user:password credentials; use a URL without them "
+                                                "(a webhook's secret is its path or token)")
+        return v
     timeout_seconds: float = Field(5.0, gt=0, le=60)
 
 
@@ -378,7 +407,8 @@ def _describe(err: ValidationError, *, where_empty: str = "<root>") -> str:
         msg = "missing: say local, paper or live (pairbot never guesses which account to trade)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     got = first.get("input")
-    shown = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(got, Mapping) else f", got {got!r}"
+    unshown = first["type"] in ("extra_forbidden", "missing", _UNSHOWN) or isinstance(got, Mapping)
+    shown = "" if unshown else f", got {got!r}"
     return f"{where}: {msg}{shown}{more}"
 
 
@@ -428,9 +458,16 @@ def parse_config(raw: object, *, source: str = "config.yaml") -> Config:
             "(ALPACA_API_KEY, ALPACA_SECRET_KEY), never from config.yaml"
         )
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(f"{source}: {_describe(err)}") from None
+    window, before = config.schedule.window, config.gates.min_minutes_before_close
+    latest = CLOSE.hour * 60 + CLOSE.minute - before
+    if window is not None and window.start.hour * 60 + window.start.minute > latest:
+        raise ConfigError(f"{source}: schedule.window: {window} starts after {latest // 60:02d}:{latest % 60:02d}, "
+                          f"{before} minutes before the 16:00 close (gates.min_minutes_before_close): no run in it "
+                          "could trade; start it earlier or lower the gate")
+    return config
 
 
 def load_config(path: Path) -> Config:
@@ -458,4 +495,8 @@ def load_config(path: Path) -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{path}: {where}YAML syntax error: {problem}") from None
-    return parse_config(raw, source=str(path)).anchored(path.parent)
+    config = parse_config(raw, source=str(path)).anchored(path.parent)
+    if config.paths.kill_switch.is_dir():
+        raise ConfigError(f"{path}: paths.kill_switch: {config.paths.kill_switch} is a directory, so every run "
+                          "would stop; name a file whose presence stops runs (e.g. .state/KILL)")
+    return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -44,3 +45,15 @@ def out_dir(text: str) -> Path:
     if not os.access(there, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write in {there} (permission denied)")
     return path
+
+
+_DASK_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})")
+
+
+def dask_address(text: str) -> str:
+    """A Dask scheduler's address, [tcp|tls|ws|wss://]host:port, checked before any work."""
+    match = _DASK_ADDRESS.fullmatch(text)
+    if match is None or not 1 <= int(match.group(1)) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a Dask scheduler address such as tcp://host:8786, got {text!r}")
+    return text
+

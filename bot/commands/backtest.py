@@ -21,7 +21,7 @@ from bot.adapters.history.frame import (
 )
 from bot.adapters.history.splits import splits_beside
 from bot.adapters.net import key_problem
-from bot.commands.argtypes import iso_date, non_negative_int, out_dir
+from bot.commands.argtypes import dask_address, iso_date, non_negative_int, out_dir
 from bot.commands.outputs import (
     NOT_AS_TRADED,
     RunRecord,
@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sweep a grid, e.g. --sweep band=0.02,0.05 --sweep frequency=quarterly,annual --sweep gross=1,1.5")
     add("--sort-by", default="sharpe", help="sweep metric to sort by (default: sharpe)")
     add("--top", type=int, default=20, help="sweep rows to print (default: 20)")
-    add("--cluster", metavar="ADDRESS", default=None,
+    add("--cluster", metavar="ADDRESS", type=dask_address, default=None,
         help="run --sweep's chunks on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 (pairbot[cluster])")
     add("--train-to", type=iso_date, metavar="DATE",
         help="walk-forward: choose the sweep's best up to DATE by --sort-by, then show it on the sessions after")
@@ -144,6 +144,9 @@ def _check_combination(args: argparse.Namespace) -> None:
         if not (1 <= args.refit_every <= 50 and 1 <= args.train_years <= 50):
             raise ConfigError(f"--refit-every and --train-years are whole years from 1 to 50, got "
                               f"{args.refit_every} and {args.train_years}")
+    if args.cluster is not None and not args.sweep:
+        raise ConfigError("--cluster runs sweeps only (their chunks go to the Dask scheduler): add --sweep "
+                          "NAME=V1,V2,... or drop --cluster")
     if args.rebalance_days is not None and args.sweep:
         raise ConfigError("--rebalance-days varies one backtest: drop --sweep")
     if args.rebalance_days is not None and not 1 <= args.rebalance_days <= 63:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.adapters.hostzone import HostZone, host_zone
 from bot.adapters.logs import configure_silent
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.core.domain import NEW_YORK
 from bot.core.window import (
     CLOSE,
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--systemd", action="store_true",
                         help="print only the systemd service and timer (they need no host zone)")
     parser.add_argument("--dir", type=Path, default=None,
-                        help="the project directory the job runs in (default: the current directory)")
+                        help="the project directory the job runs in (default: the config file's directory)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +60,14 @@ class Job:
     project_dir: Path
     pairbot: str  # the command that starts pairbot, absolute
     config: Path
+    keys: Path | None = None  # the keys file a paper or live run reads ALPACA_API_KEY / ALPACA_SECRET_KEY from
 
     @property
     def command(self) -> str:
         rebalance = f"{self.pairbot} rebalance --config {shlex.quote(str(self.config))}"
-        return f"cd {shlex.quote(str(self.project_dir))} && mkdir -p logs && {rebalance} >> logs/cron.log 2>&1"
+        keys = "" if self.keys is None else f"set -a && . {shlex.quote(str(self.keys))} && set +a && "
+        return (f"cd {shlex.quote(str(self.project_dir))} && {keys}mkdir -p logs && "
+                f"{rebalance} >> logs/cron.log 2>&1")
 
 
 def pairbot_command() -> str:
@@ -159,6 +162,7 @@ def systemd_units(job: Job) -> str:
         "[Service]",
         "Type=oneshot",
         f"WorkingDirectory={job.project_dir}",
+        *([f"EnvironmentFile={job.keys}"] if job.keys is not None else []),
         f"ExecStart={job.pairbot} rebalance --config {job.config}",
         "# 75: another run held the lock and nothing was sent",
         "SuccessExitStatus=75",
@@ -181,10 +185,29 @@ def systemd_units(job: Job) -> str:
     ])
 
 
-def _job(args: argparse.Namespace, at: time) -> Job:
-    project = (args.dir or Path.cwd()).resolve()
-    config_path = args.config if args.config.is_absolute() else Path.cwd() / args.config
-    return Job(at=at, project_dir=project, pairbot=pairbot_command(), config=config_path.resolve())
+KEYS_FILE = "keys.env"
+
+
+def keys_file(config: Config, config_path: Path) -> Path | None:
+    """`<paths.state_dir>/keys.env` (relative to the config file's directory) for a paper or live run, else None:
+    cron and systemd run with no ALPACA_ variables, so the scheduled run reads them from there."""
+    if config.mode == "local":
+        return None
+    state = config.paths.state_dir
+    return (state if state.is_absolute() else config_path.parent / state).resolve() / KEYS_FILE
+
+
+def _job(args: argparse.Namespace, at: time, config: Config) -> Job:
+    config_path = (args.config if args.config.is_absolute() else Path.cwd() / args.config).resolve()
+    project = (args.dir or config_path.parent).resolve()
+    return Job(at=at, project_dir=project, pairbot=pairbot_command(), config=config_path,
+               keys=keys_file(config, config_path))
+
+
+def _missing_keys(job: Job) -> None:
+    if job.keys is not None and not job.keys.exists():
+        print(f"pairbot: {job.keys} does not exist: the scheduled runs read their keys from it; write the two lines "
+              "ALPACA_API_KEY=... and ALPACA_SECRET_KEY=... in it and chmod 600 it", file=sys.stderr)
 
 
 def _print(sections: Sequence[tuple[str, str]]) -> None:
@@ -195,9 +218,10 @@ def run(args: argparse.Namespace) -> int:
     configure_silent()
     config = load_config(args.config)
     window = config.schedule.window
-    job = _job(args, fire_time(window, args.time, config.gates.min_minutes_before_close))
+    job = _job(args, fire_time(window, args.time, config.gates.min_minutes_before_close), config)
     units = ("systemd: a service and a timer (recommended: systemd understands time zones)", systemd_units(job))
     if args.systemd:
+        _missing_keys(job)
         _print([units])
         return 0
     if window is None:
@@ -208,5 +232,6 @@ def run(args: argparse.Namespace) -> int:
     table = crontab(job, window, host, start=today)
     if host.note is not None:
         print(f"pairbot: {host.note}", file=sys.stderr)
+    _missing_keys(job)
     _print([("crontab (crontab -e)", table), (f"or {units[0]}", units[1])])
     return 0

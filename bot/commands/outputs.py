@@ -128,10 +128,17 @@ def _fmt(value: object, fmt: str) -> str:
     return fmt.format(value)
 
 
+def _param_doc(value: object) -> object:
+    """A parameter as JSON: a mapping (an overlay's weights) stays a mapping of plain text, not its repr."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    return str(value)
+
+
 def metrics_doc(run: RunRecord, *, gate: GateReport | None = None) -> dict[str, object]:
     result = run.result
     return {**result.metrics, "source": dict(run.source), "prices_label": run.label,
-            "strategy_params": {k: str(v) for k, v in run.params.items()},
+            "strategy_params": {k: _param_doc(v) for k, v in run.params.items()},
             "settings": settings_doc(result.settings), "notes": list(result.notes),
             "warnings": list(result.warnings),
             "intervals": None if run.intervals is None else run.intervals.doc(),

@@ -41,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from bot.commands.backtest import load_prices, progress_bar
     from bot.config import load_config
     from bot.errors import ConfigError
-    from bot.research.parity import replay
+    from bot.research.parity import LEDGER, replay
 
     config = load_config(args.config)
+    if args.out is not None and (args.out / LEDGER).exists():
+        raise ConfigError(f"--out {args.out}: already holds a replay ({args.out / LEDGER}); a replay starts from a "
+                          "fresh account: choose an empty directory or remove that one")
     if args.end <= args.start:
         raise ConfigError(f"--to {args.end} must be after --from {args.start}")
     name = args.strategy or config.strategy

@@ -122,13 +122,16 @@ def broker_closes(config_path: Path, symbols: set[str], start: date, end: date) 
 
 def rebased(closes: pd.Series, equity: pd.Series) -> pd.Series:
     """A benchmark held from the first equity point on: the last close before it, then each later close,
-    scaled to start at the same dollars."""
+    scaled to start at the same dollars. It starts at that point and only moves forward: a close dated the
+    first point's own day (indexed at midnight, known by 20:00 UTC) is drawn when it was known, not before."""
     start = equity.index[0]
     s = closes.dropna()
-    before = s[s.index + pd.Timedelta(hours=20) <= start]  # a daily close is known by 20:00 UTC
+    known = pd.Timedelta(hours=20)  # a daily close is known by 20:00 UTC
+    before = s[s.index + known <= start]
     base = before.iloc[-1] if len(before) else s.iloc[0]
-    later = s[s.index + pd.Timedelta(hours=20) > start]
-    out = pd.concat([pd.Series([base], index=pd.DatetimeIndex([start])), later])
+    later = s[s.index + known > start]
+    later.index = later.index.where(later.index > start, later.index + known)
+    out = pd.concat([pd.Series([base], index=pd.DatetimeIndex([start])), later.sort_index()])
     return out / base * equity.iloc[0]
 
 

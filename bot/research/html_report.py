@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -403,8 +403,20 @@ def _described(doc: dict[str, Any]) -> list[tuple[str, str]]:
                               f"episodes, in-market t = {float(gate.get('in_market_t') or 'nan'):.2f}"))
     for key in ("strategy_params", "settings"):
         if isinstance(doc.get(key), dict):
-            facts.append((key, ", ".join(f"{k}={v}" for k, v in doc[key].items() if k != "splits")))
+            facts.append((key, ", ".join(f"{k}={_plain(v)}" for k, v in doc[key].items() if k != "splits")))
     return facts
+
+
+def _plain(value: object) -> str:
+    """A parameter or a setting as a reader writes it: "SPY 0.7, UPRO 0.1", "none" for an empty mapping, "-" for
+    None, a Decimal as its text; never a Python repr."""
+    if value is None:
+        return "-"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "none"
+    return str(value)
 
 
 def _interval_text(key: str, iv: dict[str, float]) -> str:

@@ -168,6 +168,9 @@ def _backtest(strategy: Strategy, traded: Mapping[str, pd.DataFrame], splits: Se
     return backtest_market(strategy, traded, priced, settings)
 
 
+LEDGER = "ledger-replay.sqlite"  # in the workdir; each replay needs a fresh one (it starts from a new account)
+
+
 def replay(config: Config, strategy: Strategy, frames: Mapping[str, pd.DataFrame], *, start: date, end: date,
            workdir: Path, slippage_bps: Decimal = Decimal(0), progress: Progress | None = None,
            splits: Sequence[Split] = ()) -> ReplayResult:
@@ -190,7 +193,7 @@ def replay(config: Config, strategy: Strategy, frames: Mapping[str, pd.DataFrame
         settings = ExchangeSettings(state_path=None, api_key=key, secret_key=secret, clock="replay", prices=Path(tmp),
                                     replay_start=sessions[0], starting_cash=config.backtest.starting_cash,
                                     half_spread_bps=slippage_bps, partial_fill_probability=0.0)
-        with LocalExchange(settings) as ex, Ledger(workdir / "ledger-replay.sqlite") as ledger:
+        with LocalExchange(settings) as ex, Ledger(workdir / LEDGER) as ledger:
             cfg = config.model_copy(update={"mode": "paper"})
             broker = broker_for(cfg, Endpoint(api_key=key, secret_key=secret, base_url=ex.base_url,
                                               data_url=ex.base_url))

@@ -102,3 +102,10 @@ class TestOnACluster:
         with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"), connect("tcp://127.0.0.1:9",
                                                                                           timeout_s=1):
             pass
+
+    def test_an_address_distributed_cannot_parse_is_a_config_error(self):
+        pytest.importorskip("distributed", reason="the cluster extra is not installed")
+
+        with pytest.raises(ConfigError, match="--cluster nonsense: not a Dask scheduler address"), \
+                connect("nonsense", timeout_s=1):
+            pass

@@ -207,6 +207,27 @@ class TestBadInputThroughTheCli:
         assert code == 2
         assert "argument --seed: expected a whole number from 0, got '-1'" in capsys.readouterr().err
 
+    @pytest.mark.parametrize("address", ["nonsense", "tcp://host", "host:0", "tcp://host:port", "http://h:1"])
+    def test_a_malformed_cluster_address_is_one_line_exit_2(self, address, tmp_path, capsys):
+        code = cli(["backtest", "--prices", "synthetic", "--sweep", "gross=0.5,1", "--cluster", address], tmp_path)
+
+        err = capsys.readouterr().err
+        assert code == 2 and "internal error" not in err and "Traceback" not in err, err
+        assert f"argument --cluster: expected a Dask scheduler address such as tcp://host:8786, got {address!r}" in err
+
+    def test_cluster_without_sweep_is_refused(self, tmp_path, capsys):
+        from bot.cli import main
+
+        (tmp_path / "config.yaml").write_text("mode: local\n")
+
+        code = main(["backtest", "--config", str(tmp_path / "config.yaml"), "--prices", "synthetic",
+                     "--cluster", "tcp://127.0.0.1:8786"])
+
+        out, err = capsys.readouterr()
+        assert (code, out) == (2, "")
+        assert err == ("pairbot: --cluster runs sweeps only (their chunks go to the Dask scheduler): add --sweep "
+                       "NAME=V1,V2,... or drop --cluster\n")
+
     def test_a_negative_seed_in_the_config_is_refused_as_bad_config(self, tmp_path, capsys):
         from bot.cli import main
 

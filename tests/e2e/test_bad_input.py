@@ -144,3 +144,41 @@ def test_paper_mode_against_a_loopback_exchange_trades(cli: Cli, exchange: Local
 
     assert result.returncode == 0, result.stderr
     assert sum(1 for m, p, _q in exchange.requests if (m, p) == ("POST", "/v2/orders")) == 2
+
+
+INCOHERENT_CONFIGS = {
+    "a window no run in can trade": ("schedule: {window: '15:40-16:00'}\n",
+                                     "schedule.window: 15:40-16:00 starts after 15:30, 30 minutes before the 16:00 "
+                                     "close (gates.min_minutes_before_close): no run in it could trade"),
+    "an empty kill switch": ("paths: {kill_switch: ''}\n", "paths.kill_switch: empty: name the file"),
+    "a kill switch that is a directory": ("paths: {kill_switch: .state}\n",
+                                          "paths.kill_switch: .state is a directory, so every run would stop"),
+    "a webhook that is not http": ("notifications: {webhook_url: 'ftp://hooks.example/x'}\n",
+                                   "notifications.webhook_url: expected an http:// or https:// URL with a host"),
+    "a webhook without a scheme": ("notifications: {webhook_url: hooks.example/x}\n",
+                                   "notifications.webhook_url: expected an http:// or https:// URL with a host"),
+    "a webhook with credentials": ("notifications: {webhook_url: 'https://me:hunter2@hooks.example/x'}\n",
+                                   "notifications.webhook_url: carries user:password credentials"),
+}
+
+
+@pytest.mark.parametrize(("text", "said"), INCOHERENT_CONFIGS.values(), ids=INCOHERENT_CONFIGS.keys())
+def test_a_config_whose_runs_could_never_work_is_one_line_exit_2(cli: Cli, text: str, said: str) -> None:
+    (cli.workdir / ".state").mkdir()
+    (cli.workdir / "config.yaml").write_text("mode: local\n" + text)
+
+    result = cli.run("plan")
+
+    assert (result.returncode, result.stdout) == (2, ""), result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"pairbot: config.yaml: {said}"), result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_a_window_that_starts_at_the_close_gate_and_a_plain_webhook_are_accepted(cli: Cli) -> None:
+    (cli.workdir / "config.yaml").write_text("mode: local\nschedule: {window: '15:30-16:00'}\n"
+                                             "notifications: {webhook_url: 'https://hooks.example:8443/T0/abc'}\n")
+
+    result = cli.run("cron", "--systemd", "--time", "15:30")
+
+    assert result.returncode == 0, result.stderr

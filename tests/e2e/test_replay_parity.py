@@ -11,7 +11,7 @@ import pytest
 from bot.adapters.history.frame import synthetic_history
 from bot.config import parse_config
 from bot.research.parity import replay
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, Outcome
 
 REAL_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices"
 
@@ -75,3 +75,19 @@ def test_a_replay_across_a_real_split_matches_the_backtest_to_the_cent(
     assert result.splits == (split,)
     assert result.failures == () and result.trades_identical
     assert abs(result.equity_difference) < 0.005
+
+
+def test_an_out_directory_that_holds_an_earlier_replay_is_refused_with_one_line(cli: Cli) -> None:
+    """A second replay into the same --out read the first one's ledger: the same range failed on a duplicate
+    run id (exit 1), another range on every session ("the account changed outside pairbot")."""
+    cli.write_config()
+    out = cli.workdir / "replay-out"
+    first = cli.run("replay", "--prices", "synthetic", "--from", "2024-01-02", "--to", "2024-01-12", "--out", str(out))
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    for end in ("2024-01-12", "2024-01-19"):
+        done = cli.run("replay", "--prices", "synthetic", "--from", "2024-01-02", "--to", end, "--out", str(out))
+
+        assert (done.returncode, done.stdout) == (2, ""), done.stdout + done.stderr
+        line = Outcome(done.returncode, done.stdout, done.stderr, 0).one_line()
+        assert f"--out {out}: already holds a replay" in line and "choose an empty directory or remove" in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -440,3 +441,83 @@ class TestTheCommand:
 
         assert (code, out) == (2, "")
         assert err.count("\n") == 1 and "pairbot cron --systemd" in err
+
+
+class TestTheKeysOfAScheduledRun:
+    """Cron and systemd start the run with no ALPACA_ variables: a paper or live run reads them from
+    <paths.state_dir>/keys.env, and `pairbot cron` says what to write there when it is missing."""
+
+    def test_a_paper_crontab_sources_the_keys_file_and_the_unit_names_it(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(mode="paper")
+        keys = pairbot.workdir.resolve() / ".state" / "keys.env"
+
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert code == 0
+        lines = [x for x in out.splitlines() if x[:1].isdigit()]
+        assert lines and all(f"cd {pairbot.workdir.resolve()} && set -a && . {keys} && set +a && mkdir -p logs && "
+                             in x for x in lines)
+        assert f"EnvironmentFile={keys}" in out
+        assert err.count("\n") == 1 and err.startswith(f"pairbot: {keys} does not exist")
+        assert "ALPACA_API_KEY=... and ALPACA_SECRET_KEY=..." in err and "chmod 600" in err
+
+    def test_with_the_keys_file_in_place_it_says_nothing_and_never_prints_a_key(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        pairbot.write_config(mode="paper")
+        keys = pairbot.workdir / ".state" / "keys.env"
+        keys.parent.mkdir(exist_ok=True)
+        keys.write_text("ALPACA_API_KEY=PKSECRETVALUE000001\nALPACA_SECRET_KEY=not-to-be-printed\n")
+
+        code, out, err = cron(pairbot, capsys, "--systemd")
+
+        assert (code, err) == (0, "")
+        assert f"EnvironmentFile={keys.resolve()}" in out
+        assert "PKSECRETVALUE000001" not in out and "not-to-be-printed" not in out
+
+    def test_a_scheduled_paper_run_reads_the_keys_the_crontab_line_sources(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        """The line itself, run by sh with no ALPACA_ variables, reaches the mode guard with both keys set."""
+        pairbot.write_config(mode="paper", broker={"base_url": "http://127.0.0.1:9", "data_url": "http://127.0.0.1:9"},
+                             execution={"read_attempts": 1, "connect_timeout_seconds": 0.2})
+        keys = pairbot.workdir / ".state" / "keys.env"
+        keys.parent.mkdir(exist_ok=True)
+        keys.write_text("ALPACA_API_KEY=PKTESTCRON0000001\nALPACA_SECRET_KEY=cron-secret-not-real\n")
+        code, out, _ = cron(pairbot, capsys, "--host-tz", "UTC")
+        assert code == 0
+        line = next(x for x in out.splitlines() if x[:1].isdigit()).split("  ", 1)[1]
+
+        subprocess.run(["sh", "-c", line], env=pairbot.env, timeout=120, check=False)
+
+        log = (pairbot.workdir / "logs" / "cron.log").read_text()
+        assert "needs ALPACA_API_KEY and ALPACA_SECRET_KEY" not in log, log
+        assert "cron-secret-not-real" not in log
+
+    def test_a_local_crontab_is_unchanged(self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, err = cron(pairbot, capsys, "--host-tz", "UTC")
+
+        assert (code, err) == (0, "")
+        assert "keys.env" not in out and "EnvironmentFile" not in out
+
+
+class TestTheProjectDirectory:
+    def test_it_defaults_to_the_config_files_directory_not_the_current_one(
+            self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+
+        code = main(["cron", "--config", str(pairbot.config.resolve()), "--host-tz", "UTC"])
+        out, err = capsys.readouterr()
+
+        assert (code, err) == (0, "")
+        assert f"cd {pairbot.workdir.resolve()} && mkdir -p logs" in out
+        assert f"WorkingDirectory={pairbot.workdir.resolve()}" in out
+
+    def test_dir_still_wins(self, pairbot: Pairbot, capsys: pytest.CaptureFixture[str],
+                            tmp_path_factory: pytest.TempPathFactory) -> None:
+        other = tmp_path_factory.mktemp("project").resolve()
+
+        code = main(["cron", "--config", str(pairbot.config), "--dir", str(other), "--systemd"])
+        out, _ = capsys.readouterr()
+
+        assert code == 0 and f"WorkingDirectory={other}" in out

@@ -86,6 +86,27 @@ def test_a_backtest_report_says_its_metrics_in_words_not_json(pairbot: Pairbot, 
     assert not any(v.startswith(("{", "[")) or v == "None" for v in rows.values())
 
 
+def test_an_overlay_backtest_report_writes_its_parameters_and_settings_plainly(pairbot: Pairbot,
+                                                                                tmp_path: Path) -> None:
+    """Its weights were `{'SPY': Decimal('0.7'), ...}` and unset settings `end=None`."""
+    results, out = tmp_path / "bt", tmp_path / "bt.html"
+    ran = pairbot.run("backtest", "--strategy", "overlay", "--out", str(results))
+    assert ran.returncode == 0, ran.stderr
+
+    done = pairbot.run("report", "--backtest", str(results), "--out", str(out))
+
+    assert done.returncode == 0, done.stderr
+    facts = re.search(r'<table id="facts">.*?</table>', out.read_text(), re.DOTALL)
+    assert facts is not None
+    rows = dict(re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", facts.group(0), re.DOTALL))
+    params, settings = rows["strategy_params"], rows["settings"]
+    assert re.search(r"weights=SPY \d[\d.]*, [A-Z]+ \d", params), params
+    assert "vehicle_specs=none" in params
+    assert "end=-" in settings and "cash_symbol=-" in settings
+    for text in (params, settings):
+        assert "Decimal(" not in text and "None" not in text and "{" not in text and "&#x27;" not in text, text
+
+
 def test_a_missing_backtest_directory_is_one_line_and_exit_2(pairbot: Pairbot) -> None:
     done = pairbot.run("report", "--backtest", "no-such-dir")
 
@@ -136,3 +157,33 @@ def test_a_backtest_equity_curve_that_is_not_dates_and_numbers_is_one_line_and_e
 
     assert code == 2
     assert capsys.readouterr().err == f"pairbot: {tmp_path / 'bt' / 'equity.csv'}: {says}\n"
+
+
+def test_the_ledger_reports_benchmarks_start_at_the_first_snapshot_and_only_move_forward(traded: Pairbot) -> None:
+    """The first day's close, indexed at midnight, came after the start point at 15:45: the line ran backwards
+    and began left of pairbot's first point."""
+    from bot.commands.report import from_ledger
+    from bot.config import load_config
+
+    data = from_ledger(traded.config, load_config(traded.config), offline=False)
+
+    assert data.benchmarks
+    for sym, series in data.benchmarks.items():
+        assert series.index[0] == data.equity.index[0], sym
+        assert series.index.is_monotonic_increasing and (series.index >= data.equity.index[0]).all(), sym
+        assert series.iloc[0] == pytest.approx(float(data.equity.iloc[0])), sym
+
+
+def test_a_close_dated_the_first_snapshots_day_is_drawn_after_it() -> None:
+    import pandas as pd
+
+    from bot.commands.report import rebased
+
+    equity = pd.Series([99_000.0, 99_500.0], index=pd.DatetimeIndex(["2026-03-02 15:45", "2026-03-03 15:45"]))
+    closes = pd.Series([100.0, 101.0, 102.0],
+                       index=pd.DatetimeIndex(["2026-02-27", "2026-03-02", "2026-03-03"]))
+
+    line = rebased(closes, equity)
+
+    assert list(line.index) == list(pd.DatetimeIndex(["2026-03-02 15:45", "2026-03-02 20:00", "2026-03-03"]))
+    assert list(line) == pytest.approx([99_000.0, 99_990.0, 100_980.0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sqlite3
 import sys
 import threading
 from decimal import Decimal, InvalidOperation
@@ -31,14 +32,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="Alpaca JSON generation: today (default), legacy (easy_to_borrow, PDT fields), "
                         "drift (today plus fields and values no client knows yet)")
     p.add_argument("--faults", type=Path, default=None, help="JSON or YAML fault script")
-    p.add_argument("--cash", default="100000", help="starting cash of a fresh account")
+    p.add_argument("--cash", type=_cash, default=Decimal("100000"), help="starting cash of a fresh account")
     p.add_argument("--reset", action="store_true", help="wipe the state file to a fresh account")
     p.add_argument("--seed", type=_seed, default=7)
     p.add_argument("--split-remainder", choices=REMAINDERS, default="fractional",
                    help="a split's fractional share: kept (fractional, Alpaca since 2021) or paid as cash in lieu")
     p.add_argument("--no-dividends", action="store_true",
                    help="do not pay dividends (as Alpaca paper, which does not simulate them)")
-    p.add_argument("--withholding", default="0", help="share of a long's dividend withheld (DIVNRA), e.g. 0.15")
+    p.add_argument("--withholding", type=_withholding, default=Decimal(0),
+                   help="share of a long's dividend withheld (DIVNRA), e.g. 0.15")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     return p
 
@@ -47,6 +49,28 @@ def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"expected a TCP port from 0 to 65535, got {text!r}")
     return int(text)
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _cash(text: str) -> Decimal:
+    value = _decimal(text)
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite amount of dollars above 0, got {text!r}")
+    return value
+
+
+def _withholding(text: str) -> Decimal:
+    value = _decimal(text)
+    if value is None or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 up to (not including) 1, e.g. 0.15, got {text!r}")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -58,19 +82,26 @@ def _seed(text: str) -> int:
 def settings_from_args(args: argparse.Namespace) -> ExchangeSettings:
     if not is_loopback_host(args.host) and not args.allow_remote:
         raise ConfigError(f"refusing to bind {args.host}: not a loopback address (use --allow-remote)")
-    try:
-        cash, withholding = Decimal(args.cash), Decimal(args.withholding)
-    except InvalidOperation as err:
-        raise ConfigError(f"--cash and --withholding must be numbers, got {args.cash!r}, {args.withholding!r}") from err
     prices: str | Path = "synthetic" if args.prices == "synthetic" else Path(args.prices)
     return ExchangeSettings(
         state_path=args.state, host=args.host, port=args.port, prices=prices, clock=args.clock,
-        faults_path=args.faults, starting_cash=cash, reset=args.reset, seed=args.seed, schema=args.schema,
+        faults_path=args.faults, starting_cash=args.cash, reset=args.reset, seed=args.seed, schema=args.schema,
         split_remainder=args.split_remainder, simulate_dividends=not args.no_dividends,
-        dividend_withholding=withholding,
+        dividend_withholding=args.withholding,
         api_key=os.environ.get("ALPACA_API_KEY") or DEFAULT_KEY,
         secret_key=os.environ.get("ALPACA_SECRET_KEY") or DEFAULT_SECRET,
     )
+
+
+def _cannot_open(args: argparse.Namespace, err: OSError) -> str:
+    """`--state /proc/x.sqlite: cannot create /proc/x.sqlite: No such file or directory`: the option, the path and
+    what is wrong, not a bare `[Errno 2] ...`."""
+    where = f" {err.filename}" if err.filename is not None else ""
+    why = err.strerror or str(err)
+    state = args.state
+    if state is not None and err.filename is not None and Path(err.filename) in (state, *state.parents):
+        return f"--state {state}: cannot create{where}: {why}; choose a file in a directory you can write"
+    return f"cannot open{where}: {why}"
 
 
 def usage_lines(exchange: LocalExchange, settings: ExchangeSettings, env: dict[str, str]) -> list[str]:
@@ -99,7 +130,14 @@ def serve_main(argv: list[str] | None = None, *, stop: threading.Event | None = 
     except BotError as err:
         print(f"pairbot: {err}", file=sys.stderr)
         return err.exit_code
-    except (OSError, ValueError) as err:
+    except OSError as err:
+        print(f"pairbot: {_cannot_open(args, err)}", file=sys.stderr)
+        return ConfigError.exit_code
+    except sqlite3.Error as err:  # the state file is there but is not a SQLite database pairbot can use
+        print(f"pairbot: --state {args.state}: not a usable SQLite state file ({err}); choose another file",
+              file=sys.stderr)
+        return ConfigError.exit_code
+    except ValueError as err:
         print(f"pairbot: {err}", file=sys.stderr)
         return ConfigError.exit_code
     try:

@@ -59,6 +59,8 @@ def connect(address: str, *, timeout_s: float = 30.0) -> Iterator[DaskExecutor]:
         client = Client(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as err:
         raise ConfigError(f"cannot reach the Dask scheduler at {address}: {err}") from err
+    except ValueError as err:  # distributed's own parse of the address ("missing port number")
+        raise ConfigError(f"--cluster {address}: not a Dask scheduler address ({err}); e.g. tcp://host:8786") from err
     try:
         yield DaskExecutor(client)
     finally:

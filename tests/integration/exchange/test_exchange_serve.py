@@ -97,7 +97,54 @@ def test_serve_takes_the_corporate_action_rules_from_the_command_line() -> None:
 
     assert (settings.split_remainder, settings.simulate_dividends, settings.dividend_withholding) == (
         "cash", False, Decimal("0.15"))
-    assert serve_main(["--withholding", "1.5"]) == 2
+    with pytest.raises(SystemExit) as stop:
+        serve_main(["--withholding", "1.5"])
+    assert stop.value.code == 2
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--cash", "NaN", "argument --cash: expected a finite amount of dollars above 0, got 'NaN'"),
+    ("--cash", "Infinity", "argument --cash: expected a finite amount of dollars above 0, got 'Infinity'"),
+    ("--cash", "-5", "argument --cash: expected a finite amount of dollars above 0, got '-5'"),
+    ("--cash", "0", "argument --cash: expected a finite amount of dollars above 0, got '0'"),
+    ("--withholding", "NaN", "argument --withholding: expected a share from 0 up to (not including) 1"),
+    ("--withholding", "-0.1", "argument --withholding: expected a share from 0 up to (not including) 1"),
+])
+def test_a_number_that_is_not_finite_or_in_range_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str], option: str, value: str, says: str) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["exchange", "serve", "--port", "0", option, value])
+
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err
+    assert "internal error" not in err and "starting_cash" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("state", ["/proc/x.sqlite", "/proc/x/y.sqlite"])
+def test_a_state_file_that_cannot_be_made_names_the_option_and_the_path(
+        capsys: pytest.CaptureFixture[str], state: str) -> None:
+    from bot.cli import main
+
+    code = main(["exchange", "serve", "--port", "0", "--state", state])
+
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"pairbot: --state {state}: cannot create /proc/x")
+    assert "No such file or directory; choose a file in a directory you can write" in err and "[Errno" not in err
+
+
+def test_a_state_file_that_is_not_a_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    (tmp_path / "bad.sqlite").write_text("not a database\n" * 100)
+
+    code = main(["exchange", "serve", "--port", "0", "--state", str(tmp_path / "bad.sqlite")])
+
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"pairbot: --state {tmp_path / 'bad.sqlite'}: not a usable SQLite state file")
 
 
 def test_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
