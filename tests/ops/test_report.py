@@ -65,6 +65,13 @@ def test_a_backtest_directory_with_only_an_equity_curve_still_renders(pairbot: P
     assert not ERROR_TEXT.search(re.sub(r"data:image/png;base64,[^\"]+", "", dom))
 
 
+def facts_of(page: Path) -> dict[str, str]:
+    """The report's facts table, measure -> value."""
+    facts = re.search(r'<table id="facts">.*?</table>', page.read_text(), re.DOTALL)
+    assert facts is not None
+    return dict(re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", facts.group(0), re.DOTALL))
+
+
 def test_a_backtest_report_says_its_metrics_in_words_not_json(pairbot: Pairbot, tmp_path: Path) -> None:
     results, out = tmp_path / "bt", tmp_path / "bt.html"
     ran = pairbot.run("backtest", "--out", str(results))
@@ -73,9 +80,7 @@ def test_a_backtest_report_says_its_metrics_in_words_not_json(pairbot: Pairbot, 
     done = pairbot.run("report", "--backtest", str(results), "--out", str(out))
 
     assert done.returncode == 0, done.stderr
-    facts = re.search(r'<table id="facts">.*?</table>', out.read_text(), re.DOTALL)
-    assert facts is not None
-    rows = dict(re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", facts.group(0), re.DOTALL))
+    rows = facts_of(out)
     for sym in ("SPY", "IWM"):
         assert re.fullmatch(r"final \$[\d,]+\.\d\d, CAGR [+-]\d+\.\d\d %, volatility \d+\.\d\d %, Sharpe [+-]\d\.\d\d, "
                             r"Sortino [+-]\d\.\d\d, max drawdown -\d+\.\d\d %", rows[f"benchmark {sym} (buy and hold)"])
@@ -96,9 +101,7 @@ def test_an_overlay_backtest_report_writes_its_parameters_and_settings_plainly(p
     done = pairbot.run("report", "--backtest", str(results), "--out", str(out))
 
     assert done.returncode == 0, done.stderr
-    facts = re.search(r'<table id="facts">.*?</table>', out.read_text(), re.DOTALL)
-    assert facts is not None
-    rows = dict(re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", facts.group(0), re.DOTALL))
+    rows = facts_of(out)
     params, settings = rows["strategy_params"], rows["settings"]
     assert re.search(r"weights=SPY \d[\d.]*, [A-Z]+ \d", params), params
     assert "vehicle_specs=none" in params
