@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from bot.commands.argtypes import iso_date, non_negative_int, out_dir
+from bot.research.words import shown
 
 
 def _bps(text: str) -> Decimal:
@@ -77,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
         f"{result.seconds:.1f} s",
         f"paper (exchange + runner) final equity  {result.paper_equity:>16,.4f}",
         f"backtest final equity                   {result.backtest_equity:>16,.4f}",
-        f"difference                              {round(diff, 4) + 0.0:>+16,.4f}  "
-        f"({round(per_100k, 4) + 0.0:+.4f} per $100,000)",  # + 0.0: no -0.0000 for a gap that rounds away
+        f"difference                              {shown(diff, '>+16,.4f')}  ({shown(per_100k, '+.4f')} per $100,000)",
         f"trades: paper {len(result.paper_trades)}, backtest {len(result.backtest_trades)}, "
         f"{'identical' if result.trades_identical else 'DIFFERENT'}",
     ]

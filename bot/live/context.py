@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,10 @@ class RunContext:
         where = "" if self.config_path == Path("config.yaml") else f" --config {self.config_path}"
         return f"pairbot {name}{where}"
 
-    @property
+    @cached_property
     def vehicles(self) -> dict[Symbol, Vehicle]:
-        """Every symbol's vehicle for measuring the book: the strategy's, and those of legs an earlier one left."""
+        """Every symbol's vehicle for measuring the book: the strategy's, and those of legs an earlier one left
+        (built once a run: each configured strategy is built to read its vehicles)."""
         return self.config.vehicles(self.strategy)
 
 

@@ -32,6 +32,7 @@ from bot.research.hindsight import (
 from bot.research.intervals import BootstrapSpec, Interval, Intervals
 from bot.research.market_signals import Signals, compute_signals
 from bot.research.metrics import DAYS_PER_YEAR
+from bot.research.words import shown
 
 SPREAD_GRID = (-0.10, -0.15, -0.20, -0.25, -0.30, -0.35, -0.40)
 SEED_THRESHOLD = -0.30  # the research notes' gate
@@ -173,16 +174,11 @@ def _leveraged(found: Findings, frames: Mapping[str, pd.DataFrame], settings: Ba
 
 
 def pts(value: float) -> str:
-    return "n/a" if value != value else f"{_unsigned_zero(value * 100, 1):+.1f} pts"
-
-
-def _unsigned_zero(x: float, digits: int) -> float:
-    """x rounded to `digits`, a -0.0 it rounds to made +0.0 (no '-0.0 pts' for a gap of -0.004)."""
-    return round(x, digits) + 0.0
+    return "n/a" if value != value else f"{shown(value * 100, '+.1f')} pts"
 
 
 def pct(value: float) -> str:
-    return "n/a" if value != value else f"{_unsigned_zero(value * 100, 1):+.1f} %"
+    return "n/a" if value != value else f"{shown(value * 100, '+.1f')} %"
 
 
 def interval_words(iv: Interval, *, what: str, unit: str = "pts") -> str:
